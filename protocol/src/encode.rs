@@ -1,0 +1,351 @@
+//! Encoding of tickforge frames into a reused FlatBuffers builder.
+//!
+//! Each encoder owns one builder that is reset, not reallocated, per frame;
+//! the finished frame is copied once into a [`Bytes`] that can be shared by
+//! any number of receivers without further copies.
+
+use bytes::Bytes;
+use flatbuffers::{FlatBufferBuilder, UnionWIPOffset, WIPOffset};
+
+use crate::wire::{self, ClientMessage, ErrorCode, PlayerAck, ServerMessage};
+use crate::{CLIENT_FRAME_ID, PROTOCOL_VERSION, SERVER_FRAME_ID};
+
+/// One member of a room, as listed in Joined.
+#[derive(Debug, Clone, Copy)]
+pub struct PlayerEntry<'a> {
+    /// The member's entity in the game.
+    pub entity_id: u32,
+    /// The member's player id from Hello.
+    pub player_id: &'a str,
+}
+
+/// Everything a Joined frame carries.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinedFields<'a> {
+    /// Room id.
+    pub room_id: &'a str,
+    /// Room mode.
+    pub mode: &'a str,
+    /// The joining player's entity.
+    pub entity_id: u32,
+    /// Tick number of `state`.
+    pub tick: u64,
+    /// The room's tick rate.
+    pub tick_rate_hz: u16,
+    /// The room's seat count.
+    pub capacity: u16,
+    /// Full game state, encoded by the game.
+    pub state: &'a [u8],
+}
+
+/// Builds server → client frames.
+pub struct ServerEncoder {
+    fbb: FlatBufferBuilder<'static>,
+}
+
+impl Default for ServerEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerEncoder {
+    /// An encoder whose builder starts at 1 KiB and grows as needed, once.
+    pub fn new() -> Self {
+        Self {
+            fbb: FlatBufferBuilder::with_capacity(1024),
+        }
+    }
+
+    fn finish(&mut self, kind: ServerMessage, message: WIPOffset<UnionWIPOffset>) -> Bytes {
+        let root = wire::ServerFrame::create(
+            &mut self.fbb,
+            &wire::ServerFrameArgs {
+                message_type: kind,
+                message: Some(message),
+            },
+        );
+        self.fbb.finish(root, Some(SERVER_FRAME_ID));
+        let bytes = Bytes::copy_from_slice(self.fbb.finished_data());
+        self.fbb.reset();
+        bytes
+    }
+
+    /// Welcome: answer to Hello.
+    pub fn welcome(
+        &mut self,
+        session_id: u64,
+        node_id: &str,
+        tick_rate_hz: u16,
+        now_us: u64,
+    ) -> Bytes {
+        let node_id = self.fbb.create_string(node_id);
+        let msg = wire::Welcome::create(
+            &mut self.fbb,
+            &wire::WelcomeArgs {
+                session_id,
+                node_id: Some(node_id),
+                tick_rate_hz,
+                server_time_us: now_us,
+                protocol_version: PROTOCOL_VERSION,
+            },
+        );
+        self.finish(ServerMessage::Welcome, msg.as_union_value())
+    }
+
+    /// Joined: answer to JoinRoom, with the full state and the room's members.
+    pub fn joined<'p>(
+        &mut self,
+        fields: &JoinedFields<'_>,
+        players: impl ExactSizeIterator<Item = PlayerEntry<'p>>,
+    ) -> Bytes {
+        let mut infos = Vec::with_capacity(players.len());
+        for p in players {
+            let player_id = self.fbb.create_string(p.player_id);
+            infos.push(wire::PlayerInfo::create(
+                &mut self.fbb,
+                &wire::PlayerInfoArgs {
+                    entity_id: p.entity_id,
+                    player_id: Some(player_id),
+                },
+            ));
+        }
+        let players = self.fbb.create_vector(&infos);
+        let room_id = self.fbb.create_string(fields.room_id);
+        let mode = self.fbb.create_string(fields.mode);
+        let state = self.fbb.create_vector(fields.state);
+        let msg = wire::Joined::create(
+            &mut self.fbb,
+            &wire::JoinedArgs {
+                room_id: Some(room_id),
+                mode: Some(mode),
+                entity_id: fields.entity_id,
+                tick: fields.tick,
+                tick_rate_hz: fields.tick_rate_hz,
+                capacity: fields.capacity,
+                state: Some(state),
+                players: Some(players),
+            },
+        );
+        self.finish(ServerMessage::Joined, msg.as_union_value())
+    }
+
+    /// State: one tick's game state and every member's input ack.
+    pub fn state(&mut self, tick: u64, now_us: u64, state: &[u8], acks: &[PlayerAck]) -> Bytes {
+        let state = self.fbb.create_vector(state);
+        let acks = self.fbb.create_vector(acks);
+        let msg = wire::State::create(
+            &mut self.fbb,
+            &wire::StateArgs {
+                tick,
+                server_time_us: now_us,
+                state: Some(state),
+                acks: Some(acks),
+            },
+        );
+        self.finish(ServerMessage::State, msg.as_union_value())
+    }
+
+    fn player_info(&mut self, player: PlayerEntry<'_>) -> WIPOffset<wire::PlayerInfo<'static>> {
+        let player_id = self.fbb.create_string(player.player_id);
+        wire::PlayerInfo::create(
+            &mut self.fbb,
+            &wire::PlayerInfoArgs {
+                entity_id: player.entity_id,
+                player_id: Some(player_id),
+            },
+        )
+    }
+
+    /// PlayerJoined: another player entered the room.
+    pub fn player_joined(&mut self, player: PlayerEntry<'_>) -> Bytes {
+        let player = self.player_info(player);
+        let msg = wire::PlayerJoined::create(
+            &mut self.fbb,
+            &wire::PlayerJoinedArgs {
+                player: Some(player),
+            },
+        );
+        self.finish(ServerMessage::PlayerJoined, msg.as_union_value())
+    }
+
+    /// PlayerLeft: another player left the room.
+    pub fn player_left(&mut self, player: PlayerEntry<'_>) -> Bytes {
+        let player = self.player_info(player);
+        let msg = wire::PlayerLeft::create(
+            &mut self.fbb,
+            &wire::PlayerLeftArgs {
+                player: Some(player),
+            },
+        );
+        self.finish(ServerMessage::PlayerLeft, msg.as_union_value())
+    }
+
+    /// Left: answer to LeaveRoom.
+    pub fn left(&mut self, room_id: &str) -> Bytes {
+        let room_id = self.fbb.create_string(room_id);
+        let msg = wire::Left::create(
+            &mut self.fbb,
+            &wire::LeftArgs {
+                room_id: Some(room_id),
+            },
+        );
+        self.finish(ServerMessage::Left, msg.as_union_value())
+    }
+
+    /// Pong: answer to Ping.
+    pub fn pong(&mut self, client_time_us: u64, now_us: u64, nonce: u32) -> Bytes {
+        let msg = wire::Pong::create(
+            &mut self.fbb,
+            &wire::PongArgs {
+                client_time_us,
+                server_time_us: now_us,
+                nonce,
+            },
+        );
+        self.finish(ServerMessage::Pong, msg.as_union_value())
+    }
+
+    /// Error: a request failed; the connection stays open.
+    pub fn error(&mut self, code: ErrorCode, message: &str) -> Bytes {
+        let message = self.fbb.create_string(message);
+        let msg = wire::Error::create(
+            &mut self.fbb,
+            &wire::ErrorArgs {
+                code,
+                message: Some(message),
+            },
+        );
+        self.finish(ServerMessage::Error, msg.as_union_value())
+    }
+
+    /// Redirect: the room lives on another node (multi-node).
+    pub fn redirect(&mut self, url: &str, room_id: &str) -> Bytes {
+        let url = self.fbb.create_string(url);
+        let room_id = self.fbb.create_string(room_id);
+        let msg = wire::Redirect::create(
+            &mut self.fbb,
+            &wire::RedirectArgs {
+                url: Some(url),
+                room_id: Some(room_id),
+            },
+        );
+        self.finish(ServerMessage::Redirect, msg.as_union_value())
+    }
+}
+
+/// Builds client → server frames.
+pub struct ClientEncoder {
+    fbb: FlatBufferBuilder<'static>,
+}
+
+impl Default for ClientEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientEncoder {
+    /// An encoder with a small reused builder.
+    pub fn new() -> Self {
+        Self {
+            fbb: FlatBufferBuilder::with_capacity(256),
+        }
+    }
+
+    fn finish(&mut self, kind: ClientMessage, message: WIPOffset<UnionWIPOffset>) -> Bytes {
+        let root = wire::ClientFrame::create(
+            &mut self.fbb,
+            &wire::ClientFrameArgs {
+                message_type: kind,
+                message: Some(message),
+            },
+        );
+        self.fbb.finish(root, Some(CLIENT_FRAME_ID));
+        let bytes = Bytes::copy_from_slice(self.fbb.finished_data());
+        self.fbb.reset();
+        bytes
+    }
+
+    /// Hello: the first message of every connection.
+    pub fn hello(&mut self, player_id: &str, token: Option<&str>, client_version: &str) -> Bytes {
+        let player_id = self.fbb.create_string(player_id);
+        let token = token.map(|t| self.fbb.create_string(t));
+        let client_version = self.fbb.create_string(client_version);
+        let msg = wire::Hello::create(
+            &mut self.fbb,
+            &wire::HelloArgs {
+                player_id: Some(player_id),
+                token,
+                client_version: Some(client_version),
+            },
+        );
+        self.finish(ClientMessage::Hello, msg.as_union_value())
+    }
+
+    /// JoinRoom by room id.
+    pub fn join_room(&mut self, room_id: &str) -> Bytes {
+        let room_id = self.fbb.create_string(room_id);
+        let msg = wire::JoinRoom::create(
+            &mut self.fbb,
+            &wire::JoinRoomArgs {
+                room_id: Some(room_id),
+                mode: None,
+            },
+        );
+        self.finish(ClientMessage::JoinRoom, msg.as_union_value())
+    }
+
+    /// JoinRoom by mode: join a room of `mode` with a free seat, or create one.
+    pub fn join_or_create(&mut self, mode: &str) -> Bytes {
+        let mode = self.fbb.create_string(mode);
+        let msg = wire::JoinRoom::create(
+            &mut self.fbb,
+            &wire::JoinRoomArgs {
+                room_id: None,
+                mode: Some(mode),
+            },
+        );
+        self.finish(ClientMessage::JoinRoom, msg.as_union_value())
+    }
+
+    /// LeaveRoom.
+    pub fn leave_room(&mut self) -> Bytes {
+        let msg = wire::LeaveRoom::create(&mut self.fbb, &wire::LeaveRoomArgs {});
+        self.finish(ClientMessage::LeaveRoom, msg.as_union_value())
+    }
+
+    /// Input: one player input with its sequence number.
+    pub fn input(&mut self, seq: u32, client_time_us: u64, payload: &[u8]) -> Bytes {
+        let payload = self.fbb.create_vector(payload);
+        let msg = wire::Input::create(
+            &mut self.fbb,
+            &wire::InputArgs {
+                seq,
+                client_time_us,
+                payload: Some(payload),
+            },
+        );
+        self.finish(ClientMessage::Input, msg.as_union_value())
+    }
+
+    /// Ping.
+    pub fn ping(&mut self, client_time_us: u64, nonce: u32) -> Bytes {
+        let msg = wire::Ping::create(
+            &mut self.fbb,
+            &wire::PingArgs {
+                client_time_us,
+                nonce,
+            },
+        );
+        self.finish(ClientMessage::Ping, msg.as_union_value())
+    }
+}
+
+/// Convenience: an ack entry for [`ServerEncoder::state`].
+pub fn ack(entity_id: u32, last_input_seq: u32) -> PlayerAck {
+    PlayerAck::new(entity_id, last_input_seq)
+}
+
+/// Error codes re-exported for callers of [`ServerEncoder::error`].
+pub type Code = ErrorCode;

@@ -1,0 +1,409 @@
+//! Configuration: one `*Options` struct per subsystem, each field with its
+//! unit and default. Every flag has a `TICKFORGE_*` environment variable, and
+//! a TOML file (`--config`) can set any of them by the flag's name with
+//! underscores (`listen = "0.0.0.0:7700"`). Precedence: flag, then
+//! environment, then file, then default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
+use serde::{Deserialize, Serialize};
+
+/// All of tickforge's settings.
+#[derive(Debug, Clone, Parser, Serialize, Deserialize)]
+#[command(
+    name = "tickforge",
+    version,
+    about = "Authoritative WebSocket game-room server"
+)]
+pub struct Config {
+    /// TOML file with any of the settings below (keys are flag names with underscores).
+    #[arg(long, env = "TICKFORGE_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Network and WebSocket settings.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub net: NetOptions,
+    /// Shard threads.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub shard: ShardOptions,
+    /// Rooms and modes.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub room: RoomOptions,
+    /// Per-connection limits and timeouts.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub session: SessionOptions,
+    /// Logging.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub log: LogOptions,
+}
+
+/// Listener and node identity.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct NetOptions {
+    /// Address every shard listens on (SO_REUSEPORT). Port 0 picks a free port.
+    #[arg(long, env = "TICKFORGE_LISTEN", default_value = "0.0.0.0:7700")]
+    pub listen: SocketAddr,
+    /// Node id announced in Welcome. Default: `node-<pid>`.
+    #[arg(long, env = "TICKFORGE_NODE_ID")]
+    pub node_id: Option<String>,
+    /// TCP listen backlog per shard.
+    #[arg(long, env = "TICKFORGE_BACKLOG", default_value_t = 4096)]
+    pub backlog: u32,
+    /// Kernel send buffer per connection in bytes (SO_SNDBUF); 0 keeps the kernel's autotuning.
+    #[arg(long, env = "TICKFORGE_SOCKET_SEND_BUFFER", default_value_t = 0)]
+    pub socket_send_buffer: u32,
+    /// Time allowed for shutting down, in milliseconds: clients are closed
+    /// with 1001 and shards stop within it.
+    #[arg(long, env = "TICKFORGE_SHUTDOWN_DEADLINE_MS", default_value_t = 5000)]
+    pub shutdown_deadline_ms: u64,
+}
+
+/// Shard threads: one pinned OS thread with its own runtime and listener each.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct ShardOptions {
+    /// Number of shards. Default (0): one per available core.
+    #[arg(long, env = "TICKFORGE_SHARDS", default_value_t = 0)]
+    pub shards: usize,
+    /// Pin shard i to core i (mod cores).
+    #[arg(long, env = "TICKFORGE_PIN_CORES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pin_cores: bool,
+    /// A shard is "clearly busier" than the least loaded one when its player
+    /// count exceeds that one's by this many percent (and by a full room):
+    /// join-or-create then creates the new room on the least loaded shard.
+    #[arg(long, env = "TICKFORGE_SHARD_IMBALANCE_PCT", default_value_t = 50)]
+    pub shard_imbalance_pct: u32,
+}
+
+/// Rooms and the modes clients can join.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct RoomOptions {
+    /// Default tick rate of a room, in Hz.
+    #[arg(long, env = "TICKFORGE_TICK_RATE", default_value_t = 30)]
+    pub tick_rate: u16,
+    /// Default seats per room.
+    #[arg(long, env = "TICKFORGE_ROOM_CAPACITY", default_value_t = 32)]
+    pub room_capacity: u16,
+    /// How long an empty room lives before it is disposed, in milliseconds.
+    #[arg(long, env = "TICKFORGE_EMPTY_ROOM_GRACE_MS", default_value_t = 10_000)]
+    pub empty_room_grace_ms: u64,
+    /// Inputs a room queues per seat between two ticks; beyond it inputs are
+    /// dropped (policy: reject, counted in `tickforge_inputs_dropped_total`).
+    #[arg(long, env = "TICKFORGE_INPUTS_PER_SEAT", default_value_t = 16)]
+    pub inputs_per_seat: usize,
+    /// Modes: `NAME[,game=GAME][,tick=HZ][,capacity=SEATS]`, repeatable.
+    /// The game defaults to the name; tick and capacity to the defaults above.
+    #[arg(
+        long = "mode",
+        env = "TICKFORGE_MODES",
+        value_delimiter = ';',
+        default_value = "arena"
+    )]
+    pub modes: Vec<ModeSpec>,
+}
+
+/// Per-connection limits and timeouts.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct SessionOptions {
+    /// Largest WebSocket frame or message accepted from a client, in bytes.
+    #[arg(long, env = "TICKFORGE_MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Frames a client's outbox holds; when it is full the client is a slow
+    /// consumer and is disconnected (policy: disconnect).
+    #[arg(long, env = "TICKFORGE_OUTBOX_FRAMES", default_value_t = 64)]
+    pub outbox_frames: usize,
+    /// Most frames written before one flush.
+    #[arg(long, env = "TICKFORGE_WRITE_BATCH", default_value_t = 64)]
+    pub write_batch: usize,
+    /// Bytes tungstenite may buffer for writing before a write fails (slow consumer).
+    #[arg(long, env = "TICKFORGE_MAX_WRITE_BUFFER_BYTES", default_value_t = 256 * 1024)]
+    pub max_write_buffer_bytes: usize,
+    /// tungstenite read buffer per connection, in bytes.
+    #[arg(long, env = "TICKFORGE_READ_BUFFER_BYTES", default_value_t = 4 * 1024)]
+    pub read_buffer_bytes: usize,
+    /// Time from upgrade to Hello, in milliseconds.
+    #[arg(long, env = "TICKFORGE_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+    /// Interval of server pings, in milliseconds.
+    #[arg(long, env = "TICKFORGE_PING_INTERVAL_MS", default_value_t = 10_000)]
+    pub ping_interval_ms: u64,
+    /// A connection with no inbound frame for this long is closed, in milliseconds.
+    #[arg(long, env = "TICKFORGE_IDLE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub idle_timeout_ms: u64,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct LogOptions {
+    /// `tracing` env-filter directives (RUST_LOG syntax).
+    #[arg(long, env = "TICKFORGE_LOG", default_value = "info")]
+    pub log: String,
+    /// Log as JSON lines.
+    #[arg(long, env = "TICKFORGE_LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
+    pub log_json: bool,
+}
+
+/// One joinable mode: its game and room parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ModeSpec {
+    /// Name clients use in JoinRoom.mode.
+    pub name: String,
+    /// Game that runs the rooms (`arena`).
+    pub game: String,
+    /// Tick rate in Hz; `None`: `--tick-rate`.
+    pub tick_rate: Option<u16>,
+    /// Seats; `None`: `--room-capacity`.
+    pub capacity: Option<u16>,
+}
+
+impl FromStr for ModeSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split(',').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        if name.is_empty() || name.contains('=') {
+            return Err(format!(
+                "mode `{s}`: expected NAME[,game=GAME][,tick=HZ][,capacity=SEATS]"
+            ));
+        }
+        let mut spec = ModeSpec {
+            name: name.to_string(),
+            game: name.to_string(),
+            tick_rate: None,
+            capacity: None,
+        };
+        for part in parts {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("mode `{s}`: `{part}` is not KEY=VALUE"))?;
+            let number = |v: &str| {
+                v.parse::<u16>()
+                    .map_err(|e| format!("mode `{s}`: {key}: {e}"))
+            };
+            match key {
+                "game" => spec.game = value.to_string(),
+                "tick" => spec.tick_rate = Some(number(value)?),
+                "capacity" => spec.capacity = Some(number(value)?),
+                _ => return Err(format!("mode `{s}`: unknown key `{key}`")),
+            }
+        }
+        if spec.tick_rate == Some(0) || spec.capacity == Some(0) {
+            return Err(format!("mode `{s}`: tick and capacity must be positive"));
+        }
+        Ok(spec)
+    }
+}
+
+impl TryFrom<String> for ModeSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<ModeSpec> for String {
+    fn from(m: ModeSpec) -> String {
+        let mut s = format!("{},game={}", m.name, m.game);
+        if let Some(t) = m.tick_rate {
+            s.push_str(&format!(",tick={t}"));
+        }
+        if let Some(c) = m.capacity {
+            s.push_str(&format!(",capacity={c}"));
+        }
+        s
+    }
+}
+
+/// A configuration problem found at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Flags or environment did not parse.
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// The TOML file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The TOML file did not parse or had an unknown key.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses flags and environment, then applies `--config` for every setting
+    /// left at its default.
+    pub fn load() -> Result<Config, ConfigError> {
+        Self::load_from(std::env::args_os())
+    }
+
+    /// Like [`Config::load`] with explicit arguments (tests).
+    pub fn load_from<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Config::command().try_get_matches_from(args)?;
+        let mut config = Config::from_arg_matches(&matches)?;
+        if let Some(path) = config.config.clone() {
+            config = overlay_file(config, &matches, &path)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults, as if started with no flags (tests and embedding).
+    pub fn defaults() -> Config {
+        match Config::try_parse_from(["tickforge"]) {
+            Ok(c) => c,
+            Err(e) => unreachable!("defaults always parse: {e}"),
+        }
+    }
+
+    /// Checks ranges that clap cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.room.tick_rate == 0 || self.room.tick_rate > 1000 {
+            return invalid("tick_rate must be 1..=1000 Hz");
+        }
+        if self.room.room_capacity == 0 {
+            return invalid("room_capacity must be positive");
+        }
+        if self.session.outbox_frames == 0 || self.session.write_batch == 0 {
+            return invalid("outbox_frames and write_batch must be positive");
+        }
+        if self.session.max_frame_bytes < 64 {
+            return invalid("max_frame_bytes must be at least 64");
+        }
+        if self.room.modes.is_empty() {
+            return invalid("at least one --mode is required");
+        }
+        Ok(())
+    }
+
+    /// Shard count after applying the default (one per available core).
+    pub fn shard_count(&self) -> usize {
+        if self.shard.shards > 0 {
+            self.shard.shards
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+
+    /// The node id, defaulting to `node-<pid>`.
+    pub fn node_id(&self) -> String {
+        self.net
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", std::process::id()))
+    }
+}
+
+impl SessionOptions {
+    /// Handshake timeout as a duration.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
+    /// Ping interval as a duration.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms.max(1))
+    }
+    /// Idle timeout as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+}
+
+fn overlay_file(config: Config, matches: &ArgMatches, path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_err = |message: String| ConfigError::File {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let mut merged = toml::Table::try_from(&config).map_err(|e| file_err(e.to_string()))?;
+    for (key, value) in file {
+        if !merged.contains_key(&key) {
+            return Err(file_err(format!("unknown setting `{key}`")));
+        }
+        let from_default = matches!(
+            matches.value_source(&key),
+            None | Some(ValueSource::DefaultValue)
+        );
+        if from_default {
+            merged.insert(key, value);
+        }
+    }
+    let mut out: Config = merged
+        .try_into()
+        .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    out.config = config.config;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_specs_parse_with_overrides() {
+        let m: ModeSpec = "duel,game=arena,tick=60,capacity=2"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.name, "duel");
+        assert_eq!(m.game, "arena");
+        assert_eq!(m.tick_rate, Some(60));
+        assert_eq!(m.capacity, Some(2));
+        assert!("duel,speed=3".parse::<ModeSpec>().is_err());
+        assert!("duel,tick=0".parse::<ModeSpec>().is_err());
+    }
+
+    #[test]
+    fn file_sets_defaults_but_flags_win() {
+        let dir = std::env::temp_dir().join(format!("tickforge-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("tickforge.toml");
+        std::fs::write(
+            &path,
+            "tick_rate = 60\nroom_capacity = 8\nmodes = [\"duel,capacity=2\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let p = path.to_string_lossy().to_string();
+        let c = Config::load_from(["tickforge", "--config", &p, "--room-capacity", "4"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.room.tick_rate, 60);
+        assert_eq!(c.room.room_capacity, 4);
+        assert_eq!(c.room.modes[0].name, "duel");
+        std::fs::write(&path, "no_such_setting = 1\n").unwrap_or_else(|e| panic!("{e}"));
+        assert!(Config::load_from(["tickforge", "--config", &p]).is_err());
+    }
+}

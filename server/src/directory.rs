@@ -1,0 +1,113 @@
+//! Node-wide directories, off the per-message path: room id → room (which
+//! carries its shard), and session → room. Both are sharded concurrent maps
+//! (`dashmap`), touched on join, leave and `/rooms` only.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+
+use crate::room::{ReserveError, RoomHandle, Seat, SessionId};
+
+/// Why a join was refused. [`JoinError::label`] is stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// No room with that id on this node.
+    #[error("room not found")]
+    RoomNotFound,
+    /// The room has no free seat.
+    #[error("room is full")]
+    RoomFull,
+    /// The mode is not configured.
+    #[error("unknown mode")]
+    UnknownMode,
+    /// The request named neither a room nor a mode.
+    #[error("JoinRoom needs room_id or mode")]
+    NothingToJoin,
+}
+
+/// Rooms and session placements of this node.
+pub struct Directory {
+    rooms: DashMap<Arc<str>, RoomHandle>,
+    sessions: DashMap<SessionId, Arc<str>>,
+    next_room: AtomicU64,
+    prefix: String,
+}
+
+impl Directory {
+    /// An empty directory; room ids start with `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Directory {
+        Directory {
+            rooms: DashMap::new(),
+            sessions: DashMap::new(),
+            next_room: AtomicU64::new(1),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// A fresh room id, unique on this node.
+    pub fn next_room_id(&self) -> Arc<str> {
+        let n = self.next_room.fetch_add(1, Ordering::Relaxed);
+        Arc::from(format!("{}-{n}", self.prefix))
+    }
+
+    /// Registers a room.
+    pub fn insert(&self, room: RoomHandle) {
+        self.rooms.insert(room.info().id.clone(), room);
+    }
+
+    /// Forgets a room (it was disposed).
+    pub fn remove(&self, id: &str) {
+        self.rooms.remove(id);
+    }
+
+    /// The room with `id`.
+    pub fn get(&self, id: &str) -> Option<RoomHandle> {
+        self.rooms.get(id).map(|r| r.value().clone())
+    }
+
+    /// Reserves a seat in room `id`.
+    pub fn reserve_in(&self, id: &str) -> Result<Seat, JoinError> {
+        let room = self.get(id).ok_or(JoinError::RoomNotFound)?;
+        room.try_reserve().map_err(|e| match e {
+            ReserveError::Full => JoinError::RoomFull,
+            ReserveError::Closed => JoinError::RoomNotFound,
+        })
+    }
+
+    /// Reserves a seat in an existing room of `mode`, preferring rooms on
+    /// `shard`, then any other shard. `None` when every room is full.
+    pub fn reserve_any(&self, mode: &str, shard: usize) -> Option<Seat> {
+        let candidates = |own: bool| {
+            self.rooms
+                .iter()
+                .filter(move |r| &*r.info().mode == mode && (r.info().shard == shard) == own)
+                .map(|r| r.value().clone())
+                .collect::<Vec<_>>()
+        };
+        candidates(true)
+            .into_iter()
+            .chain(candidates(false))
+            .find_map(|room| room.try_reserve().ok())
+    }
+
+    /// Every live room.
+    pub fn rooms(&self) -> Vec<RoomHandle> {
+        self.rooms.iter().map(|r| r.value().clone()).collect()
+    }
+
+    /// Records that `session` is in room `room`.
+    pub fn seat_session(&self, session: SessionId, room: Arc<str>) {
+        self.sessions.insert(session, room);
+    }
+
+    /// Records that `session` is in no room.
+    pub fn unseat_session(&self, session: SessionId) {
+        self.sessions.remove(&session);
+    }
+
+    /// The room `session` is in.
+    pub fn room_of(&self, session: SessionId) -> Option<Arc<str>> {
+        self.sessions.get(&session).map(|r| r.value().clone())
+    }
+}

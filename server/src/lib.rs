@@ -1,0 +1,39 @@
+//! # tickforge-server
+//!
+//! An authoritative WebSocket game-room server built from shared-nothing
+//! shards. Layout:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | every setting: flags, `TICKFORGE_*` variables, TOML file |
+//! | [`server`] | start/stop: listeners, shard threads, runtimes |
+//! | [`shard`] | a shard's handle, load counters, new-room placement |
+//! | [`node`] | what shards share: modes, directories, shutdown token; room creation |
+//! | [`directory`] | room id → room, session → room (`dashmap`) |
+//! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
+//! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
+//! | [`net`] | listeners, router (`/ws`, `/healthz`, `/readyz`, `/rooms`, `/metrics`), sessions, close causes |
+//! | [`metrics`] | metric names and labels, the Prometheus exporter |
+//! | [`shutdown`] | signals and the drain deadline |
+//! | [`clock`] | wall-clock time in protocol units |
+//!
+//! Data path: a shard's listener accepts, the session verifies every frame,
+//! inputs enter the room's bounded queue, the room ticks, encodes its state
+//! once and hands the same bytes to every member's bounded outbox; sessions
+//! feed their outbox to the socket and flush once per batch.
+
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod game;
+pub mod metrics;
+pub mod net;
+pub mod node;
+pub mod room;
+pub mod server;
+pub mod shard;
+pub mod shutdown;
+
+pub use config::Config;
+pub use game::{Game, GameRegistry};
+pub use server::Server;

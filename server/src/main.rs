@@ -1,0 +1,51 @@
+//! The `tickforge` binary: parse configuration, set up logging, run a node
+//! until SIGINT or SIGTERM, then shut down within the deadline.
+
+use std::process::ExitCode;
+
+use tickforge_server::config::{Config, ConfigError, LogOptions};
+use tickforge_server::{GameRegistry, Server, shutdown};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(ConfigError::Cli(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("tickforge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config.log);
+    let server = match Server::start(config, GameRegistry::default()) {
+        Ok(server) => server,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(shutdown::signal()),
+        Err(e) => tracing::error!(error = %e, "no signal runtime; shutting down"),
+    }
+    server.shutdown();
+    server.wait();
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+fn init_tracing(options: &LogOptions) {
+    let filter = EnvFilter::try_new(&options.log).unwrap_or_else(|e| {
+        eprintln!("tickforge: bad --log filter ({e}); using info");
+        EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if options.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

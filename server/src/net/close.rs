@@ -1,0 +1,124 @@
+//! Why a connection ends: one stable label per cause (metrics, logs) and
+//! the WebSocket close code and reason sent to the client. README's table
+//! of close codes is this file.
+
+/// Every way a session can end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Disconnect {
+    /// The client closed the WebSocket or the TCP connection.
+    ClientClose,
+    /// The client did not read fast enough: its outbox filled up.
+    SlowConsumer,
+    /// A binary frame failed FlatBuffers verification.
+    BadFrame,
+    /// A valid frame of the wrong kind (e.g. a server frame) or an unknown message.
+    UnexpectedMessage,
+    /// An input payload the room's game refused.
+    BadInput,
+    /// A text frame (the protocol is binary only).
+    TextFrame,
+    /// A frame or message larger than `--max-frame-bytes`.
+    FrameTooLarge,
+    /// A message other than Hello arrived before Hello.
+    HelloRequired,
+    /// Hello carried an empty or overlong player id.
+    InvalidHello,
+    /// No Hello within `--handshake-timeout-ms`.
+    HandshakeTimeout,
+    /// No frame from the client within `--idle-timeout-ms`.
+    IdleTimeout,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client broke the WebSocket protocol (e.g. an unmasked frame).
+    ProtocolError,
+    /// The connection failed (I/O error, reset).
+    NetworkError,
+}
+
+impl Disconnect {
+    /// All causes, for registering metrics at zero.
+    pub const ALL: [Disconnect; 14] = [
+        Disconnect::ClientClose,
+        Disconnect::SlowConsumer,
+        Disconnect::BadFrame,
+        Disconnect::UnexpectedMessage,
+        Disconnect::BadInput,
+        Disconnect::TextFrame,
+        Disconnect::FrameTooLarge,
+        Disconnect::HelloRequired,
+        Disconnect::InvalidHello,
+        Disconnect::HandshakeTimeout,
+        Disconnect::IdleTimeout,
+        Disconnect::Shutdown,
+        Disconnect::ProtocolError,
+        Disconnect::NetworkError,
+    ];
+
+    /// Stable label: metric label value and close reason.
+    pub fn label(self) -> &'static str {
+        match self {
+            Disconnect::ClientClose => "client_close",
+            Disconnect::SlowConsumer => "slow_consumer",
+            Disconnect::BadFrame => "bad_frame",
+            Disconnect::UnexpectedMessage => "unexpected_message",
+            Disconnect::BadInput => "bad_input",
+            Disconnect::TextFrame => "text_frame",
+            Disconnect::FrameTooLarge => "frame_too_large",
+            Disconnect::HelloRequired => "hello_required",
+            Disconnect::InvalidHello => "invalid_hello",
+            Disconnect::HandshakeTimeout => "handshake_timeout",
+            Disconnect::IdleTimeout => "idle_timeout",
+            Disconnect::Shutdown => "shutdown",
+            Disconnect::ProtocolError => "protocol_error",
+            Disconnect::NetworkError => "network_error",
+        }
+    }
+
+    /// Close code sent to the client; `None` when no close frame is sent
+    /// (the client already went away).
+    pub fn close_code(self) -> Option<u16> {
+        match self {
+            Disconnect::ClientClose | Disconnect::NetworkError => None,
+            Disconnect::Shutdown => Some(1001),
+            Disconnect::ProtocolError => Some(1002),
+            Disconnect::TextFrame => Some(1003),
+            Disconnect::BadFrame | Disconnect::BadInput => Some(1007),
+            Disconnect::UnexpectedMessage
+            | Disconnect::HelloRequired
+            | Disconnect::InvalidHello => Some(1008),
+            Disconnect::FrameTooLarge => Some(1009),
+            Disconnect::SlowConsumer => Some(4000),
+            Disconnect::IdleTimeout => Some(4001),
+            Disconnect::HandshakeTimeout => Some(4002),
+        }
+    }
+
+    /// Index into [`Disconnect::ALL`] (compact storage in an atomic).
+    pub fn index(self) -> u8 {
+        Disconnect::ALL.iter().position(|d| *d == self).unwrap_or(0) as u8
+    }
+
+    /// Inverse of [`Disconnect::index`].
+    pub fn from_index(i: u8) -> Disconnect {
+        Disconnect::ALL
+            .get(i as usize)
+            .copied()
+            .unwrap_or(Disconnect::NetworkError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_and_indices_round_trip() {
+        let mut labels: Vec<_> = Disconnect::ALL.iter().map(|d| d.label()).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), Disconnect::ALL.len());
+        for d in Disconnect::ALL {
+            assert_eq!(Disconnect::from_index(d.index()), d);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `SO_REUSEPORT` listeners: one per shard on the same address, so the
+//! kernel spreads new connections over the shards' accept queues.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Binds `count` listeners on `addr`. With port 0 the first one picks a free
+/// port and the others share it. Returns the listeners and the bound address.
+pub fn bind_shards(
+    addr: SocketAddr,
+    count: usize,
+    backlog: u32,
+) -> io::Result<(Vec<TcpListener>, SocketAddr)> {
+    let first = bind_one(addr, backlog)?;
+    let bound = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..count {
+        listeners.push(bind_one(bound, backlog)?);
+    }
+    Ok((listeners, bound))
+}
+
+fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_share_one_port() {
+        let (listeners, addr) = bind_shards(
+            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+            3,
+            128,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(listeners.len(), 3);
+        for l in &listeners {
+            assert_eq!(l.local_addr().ok(), Some(addr));
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The network edge: listeners, the HTTP router, WebSocket sessions and the
+//! reasons a connection ends.
+
+pub mod close;
+pub mod kick;
+pub mod listener;
+pub mod router;
+pub mod session;

@@ -1,0 +1,384 @@
+//! One session per WebSocket connection: a single owner task that reads
+//! frames, verifies them, and writes replies and room frames.
+//!
+//! The loop is written over any `Sink` + `Stream` of WebSocket messages, so
+//! it runs on the real socket and on in-memory channels alike. Writes are
+//! batched: replies and outbox frames are fed, then flushed once. A write
+//! that stalls never blocks the room: the room drops the member when its
+//! outbox is full and raises the session's [`Kick`], which the session sees
+//! even mid-write.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message};
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tickforge_protocol::codec::Limits;
+use tickforge_protocol::wire::{ErrorCode, Input, JoinRoom};
+use tickforge_protocol::{ClientMsg, ServerEncoder, decode_client};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite;
+
+use super::close::Disconnect;
+use super::kick::Kick;
+use crate::clock;
+use crate::directory::JoinError;
+use crate::metrics;
+use crate::node::Node;
+use crate::room::{JoinRequest, RoomHandle, SessionId};
+
+/// Longest player id accepted in Hello, in bytes.
+pub const MAX_PLAYER_ID_BYTES: usize = 128;
+/// Time allowed to deliver a close frame and read the client's answer.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// What the session loop does next.
+enum Step {
+    Continue,
+    Close(Disconnect),
+}
+
+struct Membership {
+    room: RoomHandle,
+    outbox: mpsc::Receiver<Bytes>,
+}
+
+/// The state of one connection.
+struct Session {
+    id: SessionId,
+    node: Arc<Node>,
+    shard: usize,
+    enc: ServerEncoder,
+    limits: Limits,
+    replies: Vec<Message>,
+    player: Option<Arc<str>>,
+    room: Option<Membership>,
+    kick: Arc<Kick>,
+    last_inbound: Instant,
+}
+
+/// Runs the session on `socket` until it ends, then cleans up and counts
+/// the cause.
+pub async fn run<S>(mut socket: S, node: Arc<Node>, shard: usize)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+{
+    let load = node.shards[shard].load.clone();
+    load.add_connections(1);
+    ::metrics::gauge!(metrics::CONNECTIONS, "shard" => metrics::shard_label(shard)).increment(1.0);
+    let mut session = Session {
+        id: node.next_session_id(),
+        shard,
+        enc: ServerEncoder::new(),
+        limits: Limits {
+            max_apparent_size: node.config.session.max_frame_bytes,
+            ..Limits::CLIENT
+        },
+        replies: Vec::with_capacity(8),
+        player: None,
+        room: None,
+        kick: Arc::new(Kick::default()),
+        last_inbound: Instant::now(),
+        node,
+    };
+    let cause = session.serve(&mut socket).await;
+    session.leave_room();
+    tracing::debug!(session = session.id, cause = cause.label(), "session ended");
+    metrics::disconnected(cause);
+    close(&mut socket, cause).await;
+    load.add_connections(-1);
+    ::metrics::gauge!(metrics::CONNECTIONS, "shard" => metrics::shard_label(shard)).decrement(1.0);
+}
+
+impl Session {
+    async fn serve<S>(&mut self, ws: &mut S) -> Disconnect
+    where
+        S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let options = self.node.config.session.clone();
+        let shutdown = self.node.shutdown.clone();
+        let kick = self.kick.clone();
+        let handshake = tokio::time::sleep(options.handshake_timeout());
+        tokio::pin!(handshake);
+        let mut pinger = tokio::time::interval_at(
+            Instant::now() + options.ping_interval(),
+            options.ping_interval(),
+        );
+        pinger.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Step::Close(Disconnect::Shutdown),
+                cause = kick.kicked() => Step::Close(cause),
+                _ = &mut handshake, if self.player.is_none() => Step::Close(Disconnect::HandshakeTimeout),
+                inbound = ws.next() => self.on_inbound(inbound),
+                frame = next_outbound(&mut self.room) => self.on_outbound(frame, options.write_batch),
+                _ = pinger.tick() => self.on_ping_timer(options.idle_timeout()),
+            };
+            if let Step::Close(cause) = step {
+                return cause;
+            }
+            if !self.replies.is_empty()
+                && let Err(cause) = self.write_replies(ws).await
+            {
+                return cause;
+            }
+        }
+    }
+
+    /// Feeds every queued reply, then flushes once; gives up at shutdown or kick.
+    async fn write_replies<S>(&mut self, ws: &mut S) -> Result<(), Disconnect>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let shutdown = self.node.shutdown.clone();
+        let kick = self.kick.clone();
+        let replies = &mut self.replies;
+        let write = async {
+            for message in replies.drain(..) {
+                ws.feed(message).await?;
+            }
+            ws.flush().await
+        };
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => Err(Disconnect::Shutdown),
+            cause = kick.kicked() => Err(cause),
+            result = write => result.map_err(classify),
+        }
+    }
+
+    fn on_inbound(&mut self, inbound: Option<Result<Message, axum::Error>>) -> Step {
+        self.last_inbound = Instant::now();
+        match inbound {
+            None => Step::Close(Disconnect::ClientClose),
+            Some(Err(e)) => Step::Close(classify(e)),
+            Some(Ok(Message::Binary(frame))) => self.on_frame(&frame),
+            Some(Ok(Message::Text(_))) => Step::Close(Disconnect::TextFrame),
+            Some(Ok(Message::Close(_))) => Step::Close(Disconnect::ClientClose),
+            // tungstenite queues the Pong answer itself; it goes out with the next flush.
+            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => Step::Continue,
+        }
+    }
+
+    fn on_outbound(&mut self, frame: Option<Bytes>, batch: usize) -> Step {
+        let Some(frame) = frame else {
+            // The room let go of us (shutdown or slow consumer; a kick follows).
+            self.room = None;
+            self.node.directory.unseat_session(self.id);
+            return Step::Continue;
+        };
+        self.replies.push(Message::Binary(frame));
+        if let Some(m) = self.room.as_mut() {
+            while self.replies.len() < batch {
+                match m.outbox.try_recv() {
+                    Ok(frame) => self.replies.push(Message::Binary(frame)),
+                    Err(_) => break,
+                }
+            }
+        }
+        Step::Continue
+    }
+
+    fn on_ping_timer(&mut self, idle_timeout: Duration) -> Step {
+        if self.last_inbound.elapsed() >= idle_timeout {
+            return Step::Close(Disconnect::IdleTimeout);
+        }
+        self.replies.push(Message::Ping(Bytes::new()));
+        Step::Continue
+    }
+
+    fn on_frame(&mut self, frame: &Bytes) -> Step {
+        let msg = match decode_client(frame, &self.limits) {
+            Ok(msg) => msg,
+            Err(e) if e.label() == Disconnect::BadFrame.label() => {
+                return Step::Close(Disconnect::BadFrame);
+            }
+            Err(_) => return Step::Close(Disconnect::UnexpectedMessage),
+        };
+        if self.player.is_none() {
+            return match msg {
+                ClientMsg::Hello(hello) => self.on_hello(hello.player_id()),
+                _ => Step::Close(Disconnect::HelloRequired),
+            };
+        }
+        match msg {
+            ClientMsg::Hello(_) => {
+                self.reply_error(ErrorCode::AlreadyHello, "Hello was already received")
+            }
+            ClientMsg::JoinRoom(join) => self.on_join(join),
+            ClientMsg::LeaveRoom => self.on_leave(),
+            ClientMsg::Input(input) => return self.on_input(input, frame),
+            ClientMsg::Ping(ping) => {
+                let pong = self
+                    .enc
+                    .pong(ping.client_time_us(), clock::now_micros(), ping.nonce());
+                self.replies.push(Message::Binary(pong));
+            }
+        }
+        Step::Continue
+    }
+
+    fn on_hello(&mut self, player_id: &str) -> Step {
+        if player_id.is_empty() || player_id.len() > MAX_PLAYER_ID_BYTES {
+            return Step::Close(Disconnect::InvalidHello);
+        }
+        self.player = Some(Arc::from(player_id));
+        let welcome = self.enc.welcome(
+            self.id,
+            &self.node.node_id,
+            self.node.config.room.tick_rate,
+            clock::now_micros(),
+        );
+        self.replies.push(Message::Binary(welcome));
+        Step::Continue
+    }
+
+    fn on_join(&mut self, join: JoinRoom<'_>) {
+        if self.room.is_some() {
+            return self.reply_error(ErrorCode::AlreadyInRoom, "leave the current room first");
+        }
+        let seat = match (join.room_id(), join.mode()) {
+            (Some(room_id), _) => self.node.join_room(room_id),
+            (None, Some(mode)) => self.node.join_or_create(mode, self.shard),
+            (None, None) => Err(JoinError::NothingToJoin),
+        };
+        let seat = match seat {
+            Ok(seat) => seat,
+            Err(e) => {
+                let code = match e {
+                    JoinError::RoomNotFound => ErrorCode::RoomNotFound,
+                    JoinError::RoomFull => ErrorCode::RoomFull,
+                    JoinError::UnknownMode => ErrorCode::UnknownMode,
+                    JoinError::NothingToJoin => ErrorCode::InvalidInput,
+                };
+                return self.reply_error(code, &e.to_string());
+            }
+        };
+        let Some(player_id) = self.player.clone() else {
+            return;
+        };
+        let (tx, rx) = mpsc::channel(self.node.config.session.outbox_frames);
+        let room = seat.join(JoinRequest {
+            session: self.id,
+            player_id,
+            outbox: tx,
+            kick: self.kick.clone(),
+        });
+        self.node
+            .directory
+            .seat_session(self.id, room.info().id.clone());
+        self.room = Some(Membership { room, outbox: rx });
+    }
+
+    fn on_leave(&mut self) {
+        match self.leave_room() {
+            Some(room_id) => {
+                let left = self.enc.left(&room_id);
+                self.replies.push(Message::Binary(left));
+            }
+            None => self.reply_error(ErrorCode::NotInRoom, "not in a room"),
+        }
+    }
+
+    /// Leaves the current room, if any; frames still queued from it are dropped.
+    fn leave_room(&mut self) -> Option<Arc<str>> {
+        let membership = self.room.take()?;
+        membership.room.leave(self.id);
+        self.node.directory.unseat_session(self.id);
+        Some(membership.room.info().id.clone())
+    }
+
+    fn on_input(&mut self, input: Input<'_>, frame: &Bytes) -> Step {
+        let Some(membership) = &self.room else {
+            metrics::input_dropped(metrics::DROP_NOT_IN_ROOM);
+            return Step::Continue;
+        };
+        let payload = input.payload().map(|p| p.bytes()).unwrap_or_default();
+        if membership.room.validate_input(payload).is_err() {
+            return Step::Close(Disconnect::BadInput);
+        }
+        let payload = if payload.is_empty() {
+            Bytes::new()
+        } else {
+            frame.slice_ref(payload)
+        };
+        if membership
+            .room
+            .send_input(self.id, input.seq(), payload)
+            .is_err()
+        {
+            metrics::input_dropped(metrics::DROP_QUEUE_FULL);
+        }
+        Step::Continue
+    }
+
+    fn reply_error(&mut self, code: ErrorCode, message: &str) {
+        let error = self.enc.error(code, message);
+        self.replies.push(Message::Binary(error));
+    }
+}
+
+/// The next frame from the room, or never when not in a room.
+async fn next_outbound(room: &mut Option<Membership>) -> Option<Bytes> {
+    match room {
+        Some(m) => m.outbox.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Maps a WebSocket error to the cause it ends the session with.
+fn classify(e: axum::Error) -> Disconnect {
+    match e.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) => match *e {
+            tungstenite::Error::Capacity(_) => Disconnect::FrameTooLarge,
+            tungstenite::Error::WriteBufferFull(_) => Disconnect::SlowConsumer,
+            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+                Disconnect::ClientClose
+            }
+            tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => {
+                Disconnect::ProtocolError
+            }
+            _ => Disconnect::NetworkError,
+        },
+        Err(_) => Disconnect::NetworkError,
+    }
+}
+
+/// Sends the close frame for `cause` (if it has one) and lingers briefly for
+/// the client's answer, so the close reason is not lost to a TCP reset.
+async fn close<S>(ws: &mut S, cause: Disconnect)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+{
+    let Some(code) = cause.close_code() else {
+        // The client closed: flush tungstenite's queued close answer.
+        if tokio::time::timeout(CLOSE_LINGER, ws.flush())
+            .await
+            .is_err()
+        {
+            tracing::debug!("close answer not flushed in time");
+        }
+        return;
+    };
+    let frame = CloseFrame {
+        code,
+        reason: cause.label().into(),
+    };
+    let linger = async {
+        ws.send(Message::Close(Some(frame))).await?;
+        while let Some(message) = ws.next().await {
+            if let Message::Close(_) = message? {
+                break;
+            }
+        }
+        Ok::<(), axum::Error>(())
+    };
+    match tokio::time::timeout(CLOSE_LINGER, linger).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "close handshake failed"),
+        Err(_) => tracing::debug!(cause = cause.label(), "close handshake timed out"),
+    }
+}

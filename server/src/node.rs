@@ -1,0 +1,162 @@
+//! The node: everything the shards share — configuration, modes, the
+//! directories, shard handles, the shutdown token — and room creation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::directory::{Directory, JoinError};
+use crate::game::{GameParams, GameRegistry, Mode};
+use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
+use crate::shard::{self, ShardHandle};
+
+/// State shared by every shard of this node.
+pub struct Node {
+    /// Settings.
+    pub config: Config,
+    /// Node id announced in Welcome.
+    pub node_id: String,
+    /// Rooms and sessions.
+    pub directory: Directory,
+    /// The shards, by index.
+    pub shards: Vec<ShardHandle>,
+    /// Joinable modes by name.
+    pub modes: HashMap<String, Mode>,
+    /// Cancelled when the node shuts down.
+    pub shutdown: CancellationToken,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    next_session: AtomicU64,
+    ready: AtomicBool,
+}
+
+/// A configured mode names a game that is not registered.
+#[derive(Debug, thiserror::Error)]
+#[error("mode `{mode}` uses unknown game `{game}` (known: {known})")]
+pub struct UnknownGame {
+    mode: String,
+    game: String,
+    known: String,
+}
+
+impl Node {
+    /// Builds the node state; shards must already exist.
+    pub fn new(
+        config: Config,
+        games: &GameRegistry,
+        shards: Vec<ShardHandle>,
+        metrics: PrometheusHandle,
+    ) -> Result<Node, UnknownGame> {
+        let mut modes = HashMap::new();
+        for spec in &config.room.modes {
+            let kind = games.get(&spec.game).ok_or_else(|| UnknownGame {
+                mode: spec.name.clone(),
+                game: spec.game.clone(),
+                known: games.names().join(", "),
+            })?;
+            let params = GameParams {
+                capacity: spec.capacity.unwrap_or(config.room.room_capacity),
+                tick_rate_hz: spec.tick_rate.unwrap_or(config.room.tick_rate),
+            };
+            modes.insert(
+                spec.name.clone(),
+                Mode {
+                    name: Arc::from(spec.name.as_str()),
+                    kind,
+                    params,
+                },
+            );
+        }
+        let node_id = config.node_id();
+        Ok(Node {
+            directory: Directory::new(format!("{node_id}-r")),
+            node_id,
+            config,
+            shards,
+            modes,
+            shutdown: CancellationToken::new(),
+            metrics,
+            next_session: AtomicU64::new(1),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// A fresh session id.
+    pub fn next_session_id(&self) -> SessionId {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether every shard serves and the node is not shutting down.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.shutdown.is_cancelled()
+    }
+
+    /// Marks the node as serving.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Join by room id.
+    pub fn join_room(&self, room_id: &str) -> Result<Seat, JoinError> {
+        self.directory.reserve_in(room_id)
+    }
+
+    /// Join-or-create by mode for a session on `shard`.
+    pub fn join_or_create(
+        self: &Arc<Self>,
+        mode_name: &str,
+        shard: usize,
+    ) -> Result<Seat, JoinError> {
+        let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
+        if let Some(seat) = self.directory.reserve_any(mode_name, shard) {
+            return Ok(seat);
+        }
+        let target = shard::place(
+            &self.shards,
+            shard,
+            self.config.shard.shard_imbalance_pct,
+            mode.params.capacity,
+        );
+        self.create_room(mode, target)
+            .try_reserve()
+            .map_err(|_| JoinError::RoomFull)
+    }
+
+    /// Creates a room of `mode` on shard `target` and starts its actor there.
+    fn create_room(self: &Arc<Self>, mode: &Mode, target: usize) -> RoomHandle {
+        let shard = &self.shards[target];
+        let handle = RoomHandle::new(
+            self.directory.next_room_id(),
+            mode,
+            target,
+            self.config.room.inputs_per_seat,
+        );
+        self.directory.insert(handle.clone());
+        let settings = RoomSettings {
+            empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
+            load: shard.load.clone(),
+        };
+        let room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
+        let exit = Disposal { node: self.clone() };
+        shard
+            .tasks
+            .spawn_on(room.run(self.shutdown.clone(), exit), &shard.runtime);
+        handle
+    }
+}
+
+/// Removes a disposed room from the directory.
+struct Disposal {
+    node: Arc<Node>,
+}
+
+impl RoomExit for Disposal {
+    fn disposed(&self, room: &RoomHandle) {
+        self.node.directory.remove(&room.info().id);
+    }
+}

@@ -1,0 +1,175 @@
+//! Starting and stopping a node: bind the shard listeners, build one
+//! current-thread runtime per shard, start the pinned shard threads, and on
+//! shutdown wait for them within the deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use socket2::SockRef;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::game::GameRegistry;
+use crate::net::{listener, router};
+use crate::node::Node;
+use crate::shard::{ShardHandle, ShardLoad};
+use crate::{metrics, shutdown};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Binding the listeners or building a runtime failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The configuration names an unknown game.
+    #[error(transparent)]
+    Config(#[from] crate::node::UnknownGame),
+}
+
+fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
+    move |source| StartError::Io { context, source }
+}
+
+/// A running node.
+pub struct Server {
+    node: Arc<Node>,
+    threads: Vec<JoinHandle<()>>,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds, starts every shard and returns once they accept connections.
+    pub fn start(config: Config, games: GameRegistry) -> Result<Server, StartError> {
+        let count = config.shard_count();
+        let handle = metrics::install();
+        metrics::register(count);
+        let (listeners, local_addr) =
+            listener::bind_shards(config.net.listen, count, config.net.backlog)
+                .map_err(io("binding listeners"))?;
+        let runtimes = (0..count)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io("building shard runtimes"))?;
+        let shards = runtimes
+            .iter()
+            .enumerate()
+            .map(|(id, rt)| ShardHandle {
+                id,
+                runtime: rt.handle().clone(),
+                load: Arc::new(ShardLoad::default()),
+                tasks: TaskTracker::new(),
+            })
+            .collect();
+        let pin = config.shard.pin_cores;
+        let node = Arc::new(Node::new(config, &games, shards, handle)?);
+        let cores = if pin {
+            core_affinity::get_core_ids().filter(|c| !c.is_empty())
+        } else {
+            None
+        };
+        let mut threads = Vec::with_capacity(count);
+        for (id, (runtime, listener)) in runtimes.into_iter().zip(listeners).enumerate() {
+            let node = node.clone();
+            let core = cores.as_ref().map(|c| c[id % c.len()]);
+            let thread = std::thread::Builder::new()
+                .name(format!("tickforge-shard-{id}"))
+                .spawn(move || {
+                    if let Some(core) = core
+                        && !core_affinity::set_for_current(core)
+                    {
+                        tracing::warn!(shard = id, core = core.id, "could not pin shard to core");
+                    }
+                    runtime.block_on(serve_shard(node, id, listener));
+                })
+                .map_err(io("spawning shard thread"))?;
+            threads.push(thread);
+        }
+        node.set_ready();
+        tracing::info!(addr = %local_addr, shards = count, node = %node.node_id, "tickforge listening");
+        Ok(Server {
+            node,
+            threads,
+            local_addr,
+        })
+    }
+
+    /// The address the shards listen on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The node (directories, shards, config).
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Begins shutdown: stop accepting, close every client with 1001.
+    pub fn shutdown(&self) {
+        self.node.shutdown.cancel();
+    }
+
+    /// Blocks until every shard thread has stopped.
+    pub fn wait(self) {
+        for thread in self.threads {
+            if thread.join().is_err() {
+                tracing::error!("a shard thread panicked");
+            }
+        }
+    }
+
+    /// Shuts down and waits, from async code.
+    pub async fn stop(self) {
+        self.shutdown();
+        match tokio::task::spawn_blocking(move || self.wait()).await {
+            Ok(()) => {}
+            Err(e) => tracing::error!(error = %e, "waiting for shards failed"),
+        }
+    }
+}
+
+/// One shard's life: serve until shutdown, then drain its sessions and rooms.
+async fn serve_shard(node: Arc<Node>, shard: usize, listener: std::net::TcpListener) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(shard, error = %e, "listener unusable");
+            return;
+        }
+    };
+    let send_buffer = node.config.net.socket_send_buffer;
+    let listener = listener.tap_io(move |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY failed");
+        }
+        if send_buffer > 0
+            && let Err(e) = SockRef::from(&*tcp).set_send_buffer_size(send_buffer as usize)
+        {
+            tracing::debug!(error = %e, "SO_SNDBUF failed");
+        }
+    });
+    let token = node.shutdown.clone();
+    let app = router::router(node.clone(), shard);
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .await
+    {
+        tracing::error!(shard, error = %e, "listener failed");
+    }
+    let deadline = Duration::from_millis(node.config.net.shutdown_deadline_ms);
+    if !shutdown::drain(&node.shards[shard].tasks, deadline).await {
+        tracing::warn!(shard, "sessions still open at the shutdown deadline");
+    }
+}

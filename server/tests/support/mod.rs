@@ -1,0 +1,203 @@
+//! Test support: start a real server on 127.0.0.1:0, connect real clients,
+//! read `/rooms` and `/metrics` over HTTP, and count panics anywhere in the
+//! process (shard threads included).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tickforge_protocol::arena_codec::{self, Move};
+use tickforge_protocol::client::{Client, ClientError, ConnectOptions, Event, StateInfo};
+use tickforge_server::{Config, GameRegistry, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_panics() {
+    static HOOK: OnceLock<()> = OnceLock::new();
+    HOOK.get_or_init(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            previous(info);
+        }));
+    });
+}
+
+/// Panics seen anywhere in this test process so far.
+pub fn panics() -> usize {
+    PANICS.load(Ordering::SeqCst)
+}
+
+pub struct TestServer {
+    server: Option<Server>,
+    pub addr: SocketAddr,
+}
+
+/// Starts a server with the given extra flags on a free loopback port.
+pub fn start(extra: &[&str]) -> TestServer {
+    count_panics();
+    let mut args = vec![
+        "tickforge",
+        "--listen",
+        "127.0.0.1:0",
+        "--pin-cores",
+        "false",
+        "--log",
+        "warn",
+    ];
+    args.extend_from_slice(extra);
+    let config = Config::load_from(args).expect("test config");
+    let server = Server::start(config, GameRegistry::default()).expect("server starts");
+    let addr = server.local_addr();
+    TestServer {
+        server: Some(server),
+        addr,
+    }
+}
+
+impl TestServer {
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub async fn connect(&self, player: &str) -> Client {
+        Client::connect(&self.url(), ConnectOptions::player(player))
+            .await
+            .expect("client connects")
+    }
+
+    /// A WebSocket with the subprotocol negotiated and nothing sent.
+    pub async fn raw(&self) -> WebSocketStream<TcpStream> {
+        Client::open(&self.url(), &ConnectOptions::player("raw"))
+            .await
+            .expect("raw connect")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path).await
+    }
+
+    pub async fn rooms(&self) -> Vec<serde_json::Value> {
+        let (status, body) = self.get("/rooms").await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("rooms json")
+    }
+
+    pub async fn room(&self, id: &str) -> Option<serde_json::Value> {
+        self.rooms().await.into_iter().find(|r| r["id"] == id)
+    }
+
+    /// The value of one series in `/metrics`, e.g. `tickforge_disconnects_total{cause="bad_frame"}`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+            server.wait();
+        }
+    }
+}
+
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("http connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("http write");
+    let mut response = Vec::new();
+    tcp.read_to_end(&mut response).await.expect("http read");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// An arena input payload.
+pub fn arena_input(x: i8, y: i8) -> Vec<u8> {
+    let mut fbb = flatbuffers::FlatBufferBuilder::new();
+    arena_codec::encode_input(&mut fbb, Move { x, y, buttons: 0 }).to_vec()
+}
+
+/// Position of `entity` in an arena state.
+pub fn position(state: &[u8], entity: u32) -> Option<(f32, f32)> {
+    let state = arena_codec::decode_state(state).ok()?;
+    state
+        .entities()?
+        .iter()
+        .find(|e| e.id() == entity)
+        .map(|e| (e.x(), e.y()))
+}
+
+/// Next State event, skipping others; fails after `within`.
+pub async fn next_state(client: &mut Client, within: Duration) -> StateInfo {
+    tokio::time::timeout(within, async {
+        loop {
+            match client.next_event().await.expect("event") {
+                Event::State(s) => return s,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("a State in time")
+}
+
+/// Reads until the server closes; returns (code, reason).
+pub async fn close_of(ws: &mut WebSocketStream<TcpStream>, within: Duration) -> (u16, String) {
+    tokio::time::timeout(within, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) => return (1005, String::new()),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return (1006, e.to_string()),
+                None => return (1006, "eof".to_string()),
+            }
+        }
+    })
+    .await
+    .expect("server closed in time")
+}
+
+/// Reads events until the server closes; returns (code, reason).
+pub async fn client_close_of(client: &mut Client, within: Duration) -> (u16, String) {
+    tokio::time::timeout(within, async {
+        loop {
+            match client.next_event().await {
+                Ok(_) => continue,
+                Err(ClientError::Closed { code, reason }) => return (code, reason),
+                Err(e) => return (1006, e.to_string()),
+            }
+        }
+    })
+    .await
+    .expect("server closed in time")
+}
