@@ -203,3 +203,33 @@ async fn health_readiness_and_the_room_list_answer_over_http() {
     assert!(room["shard"].as_u64().is_some_and(|s| s < 2));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rooms_on_every_shard_can_be_joined_by_id_from_any_shard() {
+    let server = start(&["--shards", "2", "--mode", "solo,game=arena,capacity=1"]);
+    // Single-seat rooms: each join-or-create makes a room, spread over both shards.
+    let mut room_ids = Vec::new();
+    let mut creators = Vec::new();
+    for i in 0..8 {
+        let mut c = server.connect(&format!("creator{i}")).await;
+        room_ids.push(c.join_or_create("solo").await.expect("creates").room_id);
+        creators.push(c);
+    }
+    for c in &mut creators {
+        c.leave().await.expect("leaves");
+    }
+    let rooms = server.rooms().await;
+    let shards: std::collections::BTreeSet<u64> = rooms.iter().filter_map(|r| r["shard"].as_u64()).collect();
+    assert_eq!(shards.len(), 2, "rooms were placed on both shards: {rooms:?}");
+
+    // One visitor lives on one shard; at least one of these joins crosses shards.
+    let mut visitor = server.connect("visitor").await;
+    for id in &room_ids {
+        let joined = visitor.join(id).await.expect("joins by id");
+        assert_eq!(&joined.room_id, id);
+        let state = next_state(&mut visitor, WAIT).await;
+        assert!(position(&state.state, joined.entity_id).is_some());
+        visitor.leave().await.expect("leaves");
+    }
+    server.stop().await;
+}
