@@ -77,6 +77,11 @@ pub fn encode_state(
 
 /// Verifies and returns a zero-copy view of an arena state.
 pub fn decode_state(buf: &[u8]) -> Result<ArenaState<'_>, DecodeError> {
+    if buf.len() < 8 || &buf[4..8] != ARENA_STATE_ID.as_bytes() {
+        return Err(DecodeError::WrongFrameKind {
+            expected: ARENA_STATE_ID,
+        });
+    }
     let limits = Limits {
         max_apparent_size: 16 << 20,
         ..ARENA_LIMITS

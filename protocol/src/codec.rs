@@ -23,7 +23,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Limits for client frames: the protocol nests at most three tables deep.
+    /// Limits for client frames: a client frame nests two tables deep (frame, message).
     pub const CLIENT: Limits = Limits {
         max_depth: 8,
         max_tables: 16,

@@ -219,8 +219,13 @@ async fn rooms_on_every_shard_can_be_joined_by_id_from_any_shard() {
         c.leave().await.expect("leaves");
     }
     let rooms = server.rooms().await;
-    let shards: std::collections::BTreeSet<u64> = rooms.iter().filter_map(|r| r["shard"].as_u64()).collect();
-    assert_eq!(shards.len(), 2, "rooms were placed on both shards: {rooms:?}");
+    let shards: std::collections::BTreeSet<u64> =
+        rooms.iter().filter_map(|r| r["shard"].as_u64()).collect();
+    assert_eq!(
+        shards.len(),
+        2,
+        "rooms were placed on both shards: {rooms:?}"
+    );
 
     // One visitor lives on one shard; at least one of these joins crosses shards.
     let mut visitor = server.connect("visitor").await;

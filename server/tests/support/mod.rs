@@ -26,7 +26,10 @@ fn count_panics() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             // Only the server's threads: a failing assertion in another test is not a server panic.
-            if std::thread::current().name().is_some_and(|n| n.starts_with("tickforge-shard")) {
+            if std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("tickforge-shard"))
+            {
                 PANICS.fetch_add(1, Ordering::SeqCst);
             }
             previous(info);

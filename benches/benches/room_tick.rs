@@ -1,0 +1,109 @@
+//! One room tick with 32 and 100 players: drain one input per player, step
+//! the arena, encode the state once, hand it to every member's outbox.
+//! The outboxes are drained after each tick (as sessions would), outside
+//! nothing else: the figure is the room's work per tick.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use flatbuffers::FlatBufferBuilder;
+use tickforge_protocol::arena_codec::{Move, encode_input};
+use tickforge_server::game::{GameParams, Mode, arena};
+use tickforge_server::net::kick::Kick;
+use tickforge_server::room::{JoinRequest, Room, RoomHandle, RoomSettings};
+use tickforge_server::shard::ShardLoad;
+use tokio::sync::mpsc;
+
+struct Bench {
+    room: Room,
+    handle: RoomHandle,
+    outboxes: Vec<mpsc::Receiver<Bytes>>,
+    inputs: Vec<Bytes>,
+}
+
+fn setup(players: u16) -> Bench {
+    let mode = Mode {
+        name: Arc::from("arena"),
+        kind: arena::KIND,
+        params: GameParams {
+            capacity: players,
+            tick_rate_hz: 30,
+        },
+    };
+    let handle = RoomHandle::new(Arc::from("bench"), &mode, 0, 4);
+    let settings = RoomSettings {
+        empty_grace: Duration::from_secs(60),
+        load: Arc::new(ShardLoad::default()),
+    };
+    let mut room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
+    let mut outboxes = Vec::new();
+    for session in 0..u64::from(players) {
+        let seat = handle.try_reserve().expect("seat");
+        let (tx, rx) = mpsc::channel(1024);
+        seat.join(JoinRequest {
+            session,
+            player_id: Arc::from(format!("p{session}")),
+            outbox: tx,
+            kick: Arc::new(Kick::default()),
+        });
+        outboxes.push(rx);
+    }
+    room.tick(1.0 / 30.0);
+    for rx in &mut outboxes {
+        while rx.try_recv().is_ok() {}
+    }
+    let mut fbb = FlatBufferBuilder::new();
+    let inputs = (0..players)
+        .map(|i| {
+            let m = Move {
+                x: (i % 255) as i8,
+                y: 64,
+                buttons: (i % 2) as u8,
+            };
+            Bytes::copy_from_slice(encode_input(&mut fbb, m))
+        })
+        .collect();
+    Bench {
+        room,
+        handle,
+        outboxes,
+        inputs,
+    }
+}
+
+fn room_tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("room_tick");
+    for players in [32u16, 100] {
+        let mut b = setup(players);
+        let mut seq = 0u32;
+        group.bench_with_input(
+            BenchmarkId::new("players", players),
+            &players,
+            |bench, _| {
+                bench.iter(|| {
+                    seq = seq.wrapping_add(1);
+                    for (session, input) in b.inputs.iter().enumerate() {
+                        b.handle
+                            .send_input(session as u64, seq, input.clone())
+                            .expect("queue has room");
+                    }
+                    b.room.tick(black_box(1.0 / 30.0));
+                    for rx in &mut b.outboxes {
+                        while let Ok(frame) = rx.try_recv() {
+                            black_box(frame);
+                        }
+                    }
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, room_tick);
+criterion_main!(benches);
