@@ -16,7 +16,7 @@ use tickforge_protocol::arena_codec::{Move, encode_input};
 use tickforge_server::game::{GameParams, Mode, arena};
 use tickforge_server::net::kick::Kick;
 use tickforge_server::room::{JoinRequest, Room, RoomHandle, RoomSettings};
-use tickforge_server::shard::ShardLoad;
+use tickforge_server::metrics::ShardMetrics;
 use tokio::sync::mpsc;
 
 struct Bench {
@@ -38,7 +38,7 @@ fn setup(players: u16) -> Bench {
     let handle = RoomHandle::new(Arc::from("bench"), &mode, 0, 4);
     let settings = RoomSettings {
         empty_grace: Duration::from_secs(60),
-        load: Arc::new(ShardLoad::default()),
+        metrics: Arc::new(ShardMetrics::new(0, Duration::from_millis(1))),
     };
     let mut room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
     let mut outboxes = Vec::new();

@@ -96,6 +96,10 @@ pub struct RoomOptions {
     /// How long an empty room lives before it is disposed, in milliseconds.
     #[arg(long, env = "TICKFORGE_EMPTY_ROOM_GRACE_MS", default_value_t = 10_000)]
     pub empty_room_grace_ms: u64,
+    /// Tick budget: work allowed per room tick, in microseconds. Ticks over
+    /// it are counted in `tickforge_ticks_over_budget_total`.
+    #[arg(long, env = "TICKFORGE_TICK_BUDGET_US", default_value_t = 1000)]
+    pub tick_budget_us: u64,
     /// Inputs a room queues per seat between two ticks; beyond it inputs are
     /// dropped (policy: reject, counted in `tickforge_inputs_dropped_total`).
     #[arg(long, env = "TICKFORGE_INPUTS_PER_SEAT", default_value_t = 16)]
@@ -320,6 +324,13 @@ impl Config {
             .node_id
             .clone()
             .unwrap_or_else(|| format!("node-{}", std::process::id()))
+    }
+}
+
+impl RoomOptions {
+    /// The tick budget as a duration.
+    pub fn tick_budget(&self) -> Duration {
+        Duration::from_micros(self.tick_budget_us)
     }
 }
 

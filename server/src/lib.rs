@@ -13,7 +13,10 @@
 //! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
 //! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
 //! | [`net`] | listeners, router (`/ws`, `/healthz`, `/readyz`, `/rooms`, `/metrics`), sessions, close causes |
-//! | [`metrics`] | metric names and labels, the Prometheus exporter |
+//! | [`metrics`] | metric names and labels, the Prometheus exporter, per-shard handles |
+//! | [`observer`] | once-a-second dashboard samples, exporter upkeep |
+//! | [`web`] | built-in pages: `/dashboard` and its live stream |
+//! | [`window`] | lock-free per-second latency windows for the built-in dashboard |
 //! | [`shutdown`] | signals and the drain deadline |
 //! | [`clock`] | wall-clock time in protocol units |
 //!
@@ -29,10 +32,13 @@ pub mod game;
 pub mod metrics;
 pub mod net;
 pub mod node;
+pub mod observer;
 pub mod room;
 pub mod server;
 pub mod shard;
 pub mod shutdown;
+pub mod web;
+pub mod window;
 
 pub use config::Config;
 pub use game::{Game, GameRegistry};

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::directory::{Directory, JoinError};
 use crate::game::{GameParams, GameRegistry, Mode};
+use crate::observer::Observer;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
 
@@ -31,6 +32,8 @@ pub struct Node {
     pub shutdown: CancellationToken,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Samples for the built-in dashboard.
+    pub observer: Observer,
     next_session: AtomicU64,
     ready: AtomicBool,
 }
@@ -81,6 +84,7 @@ impl Node {
             modes,
             shutdown: CancellationToken::new(),
             metrics,
+            observer: Observer::default(),
             next_session: AtomicU64::new(1),
             ready: AtomicBool::new(false),
         })
@@ -139,7 +143,7 @@ impl Node {
         self.directory.insert(handle.clone());
         let settings = RoomSettings {
             empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
-            load: shard.load.clone(),
+            metrics: shard.metrics.clone(),
         };
         let room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
         let exit = Disposal { node: self.clone() };

@@ -29,8 +29,9 @@ use tokio_util::sync::CancellationToken;
 use crate::game::{EntityId, Game, GameKind, Mode};
 use crate::net::close::Disconnect;
 use crate::net::kick::Kick;
-use crate::shard::ShardLoad;
+use crate::metrics::{OutKind, ShardMetrics};
 use crate::{clock, metrics};
+use tokio::time::Instant as TickInstant;
 
 /// A session's id, unique per node.
 pub type SessionId = u64;
@@ -245,12 +246,12 @@ struct Member {
 }
 
 /// Per-room settings from configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RoomSettings {
     /// An empty room lives this long before it is disposed.
     pub empty_grace: Duration,
-    /// Load counters of the shard the room runs on.
-    pub load: Arc<ShardLoad>,
+    /// Metrics and load counters of the shard the room runs on.
+    pub metrics: Arc<ShardMetrics>,
 }
 
 /// The room actor: owns the game and the members.
@@ -262,7 +263,6 @@ pub struct Room {
     acks: Vec<PlayerAck>,
     enc: ServerEncoder,
     settings: RoomSettings,
-    shard_label: &'static str,
 }
 
 /// What the room does when it stops.
@@ -275,7 +275,6 @@ impl Room {
     /// A room around `handle` running `game`.
     pub fn new(handle: RoomHandle, game: Box<dyn Game>, settings: RoomSettings) -> Room {
         let capacity = handle.shared.capacity as usize;
-        let shard_label = metrics::shard_label(handle.shared.shard);
         Room {
             handle,
             game,
@@ -284,7 +283,6 @@ impl Room {
             acks: Vec::with_capacity(capacity),
             enc: ServerEncoder::new(),
             settings,
-            shard_label,
         }
     }
 
@@ -305,7 +303,7 @@ impl Room {
                     shared.waker.register(cx.waker());
                     if shared.control.is_empty() { Poll::Pending } else { Poll::Ready(()) }
                 }) => self.drain_control(),
-                _ = ticker.tick() => self.tick(period.as_secs_f32()),
+                scheduled = ticker.tick() => self.timed_tick(scheduled, period),
             }
             if !self.members.is_empty() {
                 empty_since = None;
@@ -333,14 +331,20 @@ impl Room {
         } else {
             members.fetch_sub(1, Ordering::Relaxed);
         }
-        self.settings.load.add_players(i64::from(delta));
-        ::metrics::gauge!(metrics::PLAYERS, "shard" => self.shard_label)
-            .increment(f64::from(delta));
+        self.settings.metrics.add_players(i64::from(delta));
     }
 
     fn count_room(&self, delta: i32) {
-        self.settings.load.add_rooms(i64::from(delta));
-        ::metrics::gauge!(metrics::ROOMS, "shard" => self.shard_label).increment(f64::from(delta));
+        self.settings.metrics.add_rooms(i64::from(delta));
+    }
+
+    /// A tick at its scheduled time, measured: lateness, work, budget, overrun.
+    fn timed_tick(&mut self, scheduled: TickInstant, period: Duration) {
+        let started = TickInstant::now();
+        self.tick(period.as_secs_f32());
+        let work = started.elapsed();
+        let lateness = started.saturating_duration_since(scheduled);
+        self.settings.metrics.tick(lateness, work, period);
     }
 
     /// Disposal: succeeds only if no seat is reserved or occupied.
@@ -357,7 +361,6 @@ impl Room {
         self.drain_control();
         self.apply_inputs();
         let tick = self.handle.shared.tick.fetch_add(1, Ordering::Relaxed) + 1;
-        ::metrics::counter!(metrics::TICKS, "shard" => self.shard_label).increment(1);
         self.game.step(dt_secs);
         if self.members.is_empty() {
             return;
@@ -367,7 +370,7 @@ impl Room {
             .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
         let state = self.game.encode_state();
         let frame = self.enc.state(tick, clock::now_micros(), state, &self.acks);
-        self.broadcast(&frame, None);
+        self.broadcast(OutKind::State, &frame, None);
         self.settle_removed();
     }
 
@@ -421,7 +424,7 @@ impl Room {
             entity_id: entity,
             player_id: &member.player_id,
         });
-        self.broadcast(&announce, None);
+        self.broadcast(OutKind::PlayerJoined, &announce, None);
         self.members.push(member);
         let shared = self.handle.shared.clone();
         let fields = JoinedFields {
@@ -438,14 +441,15 @@ impl Room {
             player_id: &m.player_id,
         });
         let joined = self.enc.joined(&fields, players);
-        self.broadcast(&joined, Some(request.session));
+        self.broadcast(OutKind::Joined, &joined, Some(request.session));
     }
 
     /// Hands `frame` to every member (or only to `only`). Members whose
     /// outbox is full are kicked as slow consumers; closed outboxes mean the
     /// session is gone. Both are moved to `removed`.
-    fn broadcast(&mut self, frame: &Bytes, only: Option<SessionId>) {
+    fn broadcast(&mut self, kind: OutKind, frame: &Bytes, only: Option<SessionId>) {
         let mut i = 0;
+        let mut delivered = 0;
         while i < self.members.len() {
             let member = &self.members[i];
             if only.is_some_and(|s| s != member.session) {
@@ -453,7 +457,10 @@ impl Room {
                 continue;
             }
             match member.outbox.try_send(frame.clone()) {
-                Ok(()) => i += 1,
+                Ok(()) => {
+                    delivered += 1;
+                    i += 1;
+                }
                 Err(TrySendError::Full(_)) => {
                     member.kick.kick(Disconnect::SlowConsumer);
                     let member = self.members.swap_remove(i);
@@ -465,6 +472,7 @@ impl Room {
                 }
             }
         }
+        self.settings.metrics.sent(kind, frame.len(), delivered);
     }
 
     /// Frees the seats of removed members and tells the others, until no
@@ -479,7 +487,7 @@ impl Room {
                     entity_id: member.entity,
                     player_id: &member.player_id,
                 });
-                self.broadcast(&left, None);
+                self.broadcast(OutKind::PlayerLeft, &left, None);
             }
         }
     }

@@ -16,8 +16,9 @@ use crate::config::Config;
 use crate::game::GameRegistry;
 use crate::net::{listener, router};
 use crate::node::Node;
-use crate::shard::{ShardHandle, ShardLoad};
-use crate::{metrics, shutdown};
+use crate::metrics::ShardMetrics;
+use crate::shard::ShardHandle;
+use crate::{metrics, observer, shutdown};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +52,8 @@ impl Server {
     pub fn start(config: Config, games: GameRegistry) -> Result<Server, StartError> {
         let count = config.shard_count();
         let handle = metrics::install();
-        metrics::register(count);
+        let budget = config.room.tick_budget();
+        metrics::register_node(budget);
         let (listeners, local_addr) =
             listener::bind_shards(config.net.listen, count, config.net.backlog)
                 .map_err(io("binding listeners"))?;
@@ -69,7 +71,7 @@ impl Server {
             .map(|(id, rt)| ShardHandle {
                 id,
                 runtime: rt.handle().clone(),
-                load: Arc::new(ShardLoad::default()),
+                metrics: Arc::new(ShardMetrics::new(id, budget)),
                 tasks: TaskTracker::new(),
             })
             .collect();
@@ -97,6 +99,7 @@ impl Server {
                 .map_err(io("spawning shard thread"))?;
             threads.push(thread);
         }
+        threads.push(observer::spawn(node.clone()).map_err(io("spawning observer thread"))?);
         node.set_ready();
         tracing::info!(addr = %local_addr, shards = count, node = %node.node_id, "tickforge listening");
         Ok(Server {
@@ -121,7 +124,7 @@ impl Server {
         self.node.shutdown.cancel();
     }
 
-    /// Blocks until every shard thread has stopped.
+    /// Blocks until every shard thread (and the observer) has stopped.
     pub fn wait(self) {
         for thread in self.threads {
             if thread.join().is_err() {

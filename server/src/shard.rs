@@ -7,45 +7,11 @@
 //! shard and to read its load.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::runtime::Handle;
 use tokio_util::task::TaskTracker;
 
-/// Load counters of one shard, read by placement decisions and `/rooms`.
-#[derive(Debug, Default)]
-pub struct ShardLoad {
-    connections: AtomicI64,
-    players: AtomicI64,
-    rooms: AtomicI64,
-}
-
-impl ShardLoad {
-    /// Open sessions.
-    pub fn connections(&self) -> i64 {
-        self.connections.load(Ordering::Relaxed)
-    }
-    /// Seated players.
-    pub fn players(&self) -> i64 {
-        self.players.load(Ordering::Relaxed)
-    }
-    /// Live rooms.
-    pub fn rooms(&self) -> i64 {
-        self.rooms.load(Ordering::Relaxed)
-    }
-    /// Adds `delta` sessions.
-    pub fn add_connections(&self, delta: i64) {
-        self.connections.fetch_add(delta, Ordering::Relaxed);
-    }
-    /// Adds `delta` players.
-    pub fn add_players(&self, delta: i64) {
-        self.players.fetch_add(delta, Ordering::Relaxed);
-    }
-    /// Adds `delta` rooms.
-    pub fn add_rooms(&self, delta: i64) {
-        self.rooms.fetch_add(delta, Ordering::Relaxed);
-    }
-}
+use crate::metrics::ShardMetrics;
 
 /// Thread-safe handle to a running shard.
 #[derive(Clone)]
@@ -54,8 +20,8 @@ pub struct ShardHandle {
     pub id: usize,
     /// The shard's runtime; tasks spawned here run on the shard's thread.
     pub runtime: Handle,
-    /// The shard's load counters.
-    pub load: Arc<ShardLoad>,
+    /// The shard's metric handles and load counters.
+    pub metrics: Arc<ShardMetrics>,
     /// Sessions and rooms running on the shard; shutdown waits for them.
     pub tasks: TaskTracker,
 }
@@ -64,11 +30,11 @@ pub struct ShardHandle {
 /// the least loaded shard (more players by `imbalance_pct` percent and by
 /// at least `room_size`), in which case the least loaded one.
 pub fn place(shards: &[ShardHandle], own: usize, imbalance_pct: u32, room_size: u16) -> usize {
-    let Some(least) = shards.iter().min_by_key(|s| s.load.players()) else {
+    let Some(least) = shards.iter().min_by_key(|s| s.metrics.players()) else {
         return own;
     };
-    let own_load = shards.get(own).map_or(0, |s| s.load.players());
-    let least_load = least.load.players();
+    let own_load = shards.get(own).map_or(0, |s| s.metrics.players());
+    let least_load = least.metrics.players();
     let margin = (least_load * i64::from(imbalance_pct) / 100).max(i64::from(room_size));
     if own_load > least_load + margin {
         least.id
@@ -89,12 +55,12 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(id, p)| {
-                let load = Arc::new(ShardLoad::default());
-                load.add_players(*p);
+                let metrics = Arc::new(ShardMetrics::new(id, std::time::Duration::from_millis(1)));
+                metrics.add_players(*p);
                 ShardHandle {
                     id,
                     runtime: rt.handle().clone(),
-                    load,
+                    metrics,
                     tasks: TaskTracker::new(),
                 }
             })

@@ -22,8 +22,8 @@ const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 /// Router state: the node and the shard serving this router.
 #[derive(Clone)]
 pub struct AppState {
-    node: Arc<Node>,
-    shard: usize,
+    pub(crate) node: Arc<Node>,
+    pub(crate) shard: usize,
 }
 
 /// The router for shard `shard`.
@@ -34,6 +34,7 @@ pub fn router(node: Arc<Node>, shard: usize) -> Router {
         .route("/readyz", get(readyz))
         .route("/rooms", get(rooms))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
         .with_state(AppState { node, shard })
 }
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tickforge_protocol::codec::Limits;
 use tickforge_protocol::wire::{ErrorCode, Input, JoinRoom};
-use tickforge_protocol::{ClientMsg, ServerEncoder, decode_client};
+use tickforge_protocol::{ClientMsg, DecodeError, ServerEncoder, decode_client};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
@@ -25,7 +25,7 @@ use super::close::Disconnect;
 use super::kick::Kick;
 use crate::clock;
 use crate::directory::JoinError;
-use crate::metrics;
+use crate::metrics::{self, InKind, OutKind, ShardMetrics};
 use crate::node::Node;
 use crate::room::{JoinRequest, RoomHandle, SessionId};
 
@@ -57,6 +57,7 @@ struct Session {
     room: Option<Membership>,
     kick: Arc<Kick>,
     last_inbound: Instant,
+    metrics: Arc<ShardMetrics>,
 }
 
 /// Runs the session on `socket` until it ends, then cleans up and counts
@@ -65,9 +66,8 @@ pub async fn run<S>(mut socket: S, node: Arc<Node>, shard: usize)
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
 {
-    let load = node.shards[shard].load.clone();
-    load.add_connections(1);
-    ::metrics::gauge!(metrics::CONNECTIONS, "shard" => metrics::shard_label(shard)).increment(1.0);
+    let stats = node.shards[shard].metrics.clone();
+    stats.add_connections(1);
     let mut session = Session {
         id: node.next_session_id(),
         shard,
@@ -81,6 +81,7 @@ where
         room: None,
         kick: Arc::new(Kick::default()),
         last_inbound: Instant::now(),
+        metrics: stats.clone(),
         node,
     };
     let cause = session.serve(&mut socket).await;
@@ -88,8 +89,7 @@ where
     tracing::debug!(session = session.id, cause = cause.label(), "session ended");
     metrics::disconnected(cause);
     close(&mut socket, cause).await;
-    load.add_connections(-1);
-    ::metrics::gauge!(metrics::CONNECTIONS, "shard" => metrics::shard_label(shard)).decrement(1.0);
+    stats.add_connections(-1);
 }
 
 impl Session {
@@ -156,7 +156,10 @@ impl Session {
             None => Step::Close(Disconnect::ClientClose),
             Some(Err(e)) => Step::Close(classify(e)),
             Some(Ok(Message::Binary(frame))) => self.on_frame(&frame),
-            Some(Ok(Message::Text(_))) => Step::Close(Disconnect::TextFrame),
+            Some(Ok(Message::Text(text))) => {
+                self.metrics.received(InKind::Invalid, text.len());
+                Step::Close(Disconnect::TextFrame)
+            }
             Some(Ok(Message::Close(_))) => Step::Close(Disconnect::ClientClose),
             // tungstenite queues the Pong answer itself; it goes out with the next flush.
             Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => Step::Continue,
@@ -193,11 +196,17 @@ impl Session {
     fn on_frame(&mut self, frame: &Bytes) -> Step {
         let msg = match decode_client(frame, &self.limits) {
             Ok(msg) => msg,
-            Err(e) if e.label() == Disconnect::BadFrame.label() => {
-                return Step::Close(Disconnect::BadFrame);
+            Err(e) => {
+                self.metrics.received(InKind::Invalid, frame.len());
+                return Step::Close(match e {
+                    DecodeError::Malformed(_) => Disconnect::BadFrame,
+                    DecodeError::WrongFrameKind { .. } | DecodeError::UnknownMessage(_) => {
+                        Disconnect::UnexpectedMessage
+                    }
+                });
             }
-            Err(_) => return Step::Close(Disconnect::UnexpectedMessage),
         };
+        self.metrics.received(in_kind(&msg), frame.len());
         if self.player.is_none() {
             return match msg {
                 ClientMsg::Hello(hello) => self.on_hello(hello.player_id()),
@@ -232,7 +241,7 @@ impl Session {
             self.node.config.room.tick_rate,
             clock::now_micros(),
         );
-        self.replies.push(Message::Binary(welcome));
+        self.reply(OutKind::Welcome, welcome);
         Step::Continue
     }
 
@@ -277,7 +286,7 @@ impl Session {
         match self.leave_room() {
             Some(room_id) => {
                 let left = self.enc.left(&room_id);
-                self.replies.push(Message::Binary(left));
+                self.reply(OutKind::Left, left);
             }
             None => self.reply_error(ErrorCode::NotInRoom, "not in a room"),
         }
@@ -317,7 +326,22 @@ impl Session {
 
     fn reply_error(&mut self, code: ErrorCode, message: &str) {
         let error = self.enc.error(code, message);
-        self.replies.push(Message::Binary(error));
+        self.reply(OutKind::Error, error);
+    }
+
+    fn reply(&mut self, kind: OutKind, frame: Bytes) {
+        self.metrics.sent(kind, frame.len(), 1);
+        self.replies.push(Message::Binary(frame));
+    }
+}
+
+fn in_kind(msg: &ClientMsg<'_>) -> InKind {
+    match msg {
+        ClientMsg::Hello(_) => InKind::Hello,
+        ClientMsg::JoinRoom(_) => InKind::JoinRoom,
+        ClientMsg::LeaveRoom => InKind::LeaveRoom,
+        ClientMsg::Input(_) => InKind::Input,
+        ClientMsg::Ping(_) => InKind::Ping,
     }
 }
 

@@ -207,3 +207,46 @@ pub async fn client_close_of(client: &mut Client, within: Duration) -> (u16, Str
     .await
     .expect("server closed in time")
 }
+
+/// A small bot load: `count` clients join `mode` and send arena inputs at
+/// `input_hz` while reading everything, until the returned guard is dropped.
+pub struct Bots {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Bots {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+pub async fn bots(server: &TestServer, count: usize, mode: &str, input_hz: u32) -> Bots {
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut client = server.connect(&format!("bot{i}")).await;
+        client.join_or_create(mode).await.expect("bot joins");
+        let period = Duration::from_secs_f64(1.0 / f64::from(input_hz.max(1)));
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            let mut step = 0u32;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        step = step.wrapping_add(1);
+                        let x = if (step / 30 + i as u32) % 2 == 0 { 100 } else { -100 };
+                        if client.send_input(&arena_input(x, 40)).await.is_err() {
+                            return;
+                        }
+                        if step % 10 == 0 && client.ping().await.is_err() {
+                            return;
+                        }
+                    }
+                    event = client.next_event() => if event.is_err() { return },
+                }
+            }
+        }));
+    }
+    Bots { tasks }
+}
