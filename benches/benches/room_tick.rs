@@ -7,6 +7,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,15 +15,16 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flatbuffers::FlatBufferBuilder;
 use tickforge_protocol::arena_codec::{Move, encode_input};
 use tickforge_server::game::{GameParams, Mode, arena};
+use tickforge_server::metrics::ShardMetrics;
 use tickforge_server::net::kick::Kick;
 use tickforge_server::room::{JoinRequest, Room, RoomHandle, RoomSettings};
-use tickforge_server::metrics::ShardMetrics;
 use tokio::sync::mpsc;
 
 struct Bench {
     room: Room,
     handle: RoomHandle,
     outboxes: Vec<mpsc::Receiver<Bytes>>,
+    budgets: Vec<Arc<AtomicU32>>,
     inputs: Vec<Bytes>,
 }
 
@@ -35,23 +37,29 @@ fn setup(players: u16) -> Bench {
             tick_rate_hz: 30,
         },
     };
-    let handle = RoomHandle::new(Arc::from("bench"), &mode, 0, 4);
+    let (handle, creator) = RoomHandle::create(Arc::from("bench"), &mode, 0, 4);
+    drop(creator);
     let settings = RoomSettings {
         empty_grace: Duration::from_secs(60),
         metrics: Arc::new(ShardMetrics::new(0, Duration::from_millis(1))),
     };
     let mut room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
     let mut outboxes = Vec::new();
+    let mut budgets = Vec::new();
     for session in 0..u64::from(players) {
         let seat = handle.try_reserve().expect("seat");
         let (tx, rx) = mpsc::channel(1024);
+        let queued = Arc::new(AtomicU32::new(0));
         seat.join(JoinRequest {
             session,
             player_id: Arc::from(format!("p{session}")),
             outbox: tx,
             kick: Arc::new(Kick::default()),
-        });
+            inputs_queued: queued.clone(),
+        })
+        .expect("room takes the join");
         outboxes.push(rx);
+        budgets.push(queued);
     }
     room.tick(1.0 / 30.0);
     for rx in &mut outboxes {
@@ -72,6 +80,7 @@ fn setup(players: u16) -> Bench {
         room,
         handle,
         outboxes,
+        budgets,
         inputs,
     }
 }
@@ -87,9 +96,9 @@ fn room_tick(c: &mut Criterion) {
             |bench, _| {
                 bench.iter(|| {
                     seq = seq.wrapping_add(1);
-                    for (session, input) in b.inputs.iter().enumerate() {
+                    for (session, (input, queued)) in b.inputs.iter().zip(&b.budgets).enumerate() {
                         b.handle
-                            .send_input(session as u64, seq, input.clone())
+                            .send_input(session as u64, seq, input.clone(), queued)
                             .expect("queue has room");
                     }
                     b.room.tick(black_box(1.0 / 30.0));

@@ -100,10 +100,12 @@ pub struct RoomOptions {
     /// it are counted in `tickforge_ticks_over_budget_total`.
     #[arg(long, env = "TICKFORGE_TICK_BUDGET_US", default_value_t = 1000)]
     pub tick_budget_us: u64,
-    /// Inputs a room queues per seat between two ticks; beyond it inputs are
-    /// dropped (policy: reject, counted in `tickforge_inputs_dropped_total`).
+    /// Inputs one member may have queued between two ticks; beyond it its
+    /// inputs are dropped (policy: reject, counted in
+    /// `tickforge_inputs_dropped_total{reason="seat_budget"}`), so one client
+    /// cannot crowd out the others.
     #[arg(long, env = "TICKFORGE_INPUTS_PER_SEAT", default_value_t = 16)]
-    pub inputs_per_seat: usize,
+    pub inputs_per_seat: u32,
     /// Modes: `NAME[,game=GAME][,tick=HZ][,capacity=SEATS]`, repeatable.
     /// The game defaults to the name; tick and capacity to the defaults above.
     #[arg(
@@ -122,9 +124,15 @@ pub struct SessionOptions {
     #[arg(long, env = "TICKFORGE_MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
     pub max_frame_bytes: usize,
     /// Frames a client's outbox holds; when it is full the client is a slow
-    /// consumer and is disconnected (policy: disconnect).
-    #[arg(long, env = "TICKFORGE_OUTBOX_FRAMES", default_value_t = 64)]
+    /// consumer and is disconnected (policy: disconnect). Must be at least
+    /// twice the largest room capacity plus two, so that a burst of joins
+    /// and leaves in one tick cannot push a reading client over.
+    #[arg(long, env = "TICKFORGE_OUTBOX_FRAMES", default_value_t = 128)]
     pub outbox_frames: usize,
+    /// A write to a client that does not complete in this long ends the
+    /// session as a slow consumer, in milliseconds.
+    #[arg(long, env = "TICKFORGE_WRITE_TIMEOUT_MS", default_value_t = 5000)]
+    pub write_timeout_ms: u64,
     /// Most frames written before one flush.
     #[arg(long, env = "TICKFORGE_WRITE_BATCH", default_value_t = 64)]
     pub write_batch: usize,
@@ -304,6 +312,33 @@ impl Config {
         if self.room.modes.is_empty() {
             return invalid("at least one --mode is required");
         }
+        if self.room.inputs_per_seat == 0 || self.room.inputs_per_seat > 1024 {
+            return invalid("inputs_per_seat must be 1..=1024");
+        }
+        let mut names = std::collections::HashSet::new();
+        for mode in &self.room.modes {
+            if !names.insert(mode.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "mode `{}` is configured twice",
+                    mode.name
+                )));
+            }
+            if mode.tick_rate.is_some_and(|t| t > 1000) {
+                return Err(ConfigError::Invalid(format!(
+                    "mode `{}`: tick must be 1..=1000 Hz",
+                    mode.name
+                )));
+            }
+            let capacity = usize::from(mode.capacity.unwrap_or(self.room.room_capacity));
+            if self.session.outbox_frames < 2 * capacity + 2 {
+                return Err(ConfigError::Invalid(format!(
+                    "outbox_frames ({}) must be at least 2 × capacity + 2 = {} for mode `{}`",
+                    self.session.outbox_frames,
+                    2 * capacity + 2,
+                    mode.name
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -342,6 +377,10 @@ impl SessionOptions {
     /// Ping interval as a duration.
     pub fn ping_interval(&self) -> Duration {
         Duration::from_millis(self.ping_interval_ms.max(1))
+    }
+    /// Write timeout as a duration.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms.max(1))
     }
     /// Idle timeout as a duration.
     pub fn idle_timeout(&self) -> Duration {

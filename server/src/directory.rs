@@ -9,7 +9,7 @@ use dashmap::DashMap;
 
 use crate::room::{ReserveError, RoomHandle, Seat, SessionId};
 
-/// Why a join was refused. [`JoinError::label`] is stable.
+/// Why a join was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
     /// No room with that id on this node.

@@ -10,7 +10,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+use metrics::{
+    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram,
+    gauge, histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::net::close::Disconnect;
@@ -44,21 +47,29 @@ pub const MESSAGES_OUT: &str = "tickforge_messages_out_total";
 pub const BYTES_OUT: &str = "tickforge_bytes_out_total";
 /// Sessions ended (counter; label `cause` = [`Disconnect::label`]).
 pub const DISCONNECTS: &str = "tickforge_disconnects_total";
-/// Inputs dropped before reaching a game (counter; label `reason`).
+/// Inputs dropped before reaching a game (counter; labels `shard`, `reason`).
 pub const INPUTS_DROPPED: &str = "tickforge_inputs_dropped_total";
 
 /// Reason label: the room's input queue was full.
 pub const DROP_QUEUE_FULL: &str = "room_queue_full";
 /// Reason label: the session was not in a room.
 pub const DROP_NOT_IN_ROOM: &str = "not_in_room";
+/// Reason label: the member already had `--inputs-per-seat` inputs queued.
+pub const DROP_SEAT_BUDGET: &str = "seat_budget";
 /// Reason label: the game refused an input that passed validation.
 pub const DROP_REFUSED: &str = "refused_by_game";
-const DROP_REASONS: [&str; 3] = [DROP_QUEUE_FULL, DROP_NOT_IN_ROOM, DROP_REFUSED];
+const DROP_REASONS: [&str; 4] = [
+    DROP_QUEUE_FULL,
+    DROP_SEAT_BUDGET,
+    DROP_NOT_IN_ROOM,
+    DROP_REFUSED,
+];
 
 /// Histogram bucket bounds for tick duration and lateness, in seconds:
 /// 10 µs … 100 ms, fine enough to see 10 µs and to place 33 ms (30 Hz).
 pub const TICK_BUCKETS: [f64; 16] = [
-    10e-6, 25e-6, 50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 33e-3, 50e-3, 100e-3,
+    10e-6, 25e-6, 50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
+    33e-3, 50e-3, 100e-3,
 ];
 
 /// Kinds of inbound frames (`type` label of [`MESSAGES_IN`]).
@@ -161,10 +172,13 @@ pub fn install() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let builder = [TICK_DURATION, TICK_LATENESS].iter().fold(PrometheusBuilder::new(), |b, name| {
-                b.set_buckets_for_metric(Matcher::Full((*name).to_string()), &TICK_BUCKETS)
-                    .unwrap_or_else(|e| unreachable!("bucket list is not empty: {e}"))
-            });
+            let builder =
+                [TICK_DURATION, TICK_LATENESS]
+                    .iter()
+                    .fold(PrometheusBuilder::new(), |b, name| {
+                        b.set_buckets_for_metric(Matcher::Full((*name).to_string()), &TICK_BUCKETS)
+                            .unwrap_or_else(|e| unreachable!("bucket list is not empty: {e}"))
+                    });
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
@@ -175,13 +189,51 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// `# HELP` text of every metric (one place, next to the names).
+fn describe() {
+    describe_histogram!(TICK_DURATION, "Work per room tick, seconds.");
+    describe_histogram!(
+        TICK_LATENESS,
+        "Room tick start minus its scheduled start, seconds."
+    );
+    describe_gauge!(
+        TICK_BUDGET,
+        "Configured tick budget: work allowed per room tick, seconds."
+    );
+    describe_counter!(
+        TICKS_OVER_BUDGET,
+        "Room ticks whose work exceeded the tick budget."
+    );
+    describe_counter!(
+        TICK_OVERRUNS,
+        "Room ticks whose work exceeded the tick period."
+    );
+    describe_counter!(TICKS, "Room ticks run.");
+    describe_gauge!(CONNECTIONS, "Open WebSocket sessions.");
+    describe_gauge!(ROOMS, "Live rooms.");
+    describe_gauge!(PLAYERS, "Players seated in rooms.");
+    describe_counter!(MESSAGES_IN, "Frames received, by message type.");
+    describe_counter!(BYTES_IN, "Bytes of frames received, by message type.");
+    describe_counter!(
+        MESSAGES_OUT,
+        "Frames sent, one per recipient, by message type."
+    );
+    describe_counter!(
+        BYTES_OUT,
+        "Bytes of frames sent, per recipient, by message type."
+    );
+    describe_counter!(DISCONNECTS, "Sessions ended, by cause.");
+    describe_counter!(
+        INPUTS_DROPPED,
+        "Inputs dropped before reaching a game, by reason."
+    );
+}
+
 /// Registers the node-wide series at zero and publishes the tick budget.
 pub fn register_node(tick_budget: Duration) {
+    describe();
     for cause in Disconnect::ALL {
         counter!(DISCONNECTS, "cause" => cause.label()).absolute(0);
-    }
-    for reason in DROP_REASONS {
-        counter!(INPUTS_DROPPED, "reason" => reason).absolute(0);
     }
     gauge!(TICK_BUDGET).set(tick_budget.as_secs_f64());
 }
@@ -198,18 +250,14 @@ pub fn disconnected(cause: Disconnect) {
     disconnect_totals()[cause.index() as usize].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Counts one dropped input.
-pub fn input_dropped(reason: &'static str) {
-    counter!(INPUTS_DROPPED, "reason" => reason).increment(1);
-}
-
 /// The `shard` label value for shard `i` (static strings, no allocation).
 pub fn shard_label(i: usize) -> &'static str {
     const LABELS: [&str; 64] = [
-        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
-        "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39",
-        "40", "41", "42", "43", "44", "45", "46", "47", "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58",
-        "59", "60", "61", "62", "63",
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+        "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31",
+        "32", "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46",
+        "47", "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61",
+        "62", "63",
     ];
     LABELS.get(i).copied().unwrap_or("64+")
 }
@@ -220,7 +268,12 @@ struct Traffic {
 }
 
 impl Traffic {
-    fn new(messages: &'static str, bytes: &'static str, shard: &'static str, kind: &'static str) -> Traffic {
+    fn new(
+        messages: &'static str,
+        bytes: &'static str,
+        shard: &'static str,
+        kind: &'static str,
+    ) -> Traffic {
         let t = Traffic {
             messages: counter!(messages, "shard" => shard, "type" => kind),
             bytes: counter!(bytes, "shard" => shard, "type" => kind),
@@ -255,6 +308,7 @@ pub struct ShardMetrics {
     budget: Duration,
     inbound: Vec<Traffic>,
     outbound: Vec<Traffic>,
+    dropped: Vec<Counter>,
     tick_duration: Histogram,
     tick_lateness: Histogram,
     ticks: Counter,
@@ -289,6 +343,10 @@ impl ShardMetrics {
                 .iter()
                 .map(|k| Traffic::new(MESSAGES_OUT, BYTES_OUT, label, k.label()))
                 .collect(),
+            dropped: DROP_REASONS
+                .iter()
+                .map(|reason| counter!(INPUTS_DROPPED, "shard" => label, "reason" => *reason))
+                .collect(),
             tick_duration: histogram!(TICK_DURATION, "shard" => label),
             tick_lateness: histogram!(TICK_LATENESS, "shard" => label),
             ticks: counter!(TICKS, "shard" => label),
@@ -304,7 +362,11 @@ impl ShardMetrics {
             lateness_window: LatencyWindow::default(),
             totals: TrafficTotals::default(),
         };
-        for c in [&m.ticks, &m.over_budget, &m.overruns] {
+        for c in m
+            .dropped
+            .iter()
+            .chain([&m.ticks, &m.over_budget, &m.overruns])
+        {
             c.absolute(0);
         }
         for g in [&m.connections_gauge, &m.rooms_gauge, &m.players_gauge] {
@@ -325,7 +387,9 @@ impl ShardMetrics {
             t.bytes.increment(bytes as u64);
         }
         self.totals.messages_in.fetch_add(1, Ordering::Relaxed);
-        self.totals.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.totals
+            .bytes_in
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Counts one frame of `bytes` bytes sent to `recipients` members.
@@ -335,8 +399,17 @@ impl ShardMetrics {
             t.messages.increment(recipients);
             t.bytes.increment(total);
         }
-        self.totals.messages_out.fetch_add(recipients, Ordering::Relaxed);
+        self.totals
+            .messages_out
+            .fetch_add(recipients, Ordering::Relaxed);
         self.totals.bytes_out.fetch_add(total, Ordering::Relaxed);
+    }
+
+    /// Counts one dropped input; `reason` is one of the `DROP_*` labels.
+    pub fn input_dropped(&self, reason: &'static str) {
+        if let Some(i) = DROP_REASONS.iter().position(|r| *r == reason) {
+            self.dropped[i].increment(1);
+        }
     }
 
     /// Records one room tick: how late it started and how long its work took.

@@ -126,15 +126,14 @@ impl Node {
             self.config.shard.shard_imbalance_pct,
             mode.params.capacity,
         );
-        self.create_room(mode, target)
-            .try_reserve()
-            .map_err(|_| JoinError::RoomFull)
+        Ok(self.create_room(mode, target))
     }
 
-    /// Creates a room of `mode` on shard `target` and starts its actor there.
-    fn create_room(self: &Arc<Self>, mode: &Mode, target: usize) -> RoomHandle {
+    /// Creates a room of `mode` on shard `target`, starts its actor there and
+    /// returns the creator's seat (reserved before the room is visible).
+    fn create_room(self: &Arc<Self>, mode: &Mode, target: usize) -> Seat {
         let shard = &self.shards[target];
-        let handle = RoomHandle::new(
+        let (handle, seat) = RoomHandle::create(
             self.directory.next_room_id(),
             mode,
             target,
@@ -150,7 +149,7 @@ impl Node {
         shard
             .tasks
             .spawn_on(room.run(self.shutdown.clone(), exit), &shard.runtime);
-        handle
+        seat
     }
 }
 

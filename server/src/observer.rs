@@ -142,22 +142,31 @@ impl Observer {
 
 /// Starts the observer thread; it stops when the node shuts down.
 pub fn spawn(node: Arc<Node>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name("tickforge-observer".into()).spawn(move || {
-        let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::error!(error = %e, "observer runtime");
-                return;
-            }
-        };
-        runtime.block_on(run(node));
-    })
+    std::thread::Builder::new()
+        .name("tickforge-observer".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "observer runtime");
+                    return;
+                }
+            };
+            runtime.block_on(run(node));
+        })
 }
 
 async fn run(node: Arc<Node>) {
     let mut ticker = tokio::time::interval(SAMPLE_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut previous: Vec<Totals> = node.shards.iter().map(|s| Totals::read(&s.metrics)).collect();
+    let mut previous: Vec<Totals> = node
+        .shards
+        .iter()
+        .map(|s| Totals::read(&s.metrics))
+        .collect();
     let mut last = Instant::now();
     let mut n = 0u32;
     loop {
@@ -173,7 +182,7 @@ async fn run(node: Arc<Node>) {
             Err(e) => tracing::error!(error = %e, "dashboard sample"),
         }
         n = n.wrapping_add(1);
-        if n % UPKEEP_EVERY == 0 {
+        if n.is_multiple_of(UPKEEP_EVERY) {
             node.metrics.run_upkeep();
         }
     }
@@ -214,7 +223,12 @@ fn take_sample(node: &Node, previous: &mut [Totals], elapsed: f64) -> Sample {
         shards,
         disconnects: Disconnect::ALL
             .iter()
-            .map(|d| (d.label(), totals[d.index() as usize].load(Ordering::Relaxed)))
+            .map(|d| {
+                (
+                    d.label(),
+                    totals[d.index() as usize].load(Ordering::Relaxed),
+                )
+            })
             .collect(),
     }
 }

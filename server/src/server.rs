@@ -9,14 +9,17 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use socket2::SockRef;
+use std::future::IntoFuture;
+
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::game::GameRegistry;
+use crate::metrics::ShardMetrics;
 use crate::net::{listener, router};
 use crate::node::Node;
-use crate::metrics::ShardMetrics;
 use crate::shard::ShardHandle;
 use crate::{metrics, observer, shutdown};
 
@@ -84,9 +87,9 @@ impl Server {
         };
         let mut threads = Vec::with_capacity(count);
         for (id, (runtime, listener)) in runtimes.into_iter().zip(listeners).enumerate() {
-            let node = node.clone();
+            let shard_node = node.clone();
             let core = cores.as_ref().map(|c| c[id % c.len()]);
-            let thread = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(format!("tickforge-shard-{id}"))
                 .spawn(move || {
                     if let Some(core) = core
@@ -94,12 +97,24 @@ impl Server {
                     {
                         tracing::warn!(shard = id, core = core.id, "could not pin shard to core");
                     }
-                    runtime.block_on(serve_shard(node, id, listener));
-                })
-                .map_err(io("spawning shard thread"))?;
-            threads.push(thread);
+                    runtime.block_on(serve_shard(shard_node, id, listener));
+                });
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    // Stop the shards already running before reporting.
+                    node.shutdown.cancel();
+                    return Err(io("spawning shard thread")(e));
+                }
+            }
         }
-        threads.push(observer::spawn(node.clone()).map_err(io("spawning observer thread"))?);
+        match observer::spawn(node.clone()) {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                node.shutdown.cancel();
+                return Err(io("spawning observer thread")(e));
+            }
+        }
         node.set_ready();
         tracing::info!(addr = %local_addr, shards = count, node = %node.node_id, "tickforge listening");
         Ok(Server {
@@ -165,14 +180,31 @@ async fn serve_shard(node: Arc<Node>, shard: usize, listener: std::net::TcpListe
     });
     let token = node.shutdown.clone();
     let app = router::router(node.clone(), shard);
-    if let Err(e) = axum::serve(listener, app)
+    let serve = axum::serve(listener, app)
         .with_graceful_shutdown(async move { token.cancelled().await })
-        .await
-    {
-        tracing::error!(shard, error = %e, "listener failed");
+        .into_future();
+    tokio::pin!(serve);
+    let mut served = false;
+    tokio::select! {
+        result = &mut serve => {
+            served = true;
+            if let Err(e) = result {
+                tracing::error!(shard, error = %e, "listener failed");
+            }
+        }
+        _ = node.shutdown.cancelled() => {}
     }
-    let deadline = Duration::from_millis(node.config.net.shutdown_deadline_ms);
-    if !shutdown::drain(&node.shards[shard].tasks, deadline).await {
+    // One deadline, from the moment shutdown began, for HTTP connections
+    // (graceful) and for sessions and rooms.
+    let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);
+    if !served && tokio::time::timeout_at(deadline, &mut serve).await.is_err() {
+        tracing::warn!(
+            shard,
+            "HTTP connections still open at the shutdown deadline"
+        );
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if !shutdown::drain(&node.shards[shard].tasks, left).await {
         tracing::warn!(shard, "sessions still open at the shutdown deadline");
     }
 }

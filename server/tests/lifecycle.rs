@@ -21,7 +21,7 @@ async fn a_client_that_stops_reading_is_disconnected_while_the_others_keep_recei
         "--shards",
         "1",
         "--mode",
-        "arena,tick=60",
+        "arena,tick=60,capacity=3",
         "--outbox-frames",
         "8",
         "--max-write-buffer-bytes",

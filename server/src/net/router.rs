@@ -111,6 +111,13 @@ async fn rooms(State(app): State<AppState>) -> Json<Vec<RoomView>> {
     Json(rooms)
 }
 
-async fn metrics(State(app): State<AppState>) -> String {
-    app.node.metrics.render()
+async fn metrics(State(app): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.node.metrics.render(),
+    )
+        .into_response()
 }

@@ -9,6 +9,7 @@
 //! even mid-write.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
@@ -43,6 +44,7 @@ enum Step {
 struct Membership {
     room: RoomHandle,
     outbox: mpsc::Receiver<Bytes>,
+    inputs_queued: Arc<AtomicU32>,
 }
 
 /// The state of one connection.
@@ -128,13 +130,15 @@ impl Session {
         }
     }
 
-    /// Feeds every queued reply, then flushes once; gives up at shutdown or kick.
+    /// Feeds every queued reply, then flushes once; gives up at shutdown, on
+    /// a kick, or when the write takes longer than `--write-timeout-ms`.
     async fn write_replies<S>(&mut self, ws: &mut S) -> Result<(), Disconnect>
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
         let shutdown = self.node.shutdown.clone();
         let kick = self.kick.clone();
+        let deadline = self.node.config.session.write_timeout();
         let replies = &mut self.replies;
         let write = async {
             for message in replies.drain(..) {
@@ -147,6 +151,7 @@ impl Session {
             _ = shutdown.cancelled() => Err(Disconnect::Shutdown),
             cause = kick.kicked() => Err(cause),
             result = write => result.map_err(classify),
+            _ = tokio::time::sleep(deadline) => Err(Disconnect::SlowConsumer),
         }
     }
 
@@ -168,9 +173,11 @@ impl Session {
 
     fn on_outbound(&mut self, frame: Option<Bytes>, batch: usize) -> Step {
         let Some(frame) = frame else {
-            // The room let go of us (shutdown or slow consumer; a kick follows).
+            // The room let go of us: a slow-consumer kick has already won the
+            // select, so the room closed (shutdown, or its game failed).
             self.room = None;
             self.node.directory.unseat_session(self.id);
+            self.reply_error(ErrorCode::RoomNotFound, "the room closed");
             return Step::Continue;
         };
         self.replies.push(Message::Binary(frame));
@@ -270,16 +277,27 @@ impl Session {
             return;
         };
         let (tx, rx) = mpsc::channel(self.node.config.session.outbox_frames);
-        let room = seat.join(JoinRequest {
+        let inputs_queued = Arc::new(AtomicU32::new(0));
+        let joined = seat.join(JoinRequest {
             session: self.id,
             player_id,
             outbox: tx,
             kick: self.kick.clone(),
+            inputs_queued: inputs_queued.clone(),
         });
-        self.node
-            .directory
-            .seat_session(self.id, room.info().id.clone());
-        self.room = Some(Membership { room, outbox: rx });
+        match joined {
+            Ok(room) => {
+                self.node
+                    .directory
+                    .seat_session(self.id, room.info().id.clone());
+                self.room = Some(Membership {
+                    room,
+                    outbox: rx,
+                    inputs_queued,
+                });
+            }
+            Err(e) => self.reply_error(ErrorCode::ServerBusy, &e.to_string()),
+        }
     }
 
     fn on_leave(&mut self) {
@@ -295,14 +313,17 @@ impl Session {
     /// Leaves the current room, if any; frames still queued from it are dropped.
     fn leave_room(&mut self) -> Option<Arc<str>> {
         let membership = self.room.take()?;
-        membership.room.leave(self.id);
+        // A closed outbox means the room already removed us (and freed the seat).
+        if !membership.outbox.is_closed() {
+            membership.room.leave(self.id);
+        }
         self.node.directory.unseat_session(self.id);
         Some(membership.room.info().id.clone())
     }
 
     fn on_input(&mut self, input: Input<'_>, frame: &Bytes) -> Step {
         let Some(membership) = &self.room else {
-            metrics::input_dropped(metrics::DROP_NOT_IN_ROOM);
+            self.metrics.input_dropped(metrics::DROP_NOT_IN_ROOM);
             return Step::Continue;
         };
         let payload = input.payload().map(|p| p.bytes()).unwrap_or_default();
@@ -314,12 +335,12 @@ impl Session {
         } else {
             frame.slice_ref(payload)
         };
-        if membership
-            .room
-            .send_input(self.id, input.seq(), payload)
-            .is_err()
+        if let Err(refused) =
+            membership
+                .room
+                .send_input(self.id, input.seq(), payload, &membership.inputs_queued)
         {
-            metrics::input_dropped(metrics::DROP_QUEUE_FULL);
+            self.metrics.input_dropped(refused.label());
         }
         Step::Continue
     }

@@ -3,7 +3,6 @@
 //! `/dashboard/stream` (a `history` event with the kept samples, then one
 //! `sample` event per second; see [`crate::observer::Sample`]).
 
-use std::convert::Infallible;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -12,6 +11,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt};
+use std::convert::Infallible;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::net::router::AppState;
@@ -32,10 +32,15 @@ async fn dashboard() -> Html<&'static str> {
 }
 
 async fn dashboard_js() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], DASHBOARD_JS)
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        DASHBOARD_JS,
+    )
 }
 
-async fn stream_samples(State(app): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn stream_samples(
+    State(app): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let node = app.node;
     let history = node.observer.history();
     let mut joined = String::with_capacity(history.iter().map(|h| h.len() + 1).sum::<usize>() + 2);

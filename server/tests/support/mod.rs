@@ -235,11 +235,11 @@ pub async fn bots(server: &TestServer, count: usize, mode: &str, input_hz: u32) 
                 tokio::select! {
                     _ = ticker.tick() => {
                         step = step.wrapping_add(1);
-                        let x = if (step / 30 + i as u32) % 2 == 0 { 100 } else { -100 };
+                        let x = if (step / 30 + i as u32).is_multiple_of(2) { 100 } else { -100 };
                         if client.send_input(&arena_input(x, 40)).await.is_err() {
                             return;
                         }
-                        if step % 10 == 0 && client.ping().await.is_err() {
+                        if step.is_multiple_of(10) && client.ping().await.is_err() {
                             return;
                         }
                     }

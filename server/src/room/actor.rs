@@ -1,0 +1,309 @@
+//! The room actor: owns the game and the members; ticks, encodes once, fans out.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tickforge_protocol::ServerEncoder;
+use tickforge_protocol::encode::{JoinedFields, PlayerEntry, ack};
+use tickforge_protocol::wire::{ErrorCode, PlayerAck};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::handle::{CLOSED, Control, JoinRequest, RoomHandle, SessionId};
+use crate::clock;
+use crate::game::{EntityId, Game};
+use crate::metrics::{self, OutKind, ShardMetrics};
+use crate::net::close::Disconnect;
+use crate::net::kick::Kick;
+
+struct Member {
+    session: SessionId,
+    entity: EntityId,
+    player_id: Arc<str>,
+    outbox: mpsc::Sender<Bytes>,
+    kick: Arc<Kick>,
+    inputs_queued: Arc<AtomicU32>,
+    last_seq: u32,
+}
+
+/// Per-room settings from configuration.
+#[derive(Clone)]
+pub struct RoomSettings {
+    /// An empty room lives this long before it is disposed.
+    pub empty_grace: Duration,
+    /// Metrics and load counters of the shard the room runs on.
+    pub metrics: Arc<ShardMetrics>,
+}
+
+/// What happens when a room stops (normally, at shutdown, or by a panic in
+/// its game): it is removed from the directories.
+pub trait RoomExit: Send + 'static {
+    /// Called once, after the room's seats are closed.
+    fn disposed(&self, room: &RoomHandle);
+}
+
+/// The room actor: owns the game and the members. Dropping it (at the end of
+/// [`Room::run`], or when a panic unwinds the task) closes its seats, lets
+/// every member and pending joiner go, and calls its [`RoomExit`].
+pub struct Room {
+    handle: RoomHandle,
+    game: Box<dyn Game>,
+    members: Vec<Member>,
+    removed: Vec<Member>,
+    acks: Vec<PlayerAck>,
+    enc: ServerEncoder,
+    settings: RoomSettings,
+    exit: Option<Box<dyn RoomExit>>,
+}
+
+impl Room {
+    /// A room around `handle` running `game`; counted as live at once.
+    pub fn new(handle: RoomHandle, game: Box<dyn Game>, settings: RoomSettings) -> Room {
+        let capacity = handle.shared.capacity as usize;
+        settings.metrics.add_rooms(1);
+        Room {
+            handle,
+            game,
+            members: Vec::with_capacity(capacity),
+            removed: Vec::new(),
+            acks: Vec::with_capacity(capacity),
+            enc: ServerEncoder::new(),
+            settings,
+            exit: None,
+        }
+    }
+
+    /// Runs ticks until shutdown or until the room has been empty for the
+    /// grace period; then closes its seats and calls `exit`.
+    pub async fn run(mut self, shutdown: CancellationToken, exit: impl RoomExit) {
+        self.exit = Some(Box::new(exit));
+        let shared = self.handle.shared.clone();
+        let period = Duration::from_secs_f64(1.0 / f64::from(shared.tick_rate_hz));
+        let mut ticker = tokio::time::interval(period);
+        // A tick that comes too late is skipped, not made up in a burst;
+        // lateness and overruns are measured and exported.
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut empty_since = Some(Instant::now());
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                scheduled = ticker.tick() => self.timed_tick(scheduled, period),
+                _ = poll_fn(|cx| {
+                    shared.waker.register(cx.waker());
+                    if shared.control.is_empty() { Poll::Pending } else { Poll::Ready(()) }
+                }) => self.drain_control(),
+            }
+            if !self.members.is_empty() {
+                empty_since = None;
+                continue;
+            }
+            let since = *empty_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= self.settings.empty_grace && self.try_close_seats() {
+                break;
+            }
+        }
+        // Drop does the rest.
+    }
+
+    /// Disposal: succeeds only if no seat is reserved or occupied.
+    fn try_close_seats(&self) -> bool {
+        self.handle
+            .shared
+            .seats
+            .compare_exchange(0, CLOSED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// A tick at its scheduled time, measured: lateness, work, budget, overrun.
+    fn timed_tick(&mut self, scheduled: Instant, period: Duration) {
+        let started = Instant::now();
+        self.tick(period.as_secs_f32());
+        let work = started.elapsed();
+        let lateness = started.saturating_duration_since(scheduled);
+        self.settings.metrics.tick(lateness, work, period);
+    }
+
+    /// One tick: control, inputs, step, encode once, fan out. The game
+    /// always advances by the fixed period (deterministic simulation).
+    pub fn tick(&mut self, dt_secs: f32) {
+        self.drain_control();
+        self.apply_inputs();
+        let tick = self.handle.shared.tick.fetch_add(1, Ordering::Relaxed) + 1;
+        self.game.step(dt_secs);
+        if self.members.is_empty() {
+            return;
+        }
+        self.acks.clear();
+        self.acks
+            .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
+        let state = self.game.encode_state();
+        let frame = self.enc.state(tick, clock::now_micros(), state, &self.acks);
+        self.broadcast(OutKind::State, &frame, None);
+        self.settle_removed();
+    }
+
+    fn apply_inputs(&mut self) {
+        while let Some(cmd) = self.handle.shared.inputs.pop() {
+            let Some(member) = self.members.iter_mut().find(|m| m.session == cmd.session) else {
+                self.settings
+                    .metrics
+                    .input_dropped(metrics::DROP_NOT_IN_ROOM);
+                continue;
+            };
+            member.inputs_queued.fetch_sub(1, Ordering::AcqRel);
+            match self.game.apply_input(member.entity, &cmd.payload) {
+                Ok(()) => member.last_seq = cmd.seq,
+                Err(_) => self.settings.metrics.input_dropped(metrics::DROP_REFUSED),
+            }
+        }
+    }
+
+    fn drain_control(&mut self) {
+        while let Some(cmd) = self.handle.shared.control.pop() {
+            match cmd {
+                Control::Join(request) => self.add_member(request),
+                Control::Leave(session) => {
+                    if let Some(i) = self.members.iter().position(|m| m.session == session) {
+                        let member = self.members.swap_remove(i);
+                        self.removed.push(member);
+                    }
+                }
+            }
+        }
+        self.settle_removed();
+    }
+
+    fn add_member(&mut self, request: JoinRequest) {
+        let entity = match self.game.add_player(None) {
+            Ok(entity) => entity,
+            Err(e) => {
+                tracing::warn!(room = %self.handle.shared.id, error = %e, "player could not be added");
+                let refusal = self
+                    .enc
+                    .error(ErrorCode::InvalidInput, "the game could not add the player");
+                if request.outbox.try_send(refusal).is_err() {
+                    tracing::debug!("joiner gone before its refusal");
+                }
+                self.handle.release_seat();
+                return;
+            }
+        };
+        self.count_member(1);
+        let member = Member {
+            session: request.session,
+            entity,
+            player_id: request.player_id,
+            outbox: request.outbox,
+            kick: request.kick,
+            inputs_queued: request.inputs_queued,
+            last_seq: 0,
+        };
+        let announce = self.enc.player_joined(PlayerEntry {
+            entity_id: entity,
+            player_id: &member.player_id,
+        });
+        self.broadcast(OutKind::PlayerJoined, &announce, None);
+        self.members.push(member);
+        let shared = self.handle.shared.clone();
+        let fields = JoinedFields {
+            room_id: &shared.id,
+            mode: &shared.mode,
+            entity_id: entity,
+            tick: shared.tick.load(Ordering::Relaxed),
+            tick_rate_hz: shared.tick_rate_hz,
+            capacity: shared.capacity,
+            state: self.game.encode_state(),
+        };
+        let players = self.members.iter().map(|m| PlayerEntry {
+            entity_id: m.entity,
+            player_id: &m.player_id,
+        });
+        let joined = self.enc.joined(&fields, players);
+        self.broadcast(OutKind::Joined, &joined, Some(request.session));
+    }
+
+    /// Hands `frame` to every member (or only to `only`). Members whose
+    /// outbox is full are kicked as slow consumers; closed outboxes mean the
+    /// session is gone. Both are moved to `removed`.
+    fn broadcast(&mut self, kind: OutKind, frame: &Bytes, only: Option<SessionId>) {
+        let mut i = 0;
+        let mut delivered = 0;
+        while i < self.members.len() {
+            let member = &self.members[i];
+            if only.is_some_and(|s| s != member.session) {
+                i += 1;
+                continue;
+            }
+            match member.outbox.try_send(frame.clone()) {
+                Ok(()) => {
+                    delivered += 1;
+                    i += 1;
+                }
+                Err(TrySendError::Full(_)) => {
+                    member.kick.kick(Disconnect::SlowConsumer);
+                    let member = self.members.swap_remove(i);
+                    self.removed.push(member);
+                }
+                Err(TrySendError::Closed(_)) => {
+                    let member = self.members.swap_remove(i);
+                    self.removed.push(member);
+                }
+            }
+        }
+        self.settings.metrics.sent(kind, frame.len(), delivered);
+    }
+
+    /// Frees the seats of removed members and tells the others, until no
+    /// announcement removes anyone else.
+    fn settle_removed(&mut self) {
+        while let Some(member) = self.removed.pop() {
+            self.game.remove_player(member.entity);
+            self.count_member(-1);
+            self.handle.release_seat();
+            if !self.members.is_empty() {
+                let left = self.enc.player_left(PlayerEntry {
+                    entity_id: member.entity,
+                    player_id: &member.player_id,
+                });
+                self.broadcast(OutKind::PlayerLeft, &left, None);
+            }
+        }
+    }
+
+    fn count_member(&self, delta: i32) {
+        let members = &self.handle.shared.members;
+        if delta > 0 {
+            members.fetch_add(1, Ordering::Relaxed);
+        } else {
+            members.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.settings.metrics.add_players(i64::from(delta));
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        let shared = self.handle.shared.clone();
+        shared.seats.store(CLOSED, Ordering::Release);
+        // Pending joiners and members are let go: their outboxes close and
+        // their sessions become roomless.
+        while shared.control.pop().is_some() {}
+        while shared.inputs.pop().is_some() {}
+        let mut gone = std::mem::take(&mut self.members);
+        gone.append(&mut self.removed);
+        for member in gone {
+            self.game.remove_player(member.entity);
+            self.count_member(-1);
+        }
+        self.settings.metrics.add_rooms(-1);
+        if let Some(exit) = self.exit.take() {
+            exit.disposed(&self.handle);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The thread-safe side of a room: seats, the control and input queues.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use atomic_waker::AtomicWaker;
+use bytes::Bytes;
+use crossbeam::queue::ArrayQueue;
+use tokio::sync::mpsc;
+
+use crate::game::{GameKind, InputError, Mode};
+use crate::net::kick::Kick;
+
+/// A session's id, unique per node.
+pub type SessionId = u64;
+
+/// Seat counter value of a disposed room: no reservation can succeed.
+pub(crate) const CLOSED: u32 = u32::MAX;
+
+/// Shared, thread-safe side of a room.
+pub struct RoomShared {
+    /// Room id, unique per node.
+    pub id: Arc<str>,
+    /// Mode the room was created for.
+    pub mode: Arc<str>,
+    /// Shard that runs the room.
+    pub shard: usize,
+    /// Seats.
+    pub capacity: u16,
+    /// Tick rate in Hz.
+    pub tick_rate_hz: u16,
+    /// Inputs one member may have queued between two ticks.
+    pub inputs_per_seat: u32,
+    kind: GameKind,
+    /// Reserved plus occupied seats; [`CLOSED`] once disposed.
+    pub(crate) seats: AtomicU32,
+    /// Occupied seats (members the room has accepted).
+    pub(crate) members: AtomicU32,
+    /// Last tick run.
+    pub(crate) tick: AtomicU64,
+    pub(crate) control: ArrayQueue<Control>,
+    pub(crate) inputs: ArrayQueue<InputCmd>,
+    pub(crate) waker: AtomicWaker,
+}
+
+/// Cheap, cloneable handle to a room.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub(crate) shared: Arc<RoomShared>,
+}
+
+/// A reserved seat. Dropping it unused gives the seat back.
+pub struct Seat {
+    room: RoomHandle,
+    used: bool,
+}
+
+/// What a session hands the room to become a member.
+pub struct JoinRequest {
+    /// The joining session.
+    pub session: SessionId,
+    /// Player id from Hello.
+    pub player_id: Arc<str>,
+    /// The session's outbox; the room never blocks on it.
+    pub outbox: mpsc::Sender<Bytes>,
+    /// How the room tells the session to close (slow consumer).
+    pub kick: Arc<Kick>,
+    /// This membership's inputs in the room's queue; the room counts down.
+    pub inputs_queued: Arc<AtomicU32>,
+}
+
+pub(crate) enum Control {
+    Join(JoinRequest),
+    Leave(SessionId),
+}
+
+pub(crate) struct InputCmd {
+    pub(crate) session: SessionId,
+    pub(crate) seq: u32,
+    pub(crate) payload: Bytes,
+}
+
+/// Why a seat could not be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReserveError {
+    /// Every seat is taken or reserved.
+    Full,
+    /// The room is being disposed.
+    Closed,
+}
+
+/// The room could not take a join now (its control queue is full); the seat
+/// was given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("room is busy, try again")]
+pub struct JoinRefused;
+
+/// Why an input was not queued. Policy: reject (the input is dropped and
+/// counted; the client sees no ack for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputRefused {
+    /// This member already has `inputs_per_seat` inputs waiting for the tick.
+    SeatBudget,
+    /// The room's whole input queue is full.
+    RoomQueueFull,
+}
+
+impl InputRefused {
+    /// Stable label (`reason` of `tickforge_inputs_dropped_total`).
+    pub fn label(self) -> &'static str {
+        match self {
+            InputRefused::SeatBudget => crate::metrics::DROP_SEAT_BUDGET,
+            InputRefused::RoomQueueFull => crate::metrics::DROP_QUEUE_FULL,
+        }
+    }
+}
+
+impl RoomHandle {
+    /// A room for `mode` on `shard`; run it with [`super::Room::new`] and
+    /// [`super::Room::run`]. Returns the handle and the creator's seat,
+    /// reserved before anyone else can see the room.
+    pub fn create(
+        id: Arc<str>,
+        mode: &Mode,
+        shard: usize,
+        inputs_per_seat: u32,
+    ) -> (RoomHandle, Seat) {
+        let capacity = mode.params.capacity;
+        let seats = capacity as usize;
+        let handle = RoomHandle {
+            shared: Arc::new(RoomShared {
+                id,
+                mode: mode.name.clone(),
+                shard,
+                capacity,
+                tick_rate_hz: mode.params.tick_rate_hz,
+                inputs_per_seat,
+                kind: mode.kind,
+                seats: AtomicU32::new(1),
+                members: AtomicU32::new(0),
+                tick: AtomicU64::new(0),
+                // Joins in flight are bounded by the seats; leaves by members
+                // plus members just removed; a full queue refuses the join.
+                control: ArrayQueue::new(4 * seats + 8),
+                inputs: ArrayQueue::new((seats * inputs_per_seat as usize).max(1)),
+                waker: AtomicWaker::new(),
+            }),
+        };
+        let seat = Seat {
+            room: handle.clone(),
+            used: false,
+        };
+        (handle, seat)
+    }
+
+    /// The room's shared fields.
+    pub fn info(&self) -> &RoomShared {
+        &self.shared
+    }
+
+    /// Reserves one seat, atomically with respect to every other joiner.
+    pub fn try_reserve(&self) -> Result<Seat, ReserveError> {
+        let cap = u32::from(self.shared.capacity);
+        match self
+            .shared
+            .seats
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            }) {
+            Ok(_) => Ok(Seat {
+                room: self.clone(),
+                used: false,
+            }),
+            Err(CLOSED) => Err(ReserveError::Closed),
+            Err(_) => Err(ReserveError::Full),
+        }
+    }
+
+    /// Occupied seats.
+    pub fn members(&self) -> u32 {
+        self.shared.members.load(Ordering::Relaxed)
+    }
+
+    /// Last tick run.
+    pub fn tick(&self) -> u64 {
+        self.shared.tick.load(Ordering::Relaxed)
+    }
+
+    /// Checks an input payload with the room's game before it is queued.
+    pub fn validate_input(&self, payload: &[u8]) -> Result<(), InputError> {
+        (self.shared.kind.validate_input)(payload)
+    }
+
+    /// Queues one input for the next tick (no wake-up: ticks drain the
+    /// queue). `queued` is the membership's count from its [`JoinRequest`].
+    pub fn send_input(
+        &self,
+        session: SessionId,
+        seq: u32,
+        payload: Bytes,
+        queued: &AtomicU32,
+    ) -> Result<(), InputRefused> {
+        if queued.fetch_add(1, Ordering::AcqRel) >= self.shared.inputs_per_seat {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(InputRefused::SeatBudget);
+        }
+        let cmd = InputCmd {
+            session,
+            seq,
+            payload,
+        };
+        self.shared.inputs.push(cmd).map_err(|_| {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            InputRefused::RoomQueueFull
+        })
+    }
+
+    /// Tells the room that `session` left. Never blocks. If the queue is
+    /// full the room still removes the member when its outbox closes.
+    pub fn leave(&self, session: SessionId) {
+        if self.shared.control.push(Control::Leave(session)).is_err() {
+            tracing::debug!(room = %self.shared.id, "control queue full; leave seen through the closed outbox");
+        }
+        self.shared.waker.wake();
+    }
+
+    /// Gives one seat back; a disposed room stays disposed.
+    pub(crate) fn release_seat(&self) {
+        let released = self
+            .shared
+            .seats
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n != CLOSED && n > 0).then(|| n - 1)
+            });
+        debug_assert!(
+            released.is_ok() || released == Err(CLOSED),
+            "seat released that was never reserved"
+        );
+    }
+}
+
+impl Seat {
+    /// The room this seat is in.
+    pub fn room(&self) -> &RoomHandle {
+        &self.room
+    }
+
+    /// Uses the seat: the room adds the member at its next wake-up and sends
+    /// it Joined through the outbox. If the room cannot take the request the
+    /// seat is given back.
+    pub fn join(mut self, request: JoinRequest) -> Result<RoomHandle, JoinRefused> {
+        if self
+            .room
+            .shared
+            .control
+            .push(Control::Join(request))
+            .is_err()
+        {
+            return Err(JoinRefused);
+        }
+        self.used = true;
+        self.room.shared.waker.wake();
+        Ok(self.room.clone())
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        if !self.used {
+            self.room.release_seat();
+        }
+    }
+}
