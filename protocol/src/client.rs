@@ -17,7 +17,9 @@
 //!
 //! One task owns the socket: reading and writing go through `&mut self`.
 //! Events that arrive while a request waits for its answer are queued and
-//! returned by [`Client::next_event`] in order.
+//! returned by [`Client::next_event`] in order (State excepted: the next one
+//! follows within a tick). Every request waits at most
+//! [`ConnectOptions::timeout`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -92,6 +94,38 @@ pub enum ClientError {
     /// A message arrived that the request did not expect.
     #[error("unexpected {0} message")]
     Unexpected(&'static str),
+    /// No answer within `ConnectOptions::timeout`.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+impl ClientError {
+    /// Stable label (metrics, reports).
+    pub fn label(&self) -> &'static str {
+        match self {
+            ClientError::Url(_) => "url",
+            ClientError::Io(_) => "io",
+            ClientError::Ws(_) => "websocket",
+            ClientError::Subprotocol => "subprotocol",
+            ClientError::Decode(_) => "decode",
+            ClientError::Refused { .. } => "refused",
+            ClientError::Redirected { .. } => "redirected",
+            ClientError::Closed { .. } => "closed",
+            ClientError::Unexpected(_) => "unexpected",
+            ClientError::Timeout(_) => "timeout",
+        }
+    }
+}
+
+/// Runs `fut` within `limit`, or fails with [`ClientError::Timeout`].
+async fn within<T>(
+    limit: Duration,
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or(Err(ClientError::Timeout(what)))
 }
 
 /// How to connect.
@@ -107,6 +141,10 @@ pub struct ConnectOptions {
     pub recv_buffer_bytes: Option<u32>,
     /// Largest frame accepted from the server.
     pub max_frame_bytes: usize,
+    /// WebSocket read buffer, in bytes (small by default: bots are many).
+    pub read_buffer_bytes: usize,
+    /// Longest wait for connecting and for the answer to each request.
+    pub timeout: Duration,
 }
 
 impl ConnectOptions {
@@ -118,6 +156,8 @@ impl ConnectOptions {
             client_version: concat!("tickforge-rust/", env!("CARGO_PKG_VERSION")).to_string(),
             recv_buffer_bytes: None,
             max_frame_bytes: 1 << 20,
+            read_buffer_bytes: 4 * 1024,
+            timeout: Duration::from_secs(10),
         }
     }
 }
@@ -318,14 +358,20 @@ pub struct Client {
     pending: VecDeque<Event>,
     next_seq: u32,
     next_nonce: u32,
+    timeout: Duration,
     /// The server's Welcome.
     pub welcome: WelcomeInfo,
 }
 
 impl Client {
-    /// Connects to `url` (e.g. `ws://127.0.0.1:7700/ws`), says Hello and waits for Welcome.
+    /// Connects to `url` (e.g. `ws://127.0.0.1:7700/ws`), says Hello and
+    /// waits for Welcome, all within `options.timeout`.
     pub async fn connect(url: &str, options: ConnectOptions) -> Result<Client, ClientError> {
-        let mut ws = Self::open(url, &options).await?;
+        within(options.timeout, "connect", Self::connect_now(url, &options)).await
+    }
+
+    async fn connect_now(url: &str, options: &ConnectOptions) -> Result<Client, ClientError> {
+        let mut ws = Self::open(url, options).await?;
         let mut enc = ClientEncoder::new();
         let hello = enc.hello(
             &options.player_id,
@@ -339,6 +385,7 @@ impl Client {
             pending: VecDeque::new(),
             next_seq: 1,
             next_nonce: 1,
+            timeout: options.timeout,
             welcome: WelcomeInfo {
                 session_id: 0,
                 node_id: String::new(),
@@ -360,22 +407,24 @@ impl Client {
         url: &str,
         options: &ConnectOptions,
     ) -> Result<WebSocketStream<TcpStream>, ClientError> {
-        let addr = tokio::net::lookup_host(dial_address(url)?)
-            .await?
-            .next()
-            .ok_or_else(|| ClientError::Url(format!("{url}: host did not resolve")))?;
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Some(bytes) = options.recv_buffer_bytes {
-            socket.set_recv_buffer_size(bytes)?;
+        let mut last_error = None;
+        let mut connected = None;
+        for addr in tokio::net::lookup_host(dial_address(url)?).await? {
+            match Self::dial(addr, options).await {
+                Ok(stream) => {
+                    connected = Some(stream);
+                    break;
+                }
+                Err(e) => last_error = Some(e),
+            }
         }
-        let stream = socket.connect(addr).await?;
-        stream.set_nodelay(true)?;
+        let stream = match (connected, last_error) {
+            (Some(stream), _) => stream,
+            (None, Some(e)) => return Err(e.into()),
+            (None, None) => return Err(ClientError::Url(format!("{url}: host did not resolve"))),
+        };
         let config = WebSocketConfig::default()
-            .read_buffer_size(16 * 1024)
+            .read_buffer_size(options.read_buffer_bytes)
             .write_buffer_size(0)
             .max_message_size(Some(options.max_frame_bytes))
             .max_frame_size(Some(options.max_frame_bytes));
@@ -390,6 +439,23 @@ impl Client {
             return Err(ClientError::Subprotocol);
         }
         Ok(ws)
+    }
+
+    async fn dial(
+        addr: std::net::SocketAddr,
+        options: &ConnectOptions,
+    ) -> std::io::Result<TcpStream> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(bytes) = options.recv_buffer_bytes {
+            socket.set_recv_buffer_size(bytes)?;
+        }
+        let stream = socket.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
     }
 
     /// Join-or-create by mode; waits for Joined.
@@ -407,15 +473,30 @@ impl Client {
     }
 
     async fn await_joined(&mut self) -> Result<JoinedInfo, ClientError> {
-        loop {
-            match self.read_event().await? {
-                Event::Joined(j) => return Ok(j),
-                Event::Error(code, message) => return Err(ClientError::Refused { code, message }),
-                Event::Redirect { url, room_id } => {
-                    return Err(ClientError::Redirected { url, room_id });
+        let limit = self.timeout;
+        within(limit, "Joined", async {
+            loop {
+                match self.read_event().await? {
+                    Event::Joined(j) => return Ok(j),
+                    Event::Error(code, message) => {
+                        return Err(ClientError::Refused { code, message });
+                    }
+                    Event::Redirect { url, room_id } => {
+                        return Err(ClientError::Redirected { url, room_id });
+                    }
+                    other => self.keep(other),
                 }
-                other => self.pending.push_back(other),
             }
+        })
+        .await
+    }
+
+    /// Keeps an event that arrived while a request waited, for `next_event`.
+    /// State is not kept: the next one follows within a tick, and a queue
+    /// of stale states would only grow.
+    fn keep(&mut self, event: Event) {
+        if !matches!(event, Event::State(_)) {
+            self.pending.push_back(event);
         }
     }
 
@@ -423,15 +504,21 @@ impl Client {
     pub async fn leave(&mut self) -> Result<(), ClientError> {
         let frame = self.enc.leave_room();
         self.ws.send(Message::Binary(frame)).await?;
-        loop {
-            match self.read_event().await? {
-                Event::Left(_) => return Ok(()),
-                Event::Error(code, message) => return Err(ClientError::Refused { code, message }),
-                // State and membership events of the room being left are moot now.
-                Event::State(_) | Event::PlayerJoined(..) | Event::PlayerLeft(..) => {}
-                other => self.pending.push_back(other),
+        let limit = self.timeout;
+        within(limit, "Left", async {
+            loop {
+                match self.read_event().await? {
+                    Event::Left(_) => return Ok(()),
+                    Event::Error(code, message) => {
+                        return Err(ClientError::Refused { code, message });
+                    }
+                    // State and membership events of the room being left are moot now.
+                    Event::State(_) | Event::PlayerJoined(..) | Event::PlayerLeft(..) => {}
+                    other => self.keep(other),
+                }
             }
-        }
+        })
+        .await
     }
 
     /// Sends one input with the next sequence number and returns that number.
@@ -450,12 +537,16 @@ impl Client {
         let started = std::time::Instant::now();
         let frame = self.enc.ping(now_micros(), nonce);
         self.ws.send(Message::Binary(frame)).await?;
-        loop {
-            match self.read_event().await? {
-                Event::Pong { nonce: n, .. } if n == nonce => return Ok(started.elapsed()),
-                other => self.pending.push_back(other),
+        let limit = self.timeout;
+        within(limit, "Pong", async {
+            loop {
+                match self.read_event().await? {
+                    Event::Pong { nonce: n, .. } if n == nonce => return Ok(started.elapsed()),
+                    other => self.keep(other),
+                }
             }
-        }
+        })
+        .await
     }
 
     /// Sends a raw binary frame (for tools and tests).
@@ -489,6 +580,11 @@ impl Client {
 
     /// Closes the connection with 1000 (normal) and waits for the server's close.
     pub async fn close(mut self) -> Result<(), ClientError> {
+        let limit = self.timeout;
+        within(limit, "close", async move { self.close_now().await }).await
+    }
+
+    async fn close_now(&mut self) -> Result<(), ClientError> {
         self.ws
             .close(Some(CloseFrame {
                 code: CloseCode::Normal,

@@ -165,7 +165,7 @@ impl RoomHandle {
             .shared
             .seats
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < cap).then_some(n + 1)
+                (n < cap).then(|| n + 1)
             }) {
             Ok(_) => Ok(Seat {
                 room: self.clone(),
@@ -269,5 +269,91 @@ impl Drop for Seat {
         if !self.used {
             self.room.release_seat();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::{GameParams, arena};
+
+    fn room(capacity: u16, inputs_per_seat: u32) -> (RoomHandle, Seat) {
+        let mode = Mode {
+            name: Arc::from("arena"),
+            kind: arena::KIND,
+            params: GameParams {
+                capacity,
+                tick_rate_hz: 30,
+            },
+        };
+        RoomHandle::create(Arc::from("r"), &mode, 0, inputs_per_seat)
+    }
+
+    #[test]
+    fn concurrent_joiners_never_get_more_seats_than_the_capacity() {
+        let (handle, creator) = room(32, 4);
+        let seats: Vec<Vec<Seat>> = std::thread::scope(|s| {
+            let joiners: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..100).filter_map(|_| handle.try_reserve().ok()).collect()))
+                .collect();
+            joiners.into_iter().filter_map(|j| j.join().ok()).collect()
+        });
+        assert_eq!(
+            seats.iter().map(Vec::len).sum::<usize>(),
+            31,
+            "the creator holds the 32nd"
+        );
+        assert_eq!(handle.try_reserve().err(), Some(ReserveError::Full));
+        drop(seats);
+        drop(creator);
+        assert_eq!(
+            handle.shared.seats.load(Ordering::Acquire),
+            0,
+            "unused seats are given back"
+        );
+    }
+
+    #[test]
+    fn a_disposed_room_stays_closed_even_when_late_seats_are_released() {
+        let (handle, seat) = room(2, 4);
+        handle.shared.seats.store(CLOSED, Ordering::Release);
+        drop(seat);
+        assert_eq!(handle.try_reserve().err(), Some(ReserveError::Closed));
+    }
+
+    #[test]
+    fn one_member_cannot_queue_more_than_its_input_budget() {
+        let (handle, _seat) = room(2, 3);
+        let queued = AtomicU32::new(0);
+        for seq in 0..3 {
+            assert!(handle.send_input(1, seq, Bytes::new(), &queued).is_ok());
+        }
+        assert_eq!(
+            handle.send_input(1, 3, Bytes::new(), &queued),
+            Err(InputRefused::SeatBudget)
+        );
+        let other = AtomicU32::new(0);
+        assert!(
+            handle.send_input(2, 0, Bytes::new(), &other).is_ok(),
+            "others still get in"
+        );
+    }
+
+    #[test]
+    fn a_join_the_room_cannot_take_gives_its_seat_back() {
+        let (handle, creator) = room(1, 1);
+        drop(creator);
+        while handle.shared.control.push(Control::Leave(0)).is_ok() {}
+        let seat = handle.try_reserve().unwrap_or_else(|e| panic!("{e:?}"));
+        let (tx, _rx) = mpsc::channel(4);
+        let request = JoinRequest {
+            session: 9,
+            player_id: Arc::from("p"),
+            outbox: tx,
+            kick: Arc::new(Kick::default()),
+            inputs_queued: Arc::new(AtomicU32::new(0)),
+        };
+        assert_eq!(seat.join(request).err(), Some(JoinRefused));
+        assert_eq!(handle.shared.seats.load(Ordering::Acquire), 0);
     }
 }
