@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
 use bytes::Bytes;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tickforge_protocol::codec::Limits;
 use tickforge_protocol::wire::{ErrorCode, Input, JoinRoom};
 use tickforge_protocol::{ClientMsg, DecodeError, ServerEncoder, decode_client};
@@ -102,6 +105,15 @@ impl Session {
         let options = self.node.config.session.clone();
         let shutdown = self.node.shutdown.clone();
         let kick = self.kick.clone();
+        // Created once and polled in every select: no waiter registration per message.
+        let ended = async {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Disconnect::Shutdown,
+                cause = kick.kicked() => cause,
+            }
+        };
+        tokio::pin!(ended);
         let handshake = tokio::time::sleep(options.handshake_timeout());
         tokio::pin!(handshake);
         let mut pinger = tokio::time::interval_at(
@@ -112,8 +124,7 @@ impl Session {
         loop {
             let step = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => Step::Close(Disconnect::Shutdown),
-                cause = kick.kicked() => Step::Close(cause),
+                cause = &mut ended => Step::Close(cause),
                 _ = &mut handshake, if self.player.is_none() => Step::Close(Disconnect::HandshakeTimeout),
                 inbound = ws.next() => self.on_inbound(inbound),
                 frame = next_outbound(&mut self.room) => self.on_outbound(frame, options.write_batch),
@@ -123,22 +134,27 @@ impl Session {
                 return cause;
             }
             if !self.replies.is_empty()
-                && let Err(cause) = self.write_replies(ws).await
+                && let Err(cause) = self
+                    .write_replies(ws, ended.as_mut(), options.write_timeout())
+                    .await
             {
                 return cause;
             }
         }
     }
 
-    /// Feeds every queued reply, then flushes once; gives up at shutdown, on
-    /// a kick, or when the write takes longer than `--write-timeout-ms`.
-    async fn write_replies<S>(&mut self, ws: &mut S) -> Result<(), Disconnect>
+    /// Feeds every queued reply, then flushes once. A write that completes
+    /// at once (the common case) arms no timer; one that waits gives up when
+    /// the session ends (shutdown, kick) or after `limit` (slow consumer).
+    async fn write_replies<S>(
+        &mut self,
+        ws: &mut S,
+        ended: Pin<&mut impl Future<Output = Disconnect>>,
+        limit: Duration,
+    ) -> Result<(), Disconnect>
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
-        let shutdown = self.node.shutdown.clone();
-        let kick = self.kick.clone();
-        let deadline = self.node.config.session.write_timeout();
         let replies = &mut self.replies;
         let write = async {
             for message in replies.drain(..) {
@@ -146,12 +162,15 @@ impl Session {
             }
             ws.flush().await
         };
+        tokio::pin!(write);
+        if let Some(result) = write.as_mut().now_or_never() {
+            return result.map_err(classify);
+        }
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => Err(Disconnect::Shutdown),
-            cause = kick.kicked() => Err(cause),
+            cause = ended => Err(cause),
             result = write => result.map_err(classify),
-            _ = tokio::time::sleep(deadline) => Err(Disconnect::SlowConsumer),
+            _ = tokio::time::sleep(limit) => Err(Disconnect::SlowConsumer),
         }
     }
 
