@@ -3,3 +3,12 @@
 //! Criterion micro-benchmarks live in `benches/` (codec, cross-shard handoff,
 //! room tick); every measured figure is recorded in `RESULTS.md` with its
 //! date, machine and command.
+//!
+//! Two programs support the end-to-end capacity harness:
+//!
+//! | binary | source | what it is |
+//! |---|---|---|
+//! | `baseline` | [`baseline`] + `src/bin/baseline.rs` | a deliberately ordinary server speaking the tickforge protocol and running the same `arena` game, to compare tickforge against in the same run |
+//! | `raw_writer` | `src/bin/raw_writer.rs` | the physical limit probe: one thread writing fixed-size frames round-robin to N loopback TCP sockets as fast as the kernel takes them |
+
+pub mod baseline;
