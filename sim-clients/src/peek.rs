@@ -1,0 +1,119 @@
+//! The message type of a server frame, read from its first bytes only.
+//!
+//! Ballast bots skip payloads but still count State messages. A
+//! `ServerFrame`'s union type sits in its root table, which the FlatBuffers
+//! builder writes right after the root offset and file identifier, so the
+//! first [`crate::frame::PREFIX_BYTES`] bytes hold it. Every offset is
+//! bounds-checked: a prefix that does not contain the field (or is not a
+//! `TFS1` frame) gives `None`; nothing here can panic or read out of range.
+//! Measuring bots do not use this: they verify every frame fully.
+
+use tickforge_protocol::SERVER_FRAME_ID;
+use tickforge_protocol::wire::ServerMessage;
+
+/// Offset of `message_type` in `ServerFrame`'s vtable (generated `VT_MESSAGE_TYPE`).
+const VT_MESSAGE_TYPE: usize = 4;
+
+fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
+    let bytes = buf.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([bytes[0], bytes[1]]))
+}
+
+fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
+    let bytes = buf.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+/// The `ServerMessage` type of the server frame starting with `prefix`,
+/// or `None` when `prefix` is too short to tell or is not a server frame.
+pub fn server_message_type(prefix: &[u8]) -> Option<ServerMessage> {
+    if prefix.get(4..8)? != SERVER_FRAME_ID.as_bytes() {
+        return None;
+    }
+    let root = u32_at(prefix, 0)? as usize;
+    let vtable_back = u32_at(prefix, root)? as i32;
+    let vtable = usize::try_from(root as i64 - i64::from(vtable_back)).ok()?;
+    let vtable_len = usize::from(u16_at(prefix, vtable)?);
+    if vtable_len <= VT_MESSAGE_TYPE {
+        return Some(ServerMessage::NONE);
+    }
+    let field = usize::from(u16_at(prefix, vtable + VT_MESSAGE_TYPE)?);
+    if field == 0 {
+        return Some(ServerMessage::NONE);
+    }
+    prefix.get(root + field).map(|t| ServerMessage(*t))
+}
+
+#[cfg(test)]
+mod tests {
+    use tickforge_protocol::encode::{JoinedFields, PlayerEntry, ack};
+    use tickforge_protocol::wire::ErrorCode;
+    use tickforge_protocol::{ServerEncoder, ServerMsg, codec::Limits, decode_server};
+
+    use super::*;
+    use crate::frame::PREFIX_BYTES;
+
+    fn kind(msg: &ServerMsg<'_>) -> ServerMessage {
+        match msg {
+            ServerMsg::Welcome(_) => ServerMessage::Welcome,
+            ServerMsg::Joined(_) => ServerMessage::Joined,
+            ServerMsg::State(_) => ServerMessage::State,
+            ServerMsg::PlayerJoined(_) => ServerMessage::PlayerJoined,
+            ServerMsg::PlayerLeft(_) => ServerMessage::PlayerLeft,
+            ServerMsg::Left(_) => ServerMessage::Left,
+            ServerMsg::Pong(_) => ServerMessage::Pong,
+            ServerMsg::Error(_) => ServerMessage::Error,
+            ServerMsg::Redirect(_) => ServerMessage::Redirect,
+        }
+    }
+
+    #[test]
+    fn the_prefix_of_every_server_message_tells_its_type() {
+        let mut enc = ServerEncoder::new();
+        let state = vec![7u8; 800];
+        let acks: Vec<_> = (1..=32).map(|e| ack(e, e * 3)).collect();
+        let player = PlayerEntry {
+            entity_id: 3,
+            player_id: "bot-3",
+        };
+        let frames = vec![
+            enc.welcome(1, "node-1", 30, 123),
+            enc.joined(
+                &JoinedFields {
+                    room_id: "room-1",
+                    mode: "arena",
+                    entity_id: 3,
+                    tick: 9,
+                    tick_rate_hz: 30,
+                    capacity: 32,
+                    state: &state,
+                },
+                [player].into_iter(),
+            ),
+            enc.state(10, 456, &state, &acks),
+            enc.state(11, 456, &[], &[]),
+            enc.player_joined(player),
+            enc.player_left(player),
+            enc.left("room-1"),
+            enc.pong(1, 2, 3),
+            enc.error(ErrorCode::RoomFull, "full"),
+            enc.redirect("ws://elsewhere/ws", "room-1"),
+        ];
+        for frame in frames {
+            let decoded = decode_server(&frame, &Limits::SERVER).map(|m| kind(&m));
+            let prefix = &frame[..frame.len().min(PREFIX_BYTES)];
+            assert_eq!(server_message_type(prefix), decoded.ok());
+        }
+    }
+
+    #[test]
+    fn short_or_foreign_prefixes_tell_nothing() {
+        assert_eq!(server_message_type(b""), None);
+        assert_eq!(server_message_type(b"\x08\0\0\0TFC1\0\0\0\0"), None);
+        assert_eq!(server_message_type(b"\xff\xff\0\0TFS1"), None);
+        assert_eq!(
+            server_message_type(b"\x0c\0\0\0TFS1\0\0\0\0\xff\xff\xff\x7f"),
+            None
+        );
+    }
+}

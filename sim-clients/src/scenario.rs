@@ -1,0 +1,300 @@
+//! What each bot does, per `--scenario`, from start to stop.
+//!
+//! | scenario | loop |
+//! |---|---|
+//! | arena | connect, join, send inputs on the open-loop schedule; reconnect after a disconnect |
+//! | idle | connect, join, only read (ballast drains every [`IDLE_DRAIN`]) |
+//! | churn | as arena, but leave after 1–5 s and join again, on the same connection |
+//! | slow | connect, join, keep sending but never read; once the server drops the connection (a write fails) or the run ends, read what is left and record the close code; reconnect |
+//! | garbage | at `--input-hz`: connect, Hello, one invalid frame, record the close code |
+//!
+//! **Open loop.** Inputs come from a `tokio::time::interval` with
+//! `MissedTickBehavior::Burst`: an input is sent at its scheduled time
+//! whether or not earlier ones were acked, and a bot that fell behind
+//! catches up with a burst instead of silently sending fewer. Each bot's
+//! schedule starts at a random phase within the period, so a swarm's
+//! inputs are spread over time rather than synchronised.
+//!
+//! **Reading.** Measuring bots wait for readability and decode every
+//! message (ack latency, jitter). Ballast bots read only on their timer —
+//! right after sending an input, or every [`IDLE_DRAIN`] when idle — and
+//! skip payloads: one `try_read` usually brings every frame since the
+//! last one.
+
+use std::time::Duration;
+
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::bot::{Bot, Failure, RECONNECT_BACKOFF, Session};
+use crate::config::Scenario;
+use crate::garbage::GarbageKind;
+use crate::measure::Measure;
+use crate::ws::{Ended, io_reason};
+
+/// How often idle ballast bots drain their socket.
+pub const IDLE_DRAIN: Duration = Duration::from_millis(200);
+/// Shortest and longest stay in a room (churn), in milliseconds.
+pub const CHURN_STAY_MS: (i64, i64) = (1000, 5000);
+/// Time a slow bot allows to read what is left once the run ends.
+pub const SLOW_FINAL_READ: Duration = Duration::from_secs(2);
+/// Time a slow bot allows to read what is left after a failed write.
+pub const SLOW_DROPPED_READ: Duration = Duration::from_secs(1);
+/// Pause before a slow bot reconnects.
+pub const SLOW_RECONNECT: Duration = Duration::from_millis(250);
+/// Time the server has to close a connection after a garbage frame.
+pub const GARBAGE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a bot reads while in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// On readability, decoding every message.
+    Eager,
+    /// On the bot's timer, skipping payloads.
+    Lazy,
+    /// Not at all (slow consumers).
+    Never,
+}
+
+/// Why a bot stopped playing in a room.
+enum RoomExit {
+    /// Churn: the stay is over; leave and join again.
+    StayOver,
+    /// The swarm is stopping.
+    Stop,
+    /// The connection failed.
+    Failed(Failure),
+}
+
+/// Runs bot `bot` until the swarm stops.
+pub async fn run(mut bot: Bot) {
+    match bot.shared.config.scenario {
+        Scenario::Arena | Scenario::Idle | Scenario::Churn => play(&mut bot).await,
+        Scenario::Slow => slow(&mut bot).await,
+        Scenario::Garbage => garbage(&mut bot).await,
+    }
+}
+
+/// Arena, idle and churn: sessions until the swarm stops.
+async fn play(bot: &mut Bot) {
+    while !bot.stopping() {
+        let mut session = match bot.open().await {
+            Ok(session) => session,
+            Err(failure) => {
+                bot.fail(&failure);
+                bot.pause(RECONNECT_BACKOFF).await;
+                continue;
+            }
+        };
+        match play_session(bot, &mut session).await {
+            Failure::Stopped => bot.goodbye(session).await,
+            failure => {
+                bot.fail(&failure);
+                drop(session);
+                bot.pause(RECONNECT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Rooms on one connection: one for arena and idle, one after the other for churn.
+async fn play_session(bot: &mut Bot, session: &mut Session) -> Failure {
+    let scenario = bot.shared.config.scenario;
+    loop {
+        let joined = match bot.join(session).await {
+            Ok(joined) => joined,
+            Err(failure) => return failure,
+        };
+        bot.settle();
+        let stay = (scenario == Scenario::Churn).then(|| {
+            let (lo, hi) = CHURN_STAY_MS;
+            Instant::now() + Duration::from_millis(bot.rng.between(lo, hi) as u64)
+        });
+        let mut measure = bot
+            .measuring
+            .then(|| Measure::new(joined.entity, joined.period()));
+        let reading = if measure.is_some() {
+            Reading::Eager
+        } else {
+            Reading::Lazy
+        };
+        let sends = scenario != Scenario::Idle;
+        let exit = in_room(bot, session, sends, reading, measure.as_mut(), stay).await;
+        if let Some(m) = measure.as_mut() {
+            m.forget(&bot.shared.stats);
+        }
+        match exit {
+            RoomExit::StayOver => {
+                if let Err(failure) = bot.leave(session).await {
+                    return failure;
+                }
+            }
+            RoomExit::Stop => return Failure::Stopped,
+            RoomExit::Failed(failure) => return failure,
+        }
+    }
+}
+
+/// The steady state in a room: the input (or drain) timer, and reading.
+async fn in_room(
+    bot: &mut Bot,
+    session: &mut Session,
+    sends: bool,
+    reading: Reading,
+    mut measure: Option<&mut Measure>,
+    stay: Option<Instant>,
+) -> RoomExit {
+    let period = if sends {
+        Duration::from_secs_f64(1.0 / f64::from(bot.shared.config.input_hz))
+    } else {
+        IDLE_DRAIN
+    };
+    let phase = period.mul_f64(bot.rng.unit());
+    let mut ticker = tokio::time::interval_at(Instant::now() + phase, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    session.conn.set_collect(reading == Reading::Eager);
+    // Only eager readers wait for readability; the others leave the reactor.
+    let placed = if reading == Reading::Eager {
+        session.conn.attach()
+    } else {
+        session.conn.detach()
+    };
+    if let Err(e) = placed {
+        return RoomExit::Failed(Failure::Ended(Ended::Dropped(io_reason(&e))));
+    }
+    loop {
+        if bot.stopping() {
+            return RoomExit::Stop;
+        }
+        let eager = reading == Reading::Eager;
+        // A detached socket retries its backlog on the next tick instead.
+        let backlog = session.conn.backlog() > 0 && session.conn.attached();
+        tokio::select! {
+            biased;
+            scheduled = ticker.tick() => {
+                if stay.is_some_and(|until| scheduled >= until) {
+                    return RoomExit::StayOver;
+                }
+                if sends
+                    && let Err(end) = bot.send_input(session, scheduled, measure.as_deref_mut())
+                {
+                    return RoomExit::Failed(Failure::Ended(end));
+                }
+                if reading == Reading::Lazy && let Some(end) = bot.read_lazily(session) {
+                    return RoomExit::Failed(Failure::Ended(end));
+                }
+            }
+            ready = session.conn.readable(), if eager => {
+                if let Err(e) = ready {
+                    return RoomExit::Failed(Failure::Ended(Ended::Dropped(io_reason(&e))));
+                }
+                if let Some(m) = measure.as_deref_mut()
+                    && let Some(end) = bot.read_eagerly(session, m)
+                {
+                    return RoomExit::Failed(Failure::Ended(end));
+                }
+            }
+            ready = session.conn.writable(), if backlog => {
+                let flushed = ready.and_then(|()| session.conn.flush_now());
+                if let Err(e) = flushed {
+                    return RoomExit::Failed(Failure::Ended(Ended::Dropped(io_reason(&e))));
+                }
+            }
+        }
+    }
+}
+
+/// Slow consumers: join, stop reading, find out how the server ends it.
+async fn slow(bot: &mut Bot) {
+    while !bot.stopping() {
+        let mut session = match bot.open().await {
+            Ok(session) => session,
+            Err(failure) => {
+                bot.fail(&failure);
+                bot.pause(RECONNECT_BACKOFF).await;
+                continue;
+            }
+        };
+        if let Err(failure) = bot.join(&mut session).await {
+            bot.fail(&failure);
+            bot.pause(RECONNECT_BACKOFF).await;
+            continue;
+        }
+        bot.settle();
+        let exit = in_room(bot, &mut session, true, Reading::Never, None, None).await;
+        match exit {
+            RoomExit::Stop => match bot.read_to_end(&mut session, SLOW_FINAL_READ).await {
+                Some(end) => bot.ended(&end),
+                None => {
+                    bot.shared
+                        .stats
+                        .slow_still_open
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    bot.goodbye(session).await;
+                }
+            },
+            RoomExit::Failed(Failure::Ended(write_failed)) => {
+                // The server dropped us; what it sent before (maybe a close
+                // frame) is still in our receive buffer.
+                let end = bot.read_to_end(&mut session, SLOW_DROPPED_READ).await;
+                bot.ended(&end.unwrap_or(write_failed));
+                drop(session);
+                bot.pause(SLOW_RECONNECT).await;
+            }
+            RoomExit::Failed(failure) => {
+                bot.fail(&failure);
+                bot.pause(RECONNECT_BACKOFF).await;
+            }
+            RoomExit::StayOver => {}
+        }
+    }
+}
+
+/// Garbage: one invalid frame per connection, at `--input-hz` connections per second.
+async fn garbage(bot: &mut Bot) {
+    let period = Duration::from_secs_f64(1.0 / f64::from(bot.shared.config.input_hz));
+    let phase = period.mul_f64(bot.rng.unit());
+    let mut ticker = tokio::time::interval_at(Instant::now() + phase, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = bot.shared.stop.cancelled() => return,
+        }
+        let mut session = match bot.open().await {
+            Ok(session) => session,
+            Err(failure) => {
+                bot.fail(&failure);
+                continue;
+            }
+        };
+        bot.settle();
+        let kind = GarbageKind::pick(&mut bot.rng);
+        let mask = session.conn.mask();
+        let n = kind.write(session.conn.queue(), mask, &mut bot.rng);
+        let stats = &bot.shared.stats;
+        stats.sent(n, false);
+        stats.garbage_sent(kind.label());
+        let end = match session.conn.flush().await {
+            Ok(()) => bot.read_to_end(&mut session, GARBAGE_CLOSE_TIMEOUT).await,
+            Err(e) => {
+                let dropped = Ended::Dropped(io_reason(&e));
+                Some(
+                    bot.read_to_end(&mut session, SLOW_DROPPED_READ)
+                        .await
+                        .unwrap_or(dropped),
+                )
+            }
+        };
+        match end {
+            Some(end) => {
+                bot.shared.stats.garbage_closed(kind.label(), end.code());
+                bot.ended(&end);
+            }
+            None => bot
+                .shared
+                .stats
+                .error(crate::stats::ErrorKind::GarbageIgnored),
+        }
+        bot.goodbye(session).await;
+    }
+}

@@ -1,0 +1,96 @@
+//! Test support: a real tickforge server on 127.0.0.1:0 in this process,
+//! swarm settings pointed at it, and a time bound for every test.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tickforge_server::{Config, GameRegistry, Server};
+use tickforge_swarm::{Report, SwarmConfig};
+
+/// Longest any swarm test may take.
+pub const TEST_BOUND: Duration = Duration::from_secs(90);
+
+pub struct TestServer {
+    server: Option<Server>,
+    pub addr: SocketAddr,
+}
+
+/// Starts a server with the given extra flags on a free loopback port.
+pub fn start_server(extra: &[&str]) -> TestServer {
+    let mut args = vec![
+        "tickforge",
+        "--listen",
+        "127.0.0.1:0",
+        "--pin-cores",
+        "false",
+        "--log",
+        "warn",
+    ];
+    args.extend_from_slice(extra);
+    let config = Config::load_from(args).expect("test server config");
+    let server = Server::start(config, GameRegistry::default()).expect("server starts");
+    let addr = server.local_addr();
+    TestServer {
+        server: Some(server),
+        addr,
+    }
+}
+
+impl TestServer {
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Swarm settings for this server: `flags` on top of the defaults,
+    /// quiet (no progress bar in test output).
+    pub fn swarm(&self, flags: &[&str]) -> SwarmConfig {
+        let url = self.url();
+        let mut args = vec!["tickforge-swarm", "--url", &url, "--quiet"];
+        args.extend_from_slice(flags);
+        <SwarmConfig as clap::Parser>::try_parse_from(args).expect("swarm flags")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+            server.wait();
+        }
+    }
+}
+
+/// Runs a swarm to its report, failing the test on a run error.
+pub async fn run_swarm(config: SwarmConfig) -> Report {
+    match tickforge_swarm::run(config).await {
+        Ok(report) => report,
+        Err(e) => panic!("swarm run failed: {e}"),
+    }
+}
+
+/// Fails the test if `f` takes longer than [`TEST_BOUND`].
+pub async fn bounded<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TEST_BOUND, f)
+        .await
+        .expect("the test finished within its time bound")
+}
+
+/// A path in the temp directory unique to this process and `name`.
+pub fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tickforge-swarm-{}-{name}", std::process::id()))
+}
+
+/// Prints the report's table (shown when a test fails).
+pub fn show(report: &Report) {
+    println!("{}", report.table());
+}
