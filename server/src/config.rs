@@ -139,8 +139,9 @@ pub struct SessionOptions {
     /// Bytes tungstenite may buffer for writing before a write fails (slow consumer).
     #[arg(long, env = "TICKFORGE_MAX_WRITE_BUFFER_BYTES", default_value_t = 256 * 1024)]
     pub max_write_buffer_bytes: usize,
-    /// tungstenite read buffer per connection, in bytes.
-    #[arg(long, env = "TICKFORGE_READ_BUFFER_BYTES", default_value_t = 4 * 1024)]
+    /// tungstenite read buffer per connection, in bytes (client frames are
+    /// small; larger ones take more reads). Zeroed before every read.
+    #[arg(long, env = "TICKFORGE_READ_BUFFER_BYTES", default_value_t = 1024)]
     pub read_buffer_bytes: usize,
     /// Time from upgrade to Hello, in milliseconds.
     #[arg(long, env = "TICKFORGE_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]

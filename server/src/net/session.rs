@@ -8,6 +8,7 @@
 //! outbox is full and raises the session's [`Kick`], which the session sees
 //! even mid-write.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -38,6 +39,16 @@ pub const MAX_PLAYER_ID_BYTES: usize = 128;
 /// Time allowed to deliver a close frame and read the client's answer.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
+thread_local! {
+    /// One encoder per shard thread for the sessions' own replies (Welcome,
+    /// Pong, Error, Left): a builder per connection would cost memory per bot.
+    static ENCODER: RefCell<ServerEncoder> = RefCell::new(ServerEncoder::new());
+}
+
+fn encode(build: impl FnOnce(&mut ServerEncoder) -> Bytes) -> Bytes {
+    ENCODER.with_borrow_mut(build)
+}
+
 /// What the session loop does next.
 enum Step {
     Continue,
@@ -55,7 +66,6 @@ struct Session {
     id: SessionId,
     node: Arc<Node>,
     shard: usize,
-    enc: ServerEncoder,
     limits: Limits,
     replies: Vec<Message>,
     player: Option<Arc<str>>,
@@ -76,7 +86,6 @@ where
     let mut session = Session {
         id: node.next_session_id(),
         shard,
-        enc: ServerEncoder::new(),
         limits: Limits {
             max_apparent_size: node.config.session.max_frame_bytes,
             ..Limits::CLIENT
@@ -196,7 +205,7 @@ impl Session {
             // select, so the room closed (shutdown, or its game failed).
             self.room = None;
             self.node.directory.unseat_session(self.id);
-            self.reply_error(ErrorCode::RoomNotFound, "the room closed");
+            self.reply_error(ErrorCode::ServerBusy, "the room closed");
             return Step::Continue;
         };
         self.replies.push(Message::Binary(frame));
@@ -247,10 +256,9 @@ impl Session {
             ClientMsg::LeaveRoom => self.on_leave(),
             ClientMsg::Input(input) => return self.on_input(input, frame),
             ClientMsg::Ping(ping) => {
-                let pong = self
-                    .enc
-                    .pong(ping.client_time_us(), clock::now_micros(), ping.nonce());
-                self.replies.push(Message::Binary(pong));
+                let pong =
+                    encode(|e| e.pong(ping.client_time_us(), clock::now_micros(), ping.nonce()));
+                self.reply(OutKind::Pong, pong);
             }
         }
         Step::Continue
@@ -261,12 +269,14 @@ impl Session {
             return Step::Close(Disconnect::InvalidHello);
         }
         self.player = Some(Arc::from(player_id));
-        let welcome = self.enc.welcome(
-            self.id,
-            &self.node.node_id,
-            self.node.config.room.tick_rate,
-            clock::now_micros(),
-        );
+        let welcome = encode(|e| {
+            e.welcome(
+                self.id,
+                &self.node.node_id,
+                self.node.config.room.tick_rate,
+                clock::now_micros(),
+            )
+        });
         self.reply(OutKind::Welcome, welcome);
         Step::Continue
     }
@@ -322,7 +332,7 @@ impl Session {
     fn on_leave(&mut self) {
         match self.leave_room() {
             Some(room_id) => {
-                let left = self.enc.left(&room_id);
+                let left = encode(|e| e.left(&room_id));
                 self.reply(OutKind::Left, left);
             }
             None => self.reply_error(ErrorCode::NotInRoom, "not in a room"),
@@ -365,7 +375,7 @@ impl Session {
     }
 
     fn reply_error(&mut self, code: ErrorCode, message: &str) {
-        let error = self.enc.error(code, message);
+        let error = encode(|e| e.error(code, message));
         self.reply(OutKind::Error, error);
     }
 
