@@ -26,6 +26,18 @@ pub enum JoinError {
     NothingToJoin,
 }
 
+impl JoinError {
+    /// Stable label (logs, metrics).
+    pub fn label(self) -> &'static str {
+        match self {
+            JoinError::RoomNotFound => "room_not_found",
+            JoinError::RoomFull => "room_full",
+            JoinError::UnknownMode => "unknown_mode",
+            JoinError::NothingToJoin => "nothing_to_join",
+        }
+    }
+}
+
 /// Rooms and session placements of this node.
 pub struct Directory {
     rooms: DashMap<Arc<str>, RoomHandle>,

@@ -299,6 +299,7 @@ impl Session {
                     JoinError::UnknownMode => ErrorCode::UnknownMode,
                     JoinError::NothingToJoin => ErrorCode::InvalidInput,
                 };
+                tracing::debug!(session = self.id, refused = e.label(), "join refused");
                 return self.reply_error(code, &e.to_string());
             }
         };
