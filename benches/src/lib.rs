@@ -4,11 +4,13 @@
 //! room tick); every measured figure is recorded in `RESULTS.md` with its
 //! date, machine and command.
 //!
-//! Two programs support the end-to-end capacity harness:
+//! The end-to-end capacity harness and the two programs it compares with:
 //!
 //! | binary | source | what it is |
 //! |---|---|---|
 //! | `baseline` | [`baseline`] + `src/bin/baseline.rs` | a deliberately ordinary server speaking the tickforge protocol and running the same `arena` game, to compare tickforge against in the same run |
+//! | `capacity` | [`capacity`] + `src/bin/capacity.rs` | the harness: steps bot counts on one pinned server core for tickforge and the baseline, with the swarm on the other core, and reports the tables in `RESULTS.md` |
 //! | `raw_writer` | `src/bin/raw_writer.rs` | the physical limit probe: one thread writing fixed-size frames round-robin to N loopback TCP sockets as fast as the kernel takes them |
 
 pub mod baseline;
+pub mod capacity;
