@@ -17,13 +17,13 @@ use tickforge_protocol::arena_codec::{Move, encode_input};
 use tickforge_server::game::{GameParams, Mode, arena};
 use tickforge_server::metrics::ShardMetrics;
 use tickforge_server::net::kick::Kick;
-use tickforge_server::room::{JoinRequest, Room, RoomHandle, RoomSettings};
-use tokio::sync::mpsc;
+use tickforge_server::room::{JoinRequest, OutboxReceiver, Room, RoomHandle, RoomSettings, outbox};
 
 struct Bench {
     room: Room,
     handle: RoomHandle,
-    outboxes: Vec<mpsc::Receiver<Bytes>>,
+    outboxes: Vec<OutboxReceiver>,
+    drained: Vec<Bytes>,
     budgets: Vec<Arc<AtomicU32>>,
     inputs: Vec<Bytes>,
 }
@@ -48,7 +48,7 @@ fn setup(players: u16) -> Bench {
     let mut budgets = Vec::new();
     for session in 0..u64::from(players) {
         let seat = handle.try_reserve().expect("seat");
-        let (tx, rx) = mpsc::channel(1024);
+        let (tx, rx) = outbox(1024);
         let queued = Arc::new(AtomicU32::new(0));
         seat.join(JoinRequest {
             session,
@@ -62,8 +62,10 @@ fn setup(players: u16) -> Bench {
         budgets.push(queued);
     }
     room.tick(1.0 / 30.0);
+    let mut drained = Vec::with_capacity(64);
     for rx in &mut outboxes {
-        while rx.try_recv().is_ok() {}
+        rx.drain_into(&mut drained, 64, |frame| frame);
+        drained.clear();
     }
     let mut fbb = FlatBufferBuilder::new();
     let inputs = (0..players)
@@ -80,6 +82,7 @@ fn setup(players: u16) -> Bench {
         room,
         handle,
         outboxes,
+        drained,
         budgets,
         inputs,
     }
@@ -103,9 +106,9 @@ fn room_tick(c: &mut Criterion) {
                     }
                     b.room.tick(black_box(1.0 / 30.0));
                     for rx in &mut b.outboxes {
-                        while let Ok(frame) = rx.try_recv() {
-                            black_box(frame);
-                        }
+                        rx.drain_into(&mut b.drained, 64, |frame| frame);
+                        black_box(&b.drained);
+                        b.drained.clear();
                     }
                 })
             },

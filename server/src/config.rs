@@ -104,7 +104,7 @@ pub struct RoomOptions {
     /// inputs are dropped (policy: reject, counted in
     /// `tickforge_inputs_dropped_total{reason="seat_budget"}`), so one client
     /// cannot crowd out the others.
-    #[arg(long, env = "TICKFORGE_INPUTS_PER_SEAT", default_value_t = 16)]
+    #[arg(long, env = "TICKFORGE_INPUTS_PER_SEAT", default_value_t = 8)]
     pub inputs_per_seat: u32,
     /// Modes: `NAME[,game=GAME][,tick=HZ][,capacity=SEATS]`, repeatable.
     /// The game defaults to the name; tick and capacity to the defaults above.

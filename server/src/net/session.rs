@@ -22,7 +22,6 @@ use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tickforge_protocol::codec::Limits;
 use tickforge_protocol::wire::{ErrorCode, Input, JoinRoom};
 use tickforge_protocol::{ClientMsg, DecodeError, ServerEncoder, decode_client};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
 
@@ -32,7 +31,7 @@ use crate::clock;
 use crate::directory::JoinError;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
 use crate::node::Node;
-use crate::room::{JoinRequest, RoomHandle, SessionId};
+use crate::room::{JoinRequest, OutboxReceiver, RoomHandle, SessionId, outbox};
 
 /// Longest player id accepted in Hello, in bytes.
 pub const MAX_PLAYER_ID_BYTES: usize = 128;
@@ -57,7 +56,7 @@ enum Step {
 
 struct Membership {
     room: RoomHandle,
-    outbox: mpsc::Receiver<Bytes>,
+    outbox: OutboxReceiver,
     inputs_queued: Arc<AtomicU32>,
 }
 
@@ -90,7 +89,7 @@ where
             max_apparent_size: node.config.session.max_frame_bytes,
             ..Limits::CLIENT
         },
-        replies: Vec::with_capacity(8),
+        replies: Vec::with_capacity(2),
         player: None,
         room: None,
         kick: Arc::new(Kick::default()),
@@ -210,12 +209,8 @@ impl Session {
         };
         self.replies.push(Message::Binary(frame));
         if let Some(m) = self.room.as_mut() {
-            while self.replies.len() < batch {
-                match m.outbox.try_recv() {
-                    Ok(frame) => self.replies.push(Message::Binary(frame)),
-                    Err(_) => break,
-                }
-            }
+            m.outbox
+                .drain_into(&mut self.replies, batch, Message::Binary);
         }
         Step::Continue
     }
@@ -306,7 +301,7 @@ impl Session {
         let Some(player_id) = self.player.clone() else {
             return;
         };
-        let (tx, rx) = mpsc::channel(self.node.config.session.outbox_frames);
+        let (tx, rx) = outbox(self.node.config.session.outbox_frames);
         let inputs_queued = Arc::new(AtomicU32::new(0));
         let joined = seat.join(JoinRequest {
             session: self.id,

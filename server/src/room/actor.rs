@@ -10,11 +10,11 @@ use bytes::Bytes;
 use tickforge_protocol::ServerEncoder;
 use tickforge_protocol::encode::{JoinedFields, PlayerEntry, ack};
 use tickforge_protocol::wire::{ErrorCode, PlayerAck};
-use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::handle::{CLOSED, Control, JoinRequest, RoomHandle, SessionId};
+use super::outbox::{OutboxSender, SendError};
 use crate::clock;
 use crate::game::{EntityId, Game};
 use crate::metrics::{self, OutKind, ShardMetrics};
@@ -25,7 +25,7 @@ struct Member {
     session: SessionId,
     entity: EntityId,
     player_id: Arc<str>,
-    outbox: mpsc::Sender<Bytes>,
+    outbox: OutboxSender,
     kick: Arc<Kick>,
     inputs_queued: Arc<AtomicU32>,
     last_seq: u32,
@@ -245,12 +245,12 @@ impl Room {
                     delivered += 1;
                     i += 1;
                 }
-                Err(TrySendError::Full(_)) => {
+                Err(SendError::Full) => {
                     member.kick.kick(Disconnect::SlowConsumer);
                     let member = self.members.swap_remove(i);
                     self.removed.push(member);
                 }
-                Err(TrySendError::Closed(_)) => {
+                Err(SendError::Closed) => {
                     let member = self.members.swap_remove(i);
                     self.removed.push(member);
                 }

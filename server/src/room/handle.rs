@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use atomic_waker::AtomicWaker;
 use bytes::Bytes;
 use crossbeam::queue::ArrayQueue;
-use tokio::sync::mpsc;
 
 use crate::game::{GameKind, InputError, Mode};
 use crate::net::kick::Kick;
@@ -62,7 +61,7 @@ pub struct JoinRequest {
     /// Player id from Hello.
     pub player_id: Arc<str>,
     /// The session's outbox; the room never blocks on it.
-    pub outbox: mpsc::Sender<Bytes>,
+    pub outbox: super::OutboxSender,
     /// How the room tells the session to close (slow consumer).
     pub kick: Arc<Kick>,
     /// This membership's inputs in the room's queue; the room counts down.
@@ -345,7 +344,7 @@ mod tests {
         drop(creator);
         while handle.shared.control.push(Control::Leave(0)).is_ok() {}
         let seat = handle.try_reserve().unwrap_or_else(|e| panic!("{e:?}"));
-        let (tx, _rx) = mpsc::channel(4);
+        let (tx, _rx) = super::super::outbox(4);
         let request = JoinRequest {
             session: 9,
             player_id: Arc::from("p"),

@@ -12,8 +12,10 @@
 
 pub mod actor;
 pub mod handle;
+pub mod outbox;
 
 pub use actor::{Room, RoomExit, RoomSettings};
 pub use handle::{
     InputRefused, JoinRefused, JoinRequest, ReserveError, RoomHandle, Seat, SessionId,
 };
+pub use outbox::{OutboxReceiver, OutboxSender, outbox};
