@@ -18,9 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{bots, start};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::{bots, http, start};
 
 /// The longest any external command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -635,51 +633,6 @@ impl Drop for Prometheus {
 fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr")
-}
-
-/// One HTTP/1.0 request: Go's server answers HTTP/1.0 without chunked
-/// encoding and closes the connection, so the body is everything after the
-/// headers.
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    form: Option<&str>,
-) -> std::io::Result<(u16, String)> {
-    let exchange = async {
-        let mut tcp = TcpStream::connect(addr).await?;
-        let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
-        if let Some(body) = form {
-            request.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ));
-        } else {
-            request.push_str("\r\n");
-        }
-        tcp.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        tcp.read_to_end(&mut response).await?;
-        let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Ok((status, body))
-    };
-    tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "HTTP exchange timed out",
-            ))
-        })
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -199,6 +199,12 @@ impl Bot {
         }
     }
 
+    /// Counts `failure`, then waits [`RECONNECT_BACKOFF`] before the next try.
+    pub async fn back_off(&mut self, failure: &Failure) {
+        self.fail(failure);
+        self.pause(RECONNECT_BACKOFF).await;
+    }
+
     /// Sleeps `d`, or less if the swarm stops.
     pub async fn pause(&self, d: Duration) {
         tokio::select! {

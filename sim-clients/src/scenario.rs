@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::bot::{Bot, Failure, RECONNECT_BACKOFF, Session};
+use crate::bot::{Bot, Failure, Session};
 use crate::config::Scenario;
 use crate::garbage::GarbageKind;
 use crate::measure::Measure;
@@ -80,17 +80,15 @@ async fn play(bot: &mut Bot) {
         let mut session = match bot.open().await {
             Ok(session) => session,
             Err(failure) => {
-                bot.fail(&failure);
-                bot.pause(RECONNECT_BACKOFF).await;
+                bot.back_off(&failure).await;
                 continue;
             }
         };
         match play_session(bot, &mut session).await {
             Failure::Stopped => bot.goodbye(session).await,
             failure => {
-                bot.fail(&failure);
                 drop(session);
-                bot.pause(RECONNECT_BACKOFF).await;
+                bot.back_off(&failure).await;
             }
         }
     }
@@ -209,14 +207,12 @@ async fn slow(bot: &mut Bot) {
         let mut session = match bot.open().await {
             Ok(session) => session,
             Err(failure) => {
-                bot.fail(&failure);
-                bot.pause(RECONNECT_BACKOFF).await;
+                bot.back_off(&failure).await;
                 continue;
             }
         };
         if let Err(failure) = bot.join(&mut session).await {
-            bot.fail(&failure);
-            bot.pause(RECONNECT_BACKOFF).await;
+            bot.back_off(&failure).await;
             continue;
         }
         bot.settle();
@@ -241,8 +237,7 @@ async fn slow(bot: &mut Bot) {
                 bot.pause(SLOW_RECONNECT).await;
             }
             RoomExit::Failed(failure) => {
-                bot.fail(&failure);
-                bot.pause(RECONNECT_BACKOFF).await;
+                bot.back_off(&failure).await;
             }
             RoomExit::StayOver => {}
         }

@@ -126,22 +126,52 @@ impl Drop for TestServer {
 }
 
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.expect("http connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.expect("http write");
-    let mut response = Vec::new();
-    tcp.read_to_end(&mut response).await.expect("http read");
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    http(addr, "GET", path, None).await.expect("http get")
+}
+
+/// One HTTP/1.0 request (optionally a form POST), bounded in time. HTTP/1.0
+/// answers carry no chunked encoding and close the connection (tickforge and
+/// Prometheus alike), so the body is everything after the headers.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    form: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let exchange = async {
+        let mut tcp = TcpStream::connect(addr).await?;
+        let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+        if let Some(body) = form {
+            request.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ));
+        } else {
+            request.push_str("\r\n");
+        }
+        tcp.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        tcp.read_to_end(&mut response).await?;
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((status, body))
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "HTTP exchange timed out",
+            ))
+        })
 }
 
 /// An arena input payload.
