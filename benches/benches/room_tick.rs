@@ -17,6 +17,7 @@ use tickforge_protocol::arena_codec::{Move, encode_input};
 use tickforge_server::game::{GameParams, Mode, arena};
 use tickforge_server::metrics::ShardMetrics;
 use tickforge_server::net::kick::Kick;
+use tickforge_server::presence::PresenceHandle;
 use tickforge_server::room::{JoinRequest, OutboxReceiver, Room, RoomHandle, RoomSettings, outbox};
 
 struct Bench {
@@ -42,6 +43,7 @@ fn setup(players: u16) -> Bench {
     let settings = RoomSettings {
         empty_grace: Duration::from_secs(60),
         metrics: Arc::new(ShardMetrics::new(0, Duration::from_millis(1))),
+        presence: PresenceHandle::local("bench", "ws://127.0.0.1/ws"),
     };
     let mut room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
     let mut outboxes = Vec::new();

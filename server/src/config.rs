@@ -13,6 +13,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
+pub use crate::presence::PresenceOptions;
+
 /// All of tickforge's settings.
 #[derive(Debug, Clone, Parser, Serialize, Deserialize)]
 #[command(
@@ -41,6 +43,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub session: SessionOptions,
+    /// Cross-node presence and room ownership.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub presence: PresenceOptions,
     /// Logging.
     #[command(flatten)]
     #[serde(flatten)]
@@ -298,6 +304,9 @@ impl Config {
     /// Checks ranges that clap cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if let Some(problem) = self.presence.problem() {
+            return invalid(problem);
+        }
         if self.room.tick_rate == 0 || self.room.tick_rate > 1000 {
             return invalid("tick_rate must be 1..=1000 Hz");
         }

@@ -10,6 +10,7 @@
 //! | [`shard`] | a shard's handle, load counters, new-room placement |
 //! | [`node`] | what shards share: modes, directories, shutdown token; room creation |
 //! | [`directory`] | room id → room, session → room (`dashmap`) |
+//! | [`presence`] | who is where across nodes, room ownership; local or Redis (`fred`) |
 //! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
 //! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
 //! | [`net`] | listeners, router (`/ws`, `/healthz`, `/readyz`, `/rooms`, `/metrics`), sessions, close causes |
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod observer;
+pub mod presence;
 pub mod room;
 pub mod server;
 pub mod shard;

@@ -1,5 +1,6 @@
 //! The node: everything the shards share — configuration, modes, the
-//! directories, shard handles, the shutdown token — and room creation.
+//! directories, presence, shard handles, the shutdown token — and room
+//! creation and placement (here, or on the node that owns the room).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::directory::{Directory, JoinError};
 use crate::game::{GameParams, GameRegistry, Mode};
 use crate::observer::Observer;
+use crate::presence::PresenceHandle;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
 
@@ -24,6 +26,8 @@ pub struct Node {
     pub node_id: String,
     /// Rooms and sessions.
     pub directory: Directory,
+    /// Who is where across the cluster; rooms report to it.
+    pub presence: PresenceHandle,
     /// The shards, by index.
     pub shards: Vec<ShardHandle>,
     /// Joinable modes by name.
@@ -54,6 +58,8 @@ impl Node {
         games: &GameRegistry,
         shards: Vec<ShardHandle>,
         metrics: PrometheusHandle,
+        presence: PresenceHandle,
+        shutdown: CancellationToken,
     ) -> Result<Node, UnknownGame> {
         let mut modes = HashMap::new();
         for spec in &config.room.modes {
@@ -78,11 +84,12 @@ impl Node {
         let node_id = config.node_id();
         Ok(Node {
             directory: Directory::new(format!("{node_id}-r")),
+            presence,
             node_id,
             config,
             shards,
             modes,
-            shutdown: CancellationToken::new(),
+            shutdown,
             metrics,
             observer: Observer::default(),
             next_session: AtomicU64::new(1),
@@ -105,20 +112,33 @@ impl Node {
         self.ready.store(true, Ordering::Release);
     }
 
-    /// Join by room id.
-    pub fn join_room(&self, room_id: &str) -> Result<Seat, JoinError> {
-        self.directory.reserve_in(room_id)
+    /// Join by room id: a seat here, or the node that owns the room.
+    pub fn join_room(&self, room_id: &str) -> Result<JoinTarget, JoinError> {
+        match self.directory.reserve_in(room_id) {
+            Err(JoinError::RoomNotFound) => {
+                self.owner_elsewhere(room_id).ok_or(JoinError::RoomNotFound)
+            }
+            seat => seat.map(JoinTarget::Here),
+        }
     }
 
-    /// Join-or-create by mode for a session on `shard`.
+    /// Join-or-create by mode for a session on `shard`: a free seat in a
+    /// room of this node, else in a room of another node (a redirect), else
+    /// a new room here.
     pub fn join_or_create(
         self: &Arc<Self>,
         mode_name: &str,
         shard: usize,
-    ) -> Result<Seat, JoinError> {
+    ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
         if let Some(seat) = self.directory.reserve_any(mode_name, shard) {
-            return Ok(seat);
+            return Ok(JoinTarget::Here(seat));
+        }
+        let view = self.presence.view();
+        if let Some((room_id, room)) = view.free_room_elsewhere(mode_name)
+            && let Some(url) = view.url(&room.node)
+        {
+            return Ok(JoinTarget::Elsewhere { url, room_id });
         }
         let target = shard::place(
             &self.shards,
@@ -126,7 +146,20 @@ impl Node {
             self.config.shard.shard_imbalance_pct,
             mode.params.capacity,
         );
-        Ok(self.create_room(mode, target))
+        Ok(JoinTarget::Here(self.create_room(mode, target)))
+    }
+
+    /// The owner of `room_id`, if another node runs it.
+    fn owner_elsewhere(&self, room_id: &str) -> Option<JoinTarget> {
+        let view = self.presence.view();
+        let room = view.room(room_id)?;
+        if room.node == *view.own() {
+            return None;
+        }
+        Some(JoinTarget::Elsewhere {
+            url: view.url(&room.node)?,
+            room_id: Arc::from(room_id),
+        })
     }
 
     /// Creates a room of `mode` on shard `target`, starts its actor there and
@@ -140,9 +173,13 @@ impl Node {
             self.config.room.inputs_per_seat,
         );
         self.directory.insert(handle.clone());
+        let info = handle.info();
+        self.presence
+            .room_opened(&info.id, &info.mode, info.capacity);
         let settings = RoomSettings {
             empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
             metrics: shard.metrics.clone(),
+            presence: self.presence.clone(),
         };
         let room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
         let exit = Disposal { node: self.clone() };
@@ -153,13 +190,28 @@ impl Node {
     }
 }
 
-/// Removes a disposed room from the directory.
+/// Where a join goes.
+pub enum JoinTarget {
+    /// A seat reserved in a room of this node.
+    Here(Seat),
+    /// The room lives on another node: the client reconnects to `url`.
+    Elsewhere {
+        /// Public WebSocket URL of the owning node.
+        url: Arc<str>,
+        /// The room to join there.
+        room_id: Arc<str>,
+    },
+}
+
+/// Removes a disposed room from the directory and from presence.
 struct Disposal {
     node: Arc<Node>,
 }
 
 impl RoomExit for Disposal {
     fn disposed(&self, room: &RoomHandle) {
-        self.node.directory.remove(&room.info().id);
+        let id = &room.info().id;
+        self.node.directory.remove(id);
+        self.node.presence.room_closed(id);
     }
 }

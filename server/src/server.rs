@@ -13,6 +13,7 @@ use std::future::IntoFuture;
 
 use tokio::net::TcpListener;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
@@ -20,6 +21,7 @@ use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
 use crate::net::{listener, router};
 use crate::node::Node;
+use crate::presence::{PresenceHandle, redis};
 use crate::shard::ShardHandle;
 use crate::{metrics, observer, shutdown};
 
@@ -37,6 +39,9 @@ pub enum StartError {
     /// The configuration names an unknown game.
     #[error(transparent)]
     Config(#[from] crate::node::UnknownGame),
+    /// The presence backend could not be set up.
+    #[error(transparent)]
+    Presence(#[from] crate::presence::redis::PresenceError),
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
@@ -79,13 +84,18 @@ impl Server {
             })
             .collect();
         let pin = config.shard.pin_cores;
-        let node = Arc::new(Node::new(config, &games, shards, handle)?);
+        let shutdown = CancellationToken::new();
+        let (presence, presence_thread) = start_presence(&config, local_addr, shutdown.clone())?;
+        let node = Arc::new(Node::new(
+            config, &games, shards, handle, presence, shutdown,
+        )?);
         let cores = if pin {
             core_affinity::get_core_ids().filter(|c| !c.is_empty())
         } else {
             None
         };
-        let mut threads = Vec::with_capacity(count);
+        let mut threads = Vec::with_capacity(count + 2);
+        threads.extend(presence_thread);
         for (id, (runtime, listener)) in runtimes.into_iter().zip(listeners).enumerate() {
             let shard_node = node.clone();
             let core = cores.as_ref().map(|c| c[id % c.len()]);
@@ -159,6 +169,39 @@ impl Server {
 }
 
 /// One shard's life: serve until shutdown, then drain its sessions and rooms.
+/// The URL other nodes send clients to: `--public-url`, else derived from
+/// the bound address.
+fn public_url(config: &Config, local_addr: SocketAddr) -> String {
+    if let Some(url) = &config.presence.public_url {
+        return url.clone();
+    }
+    let mut addr = local_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("ws://{addr}/ws")
+}
+
+/// The configured presence backend; the Redis one comes with its thread.
+fn start_presence(
+    config: &Config,
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+) -> Result<(PresenceHandle, Option<JoinHandle<()>>), StartError> {
+    let node_id = config.node_id();
+    let url = public_url(config, local_addr);
+    metrics::register_presence(&crate::presence::Change::LABELS, &redis::actor::OPS);
+    match config.presence.redis_url() {
+        None => Ok((PresenceHandle::local(&node_id, &url), None)),
+        Some(redis_url) => {
+            let (handle, thread) =
+                redis::start(&config.presence, redis_url, &node_id, &url, shutdown)?;
+            tracing::info!(node = %node_id, %url, "presence: Redis");
+            Ok((handle, Some(thread)))
+        }
+    }
+}
+
 async fn serve_shard(node: Arc<Node>, shard: usize, listener: std::net::TcpListener) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,

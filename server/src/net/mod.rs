@@ -2,6 +2,7 @@
 //! reasons a connection ends.
 
 pub mod close;
+pub mod cluster;
 pub mod kick;
 pub mod listener;
 pub mod router;

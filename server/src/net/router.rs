@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tickforge_protocol::SUBPROTOCOL;
 
-use super::session;
+use super::{cluster, session};
 use crate::node::Node;
 
 /// Target of tungstenite's write buffer before it writes on its own; flushes
@@ -33,6 +33,7 @@ pub fn router(node: Arc<Node>, shard: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/rooms", get(rooms))
+        .route("/presence/{player}", get(cluster::player))
         .route("/metrics", get(metrics))
         .merge(crate::web::routes())
         .with_state(AppState { node, shard })
@@ -68,12 +69,25 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// 200 while the node serves (a degraded presence backend does not stop it
+/// serving its own rooms; the body says so), 503 otherwise.
 async fn readyz(State(app): State<AppState>) -> Response {
+    let presence = app.node.presence.health().label();
     if app.node.is_ready() {
-        "ready".into_response()
+        format!("ready\npresence: {presence}\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\npresence: {presence}\n"),
+        )
+            .into_response()
     }
+}
+
+/// `/rooms` query: `scope=node` (default) or `scope=cluster`.
+#[derive(Debug, Deserialize)]
+pub struct RoomsQuery {
+    scope: Option<String>,
 }
 
 /// One room in `/rooms`.
@@ -88,7 +102,15 @@ pub struct RoomView {
     tick: u64,
 }
 
-async fn rooms(State(app): State<AppState>) -> Json<Vec<RoomView>> {
+async fn rooms(State(app): State<AppState>, Query(query): Query<RoomsQuery>) -> Response {
+    match query.scope.as_deref() {
+        None | Some("node") => Json(node_rooms(&app)).into_response(),
+        Some("cluster") => Json(cluster::rooms(&app)).into_response(),
+        Some(_) => (StatusCode::BAD_REQUEST, "scope must be `node` or `cluster`").into_response(),
+    }
+}
+
+fn node_rooms(app: &AppState) -> Vec<RoomView> {
     let mut rooms: Vec<RoomView> = app
         .node
         .directory
@@ -108,7 +130,7 @@ async fn rooms(State(app): State<AppState>) -> Json<Vec<RoomView>> {
         })
         .collect();
     rooms.sort_by(|a, b| a.id.cmp(&b.id));
-    Json(rooms)
+    rooms
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {

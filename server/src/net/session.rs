@@ -30,6 +30,7 @@ use super::kick::Kick;
 use crate::clock;
 use crate::directory::JoinError;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
+use crate::node::JoinTarget;
 use crate::node::Node;
 use crate::room::{JoinRequest, OutboxReceiver, RoomHandle, SessionId, outbox};
 
@@ -286,7 +287,12 @@ impl Session {
             (None, None) => Err(JoinError::NothingToJoin),
         };
         let seat = match seat {
-            Ok(seat) => seat,
+            Ok(JoinTarget::Here(seat)) => seat,
+            Ok(JoinTarget::Elsewhere { url, room_id }) => {
+                tracing::debug!(session = self.id, %room_id, %url, "join redirected");
+                let redirect = encode(|e| e.redirect(&url, &room_id));
+                return self.reply(OutKind::Redirect, redirect);
+            }
             Err(e) => {
                 let code = match e {
                     JoinError::RoomNotFound => ErrorCode::RoomNotFound,

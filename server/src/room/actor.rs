@@ -20,6 +20,7 @@ use crate::game::{EntityId, Game};
 use crate::metrics::{self, OutKind, ShardMetrics};
 use crate::net::close::Disconnect;
 use crate::net::kick::Kick;
+use crate::presence::PresenceHandle;
 
 struct Member {
     session: SessionId,
@@ -38,6 +39,8 @@ pub struct RoomSettings {
     pub empty_grace: Duration,
     /// Metrics and load counters of the shard the room runs on.
     pub metrics: Arc<ShardMetrics>,
+    /// Where joins and leaves are reported (never waits).
+    pub presence: PresenceHandle,
 }
 
 /// What happens when a room stops (normally, at shutdown, or by a panic in
@@ -209,8 +212,12 @@ impl Room {
             player_id: &member.player_id,
         });
         self.broadcast(OutKind::PlayerJoined, &announce, None);
+        let player = member.player_id.clone();
         self.members.push(member);
         let shared = self.handle.shared.clone();
+        self.settings
+            .presence
+            .player_joined(&shared.id, &player, self.members.len() as u32);
         let fields = JoinedFields {
             room_id: &shared.id,
             mode: &shared.mode,
@@ -266,6 +273,11 @@ impl Room {
             self.game.remove_player(member.entity);
             self.count_member(-1);
             self.handle.release_seat();
+            self.settings.presence.player_left(
+                &self.handle.shared.id,
+                &member.player_id,
+                self.members.len() as u32,
+            );
             if !self.members.is_empty() {
                 let left = self.enc.player_left(PlayerEntry {
                     entity_id: member.entity,
@@ -297,9 +309,14 @@ impl Drop for Room {
         while shared.inputs.pop().is_some() {}
         let mut gone = std::mem::take(&mut self.members);
         gone.append(&mut self.removed);
+        let mut remaining = gone.len() as u32;
         for member in gone {
             self.game.remove_player(member.entity);
             self.count_member(-1);
+            remaining -= 1;
+            self.settings
+                .presence
+                .player_left(&shared.id, &member.player_id, remaining);
         }
         self.settings.metrics.add_rooms(-1);
         if let Some(exit) = self.exit.take() {

@@ -1,0 +1,423 @@
+//! The cluster as this node sees it: nodes, rooms and player placements in
+//! lock-free maps (`dashmap`). This node's own entries are written at once
+//! by the rooms (they are the truth); other nodes' entries come from a
+//! snapshot plus the bulletins that followed it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde::Serialize;
+
+use super::change::{Change, Stamped};
+
+/// Where a player is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// Node that runs the room.
+    pub node: Arc<str>,
+    /// Room id.
+    pub room: Arc<str>,
+    /// When the player joined, Unix milliseconds.
+    pub since_ms: u64,
+}
+
+/// A room somewhere in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomRecord {
+    /// Owning node.
+    pub node: Arc<str>,
+    /// Mode the room was created for.
+    pub mode: Arc<str>,
+    /// Seats.
+    pub capacity: u16,
+    /// Players seated.
+    pub players: u32,
+    /// Sequence number of the change that set `players`.
+    #[serde(skip)]
+    pub seq: u64,
+}
+
+/// Everything one node has published: what a snapshot reads back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeState {
+    /// The node.
+    pub node: Arc<str>,
+    /// Its public WebSocket URL.
+    pub url: Arc<str>,
+    /// Its rooms.
+    pub rooms: Vec<(Arc<str>, RoomRecord)>,
+    /// Its players: (player id, placement).
+    pub players: Vec<(Arc<str>, Placement)>,
+}
+
+/// The cluster as seen from one node.
+pub struct PresenceView {
+    own: Arc<str>,
+    nodes: DashMap<Arc<str>, Arc<str>>,
+    rooms: DashMap<Arc<str>, RoomRecord>,
+    players: DashMap<Arc<str>, Vec<Placement>>,
+}
+
+impl PresenceView {
+    /// A view holding only this node (`own`, reached at `url`).
+    pub fn new(own: Arc<str>, url: Arc<str>) -> PresenceView {
+        let view = PresenceView {
+            own,
+            nodes: DashMap::new(),
+            rooms: DashMap::new(),
+            players: DashMap::new(),
+        };
+        view.nodes.insert(view.own.clone(), url);
+        view
+    }
+
+    /// This node's id.
+    pub fn own(&self) -> &Arc<str> {
+        &self.own
+    }
+
+    /// Applies one change made on `node`.
+    pub fn apply(&self, node: &Arc<str>, stamped: &Stamped) {
+        match &stamped.change {
+            Change::RoomOpened {
+                room,
+                mode,
+                capacity,
+            } => {
+                self.rooms
+                    .entry(room.clone())
+                    .and_modify(|r| {
+                        if stamped.seq >= r.seq {
+                            r.node = node.clone();
+                            r.mode = mode.clone();
+                            r.capacity = *capacity;
+                            r.seq = stamped.seq;
+                        }
+                    })
+                    .or_insert_with(|| RoomRecord {
+                        node: node.clone(),
+                        mode: mode.clone(),
+                        capacity: *capacity,
+                        players: 0,
+                        seq: stamped.seq,
+                    });
+            }
+            Change::RoomClosed { room } => {
+                self.rooms.remove_if(room, |_, r| r.node == *node);
+                self.players.retain(|_, placements| {
+                    placements.retain(|p| !(p.node == *node && p.room == *room));
+                    !placements.is_empty()
+                });
+            }
+            Change::PlayerJoined {
+                room,
+                player,
+                since_ms,
+                players,
+            } => {
+                let mut placements = self.players.entry(player.clone()).or_default();
+                if !placements
+                    .iter()
+                    .any(|p| p.node == *node && p.room == *room)
+                {
+                    placements.push(Placement {
+                        node: node.clone(),
+                        room: room.clone(),
+                        since_ms: *since_ms,
+                    });
+                }
+                drop(placements);
+                self.count(room, node, *players, stamped.seq);
+            }
+            Change::PlayerLeft {
+                room,
+                player,
+                players,
+            } => {
+                self.players.remove_if_mut(player, |_, placements| {
+                    placements.retain(|p| !(p.node == *node && p.room == *room));
+                    placements.is_empty()
+                });
+                self.count(room, node, *players, stamped.seq);
+            }
+        }
+    }
+
+    fn count(&self, room: &str, node: &Arc<str>, players: u32, seq: u64) {
+        if let Some(mut r) = self.rooms.get_mut(room)
+            && r.node == *node
+            && seq >= r.seq
+        {
+            r.players = players;
+            r.seq = seq;
+        }
+    }
+
+    /// Forgets everything of `node`.
+    pub fn remove_node(&self, node: &str) {
+        self.nodes.remove(node);
+        self.rooms.retain(|_, r| &*r.node != node);
+        self.players.retain(|_, placements| {
+            placements.retain(|p| &*p.node != node);
+            !placements.is_empty()
+        });
+    }
+
+    /// Replaces what is known of `state.node` with `state`. This node's own
+    /// entries are never replaced: they are the truth.
+    pub fn replace_node(&self, state: NodeState) {
+        let node = state.node;
+        if node == self.own {
+            return;
+        }
+        self.nodes.insert(node.clone(), state.url);
+        let rooms: HashSet<&Arc<str>> = state.rooms.iter().map(|(id, _)| id).collect();
+        self.rooms
+            .retain(|id, r| r.node != node || rooms.contains(id));
+        for (id, record) in &state.rooms {
+            self.rooms.insert(id.clone(), record.clone());
+        }
+        let placed: HashSet<(&str, &str)> = state
+            .players
+            .iter()
+            .map(|(player, p)| (&**player, &*p.room))
+            .collect();
+        self.players.retain(|player, placements| {
+            placements.retain(|p| p.node != node || placed.contains(&(&**player, &*p.room)));
+            !placements.is_empty()
+        });
+        for (player, placement) in state.players {
+            let mut placements = self.players.entry(player).or_default();
+            if !placements
+                .iter()
+                .any(|p| p.node == placement.node && p.room == placement.room)
+            {
+                placements.push(placement);
+            }
+        }
+    }
+
+    /// Replaces every other node's entries with `states` (a full snapshot):
+    /// nodes missing from it are forgotten.
+    pub fn replace_all(&self, states: Vec<NodeState>) {
+        let live: HashSet<Arc<str>> = states.iter().map(|s| s.node.clone()).collect();
+        let mut known: HashSet<Arc<str>> = self.nodes.iter().map(|n| n.key().clone()).collect();
+        known.extend(self.rooms.iter().map(|r| r.node.clone()));
+        known.extend(
+            self.players
+                .iter()
+                .flat_map(|p| p.value().iter().map(|p| p.node.clone()).collect::<Vec<_>>()),
+        );
+        let gone: Vec<Arc<str>> = known
+            .into_iter()
+            .filter(|n| *n != self.own && !live.contains(n))
+            .collect();
+        for node in gone {
+            self.remove_node(&node);
+        }
+        for state in states {
+            self.replace_node(state);
+        }
+    }
+
+    /// This node's own state, as it must be published.
+    pub fn own_state(&self) -> NodeState {
+        NodeState {
+            node: self.own.clone(),
+            url: self.url(&self.own).unwrap_or_else(|| Arc::from("")),
+            rooms: self
+                .rooms
+                .iter()
+                .filter(|r| r.node == self.own)
+                .map(|r| (r.key().clone(), r.value().clone()))
+                .collect(),
+            players: self
+                .players
+                .iter()
+                .flat_map(|entry| {
+                    entry
+                        .value()
+                        .iter()
+                        .filter(|p| p.node == self.own)
+                        .map(|p| (entry.key().clone(), p.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        }
+    }
+
+    /// Where `player` is (usually one place; a player id used by two
+    /// connections at once has two).
+    pub fn placements(&self, player: &str) -> Vec<Placement> {
+        self.players
+            .get(player)
+            .map(|p| p.value().clone())
+            .unwrap_or_default()
+    }
+
+    /// The room `id`.
+    pub fn room(&self, id: &str) -> Option<RoomRecord> {
+        self.rooms.get(id).map(|r| r.value().clone())
+    }
+
+    /// Every room of the cluster, by id.
+    pub fn rooms(&self) -> Vec<(Arc<str>, RoomRecord)> {
+        self.rooms
+            .iter()
+            .map(|r| (r.key().clone(), r.value().clone()))
+            .collect()
+    }
+
+    /// A room of `mode` on another node with a free seat, by id.
+    pub fn free_room_elsewhere(&self, mode: &str) -> Option<(Arc<str>, RoomRecord)> {
+        self.rooms
+            .iter()
+            .find(|r| r.node != self.own && &*r.mode == mode && r.players < u32::from(r.capacity))
+            .map(|r| (r.key().clone(), r.value().clone()))
+    }
+
+    /// Public URL of `node`.
+    pub fn url(&self, node: &str) -> Option<Arc<str>> {
+        self.nodes.get(node).map(|u| u.value().clone())
+    }
+
+    /// Known nodes, this one included.
+    pub fn nodes(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        self.nodes
+            .iter()
+            .map(|n| (n.key().clone(), n.value().clone()))
+            .collect()
+    }
+
+    /// Players seated anywhere in the cluster (sum of room counts).
+    pub fn player_count(&self) -> u64 {
+        self.rooms.iter().map(|r| u64::from(r.players)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn stamped(seq: u64, change: Change) -> Stamped {
+        Stamped { seq, change }
+    }
+
+    fn opened(room: &str) -> Change {
+        Change::RoomOpened {
+            room: room.into(),
+            mode: "arena".into(),
+            capacity: 4,
+        }
+    }
+
+    fn joined(room: &str, player: &str, players: u32) -> Change {
+        Change::PlayerJoined {
+            room: room.into(),
+            player: player.into(),
+            since_ms: 1,
+            players,
+        }
+    }
+
+    fn left(room: &str, player: &str, players: u32) -> Change {
+        Change::PlayerLeft {
+            room: room.into(),
+            player: player.into(),
+            players,
+        }
+    }
+
+    fn view() -> PresenceView {
+        PresenceView::new("me".into(), "ws://me/ws".into())
+    }
+
+    #[test]
+    fn joins_and_leaves_place_players_and_count_them() {
+        let v = view();
+        let b: Arc<str> = "b".into();
+        v.apply(&b, &stamped(1, opened("b-1")));
+        v.apply(&b, &stamped(2, joined("b-1", "p", 1)));
+        v.apply(&b, &stamped(3, joined("b-1", "q", 2)));
+        assert_eq!(v.placements("p")[0].room.as_ref(), "b-1");
+        assert_eq!(v.room("b-1").unwrap().players, 2);
+        v.apply(&b, &stamped(4, left("b-1", "p", 1)));
+        assert!(v.placements("p").is_empty());
+        assert_eq!(v.player_count(), 1);
+    }
+
+    #[test]
+    fn an_older_count_never_overwrites_a_newer_one() {
+        let v = view();
+        let b: Arc<str> = "b".into();
+        v.apply(&b, &stamped(1, opened("b-1")));
+        v.apply(&b, &stamped(5, joined("b-1", "p", 3)));
+        v.apply(&b, &stamped(4, joined("b-1", "q", 2)));
+        assert_eq!(v.room("b-1").unwrap().players, 3);
+    }
+
+    #[test]
+    fn replaying_events_after_a_snapshot_ends_in_the_latest_state() {
+        let v = view();
+        let b: Arc<str> = "b".into();
+        // The snapshot already saw p join, leave and join again.
+        v.replace_node(NodeState {
+            node: b.clone(),
+            url: "ws://b/ws".into(),
+            rooms: vec![(
+                "b-1".into(),
+                RoomRecord {
+                    node: b.clone(),
+                    mode: "arena".into(),
+                    capacity: 4,
+                    players: 1,
+                    seq: 3,
+                },
+            )],
+            players: vec![(
+                "p".into(),
+                Placement {
+                    node: b.clone(),
+                    room: "b-1".into(),
+                    since_ms: 1,
+                },
+            )],
+        });
+        // The same events, buffered by the subscription, arrive afterwards.
+        v.apply(&b, &stamped(1, joined("b-1", "p", 1)));
+        v.apply(&b, &stamped(2, left("b-1", "p", 0)));
+        v.apply(&b, &stamped(3, joined("b-1", "p", 1)));
+        assert_eq!(v.placements("p").len(), 1);
+        assert_eq!(v.room("b-1").unwrap().players, 1);
+    }
+
+    #[test]
+    fn a_full_snapshot_forgets_nodes_it_does_not_list_but_keeps_our_own() {
+        let v = view();
+        let me = v.own().clone();
+        let b: Arc<str> = "b".into();
+        v.apply(&me, &stamped(1, opened("me-1")));
+        v.apply(&me, &stamped(2, joined("me-1", "p", 1)));
+        v.apply(&b, &stamped(1, opened("b-1")));
+        v.apply(&b, &stamped(2, joined("b-1", "q", 1)));
+        v.replace_all(Vec::new());
+        assert!(v.room("b-1").is_none());
+        assert!(v.placements("q").is_empty());
+        assert_eq!(v.room("me-1").unwrap().players, 1);
+        assert_eq!(v.own_state().players.len(), 1);
+        assert_eq!(v.url("me").as_deref(), Some("ws://me/ws"));
+    }
+
+    #[test]
+    fn a_closed_room_takes_its_players_with_it() {
+        let v = view();
+        let b: Arc<str> = "b".into();
+        v.apply(&b, &stamped(1, opened("b-1")));
+        v.apply(&b, &stamped(2, joined("b-1", "p", 1)));
+        v.apply(&b, &stamped(3, Change::RoomClosed { room: "b-1".into() }));
+        assert!(v.placements("p").is_empty());
+        assert!(v.rooms().is_empty());
+    }
+}

@@ -1,0 +1,241 @@
+//! Multi-node test support: a real `redis-server` on a free loopback port,
+//! and tickforge nodes as real child processes (so they can be killed with
+//! SIGKILL) that share it for presence.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::http_get;
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics with `what`
+/// after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A real redis-server child process.
+pub struct Redis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    /// Starts redis-server on a free port and waits until it answers PING.
+    pub async fn start() -> Redis {
+        let mut redis = Redis {
+            port: free_port(),
+            child: None,
+        };
+        redis.spawn().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (the test command installs it)");
+        self.child = Some(child);
+        eventually(
+            Duration::from_secs(10),
+            "redis-server to answer PING",
+            || async {
+                self.command("PING")
+                    .await
+                    .filter(|r| r.starts_with("+PONG"))
+            },
+        )
+        .await;
+    }
+
+    /// Kills the server (SIGKILL): its data is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill redis-server");
+            child.wait().expect("reap redis-server");
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// Sends one inline command, returns the raw reply (None if unreachable).
+    pub async fn command(&self, command: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.ok()?;
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A tickforge node as a child process.
+pub struct NodeProcess {
+    pub id: String,
+    pub addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl NodeProcess {
+    /// Starts node `id` with presence on `redis_url`, waits until its
+    /// presence is connected.
+    pub async fn start(id: &str, redis_url: &str, extra: &[&str]) -> NodeProcess {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tickforge"))
+            .args(["--listen", &addr.to_string(), "--node-id", id])
+            .args([
+                "--presence",
+                redis_url,
+                "--shards",
+                "1",
+                "--pin-cores",
+                "false",
+            ])
+            .args(["--log", "warn"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tickforge binary runs");
+        let mut node = NodeProcess {
+            id: id.to_string(),
+            addr,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = node
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("node {id} exited at start: {status}");
+            }
+            let ready = super::http(addr, "GET", "/readyz", None).await;
+            if ready.is_ok_and(|(_, body)| body.contains("presence: connected")) {
+                return node;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {id} not connected within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path).await
+    }
+
+    /// Waits until `/readyz` reports presence as `state`.
+    pub async fn wait_presence(&self, state: &str, within: Duration) {
+        let wanted = format!("presence: {state}");
+        eventually(within, &format!("{} presence {state}", self.id), || async {
+            let reply = super::http(self.addr, "GET", "/readyz", None).await.ok()?;
+            reply.1.contains(&wanted).then_some(())
+        })
+        .await;
+    }
+
+    /// `/rooms?scope=cluster`.
+    pub async fn cluster_rooms(&self) -> Vec<serde_json::Value> {
+        let (status, body) = self.get("/rooms?scope=cluster").await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("rooms JSON")
+    }
+
+    /// `/presence/{player}`: the placements, empty when not online.
+    pub async fn placements(&self, player: &str) -> Vec<serde_json::Value> {
+        let (status, body) = self.get(&format!("/presence/{player}")).await;
+        match status {
+            404 => Vec::new(),
+            200 => {
+                let v: serde_json::Value = serde_json::from_str(&body).expect("presence JSON");
+                v["placements"].as_array().cloned().unwrap_or_default()
+            }
+            other => panic!("/presence answered {other}: {body}"),
+        }
+    }
+
+    /// One series of `/metrics`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("node running").id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    /// SIGKILL: no shutdown, nothing cleaned up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill node");
+            child.wait().expect("reap node");
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
