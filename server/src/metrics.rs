@@ -480,7 +480,7 @@ pub const PRESENCE_QUEUE_FULL: &str = "tickforge_presence_queue_full_total";
 pub const PRESENCE_REDIS_ERRORS: &str = "tickforge_presence_redis_errors_total";
 /// Publish → receive latency of presence bulletins, seconds (histogram).
 pub const PRESENCE_LATENCY: &str = "tickforge_presence_latency_seconds";
-/// 1 while the presence backend is connected and in sync, else 0 (gauge).
+/// 1 while the presence backend is connected and in sync (always 1 in-process), else 0 (gauge).
 pub const PRESENCE_CONNECTED: &str = "tickforge_presence_connected";
 /// Nodes in this node's view of the cluster, itself included (gauge).
 pub const PRESENCE_NODES: &str = "tickforge_presence_nodes";
@@ -509,8 +509,9 @@ pub const PRESENCE_BUCKETS: [f64; 14] = [
     1.0,
 ];
 
-/// Registers the presence series at zero, with their help texts.
-pub fn register_presence(change_kinds: &[&'static str], redis_ops: &[&'static str]) {
+/// Registers the presence series at zero, with their help texts. The
+/// in-process backend is always in sync with itself: `connected` starts at 1.
+pub fn register_presence(change_kinds: &[&'static str], redis_ops: &[&'static str], local: bool) {
     describe_counter!(
         PRESENCE_EVENTS_OUT,
         "Presence changes of this node published, by kind."
@@ -560,5 +561,8 @@ pub fn register_presence(change_kinds: &[&'static str], redis_ops: &[&'static st
     }
     counter!(PRESENCE_QUEUE_FULL).absolute(0);
     counter!(PRESENCE_REAPED).absolute(0);
-    gauge!(PRESENCE_CONNECTED).set(0.0);
+    gauge!(PRESENCE_CONNECTED).set(if local { 1.0 } else { 0.0 });
+    gauge!(PRESENCE_NODES).set(1.0);
+    // Registered (empty) so dashboards and alerts find the series at once.
+    let _latency = histogram!(PRESENCE_LATENCY);
 }

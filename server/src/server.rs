@@ -190,7 +190,8 @@ fn start_presence(
 ) -> Result<(PresenceHandle, Option<JoinHandle<()>>), StartError> {
     let node_id = config.node_id();
     let url = public_url(config, local_addr);
-    metrics::register_presence(&crate::presence::Change::LABELS, &redis::actor::OPS);
+    let local = config.presence.redis_url().is_none();
+    metrics::register_presence(&crate::presence::Change::LABELS, &redis::actor::OPS, local);
     match config.presence.redis_url() {
         None => Ok((PresenceHandle::local(&node_id, &url), None)),
         Some(redis_url) => {
