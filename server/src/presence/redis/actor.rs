@@ -26,7 +26,7 @@ use crate::metrics::{
     RESYNC_STARTUP,
 };
 use crate::presence::PresenceOptions;
-use crate::presence::change::{Body, Bulletin};
+use crate::presence::change::{Body, Bulletin, Change};
 
 /// Most changes written in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -221,12 +221,13 @@ impl Actor {
             // The republish writes the whole state, these changes included.
             return;
         }
-        let kinds: Vec<&'static str> = batch.iter().map(|s| s.change.label()).collect();
+        let mut written = Tally::default();
+        for stamped in &batch {
+            written.add(stamped.change.label());
+        }
         match tokio::time::timeout(self.timeout, self.ops.write(&self.shared.view, batch)).await {
             Ok(Ok(contested)) => {
-                for kind in kinds {
-                    counter!(PRESENCE_EVENTS_OUT, "kind" => kind).increment(1);
-                }
+                written.count(PRESENCE_EVENTS_OUT);
                 for room in contested {
                     tracing::error!(%room, "presence: room id already owned by another node");
                     counter!(PRESENCE_REDIS_ERRORS, "op" => "write").increment(1);
@@ -312,10 +313,12 @@ impl Actor {
             }
             _ if bulletin.node == own => {}
             Body::Changes { changes } => {
+                let mut applied = Tally::default();
                 for stamped in &changes {
                     self.shared.view.apply(&bulletin.node, stamped);
-                    counter!(PRESENCE_EVENTS_IN, "kind" => stamped.change.label()).increment(1);
+                    applied.add(stamped.change.label());
                 }
+                applied.count(PRESENCE_EVENTS_IN);
             }
             Body::Republished => match self.ops.read_node(&bulletin.node).await {
                 Ok(Some(state)) => self.shared.view.replace_node(state),
@@ -346,6 +349,26 @@ impl Actor {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "presence: closing a Redis connection"),
                 Err(_) => tracing::debug!("presence: closing a Redis connection timed out"),
+            }
+        }
+    }
+}
+
+/// Changes counted by kind, added to a counter once per batch.
+#[derive(Default)]
+struct Tally([u64; Change::LABELS.len()]);
+
+impl Tally {
+    fn add(&mut self, kind: &'static str) {
+        if let Some(i) = Change::LABELS.iter().position(|k| *k == kind) {
+            self.0[i] += 1;
+        }
+    }
+
+    fn count(&self, metric: &'static str) {
+        for (kind, n) in Change::LABELS.iter().zip(self.0) {
+            if n > 0 {
+                counter!(metric, "kind" => *kind).increment(n);
             }
         }
     }
