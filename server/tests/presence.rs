@@ -146,6 +146,38 @@ async fn a_killed_node_disappears_cluster_wide_after_its_ttl() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_shut_down_gracefully_leaves_the_cluster_at_once() {
+    let redis = Redis::start().await;
+    // A long TTL: only the node's own goodbye can explain a quick removal.
+    let ttl = ["--presence-ttl-ms", "120000"];
+    let a = NodeProcess::start("node-a", &redis.url(), &ttl).await;
+    let b = NodeProcess::start("node-b", &redis.url(), &ttl).await;
+    let mut alice = player(&a, "alice").await;
+    alice.join_or_create("arena").await.unwrap();
+    eventually(SEEN, "alice seen from B", || async {
+        (!b.placements("alice").await.is_empty()).then_some(())
+    })
+    .await;
+
+    a.signal("TERM");
+    eventually(SEEN, "A gone from B's view", || async {
+        let rooms = b.cluster_rooms().await;
+        (rooms.iter().all(|r| r["node"] != "node-a") && b.placements("alice").await.is_empty())
+            .then_some(())
+    })
+    .await;
+    let listed = redis.command("SMEMBERS tf:nodes").await.unwrap();
+    assert!(!listed.contains("node-a"), "A still listed: {listed}");
+    assert!(
+        redis
+            .command("EXISTS tf:node:node-a")
+            .await
+            .unwrap()
+            .starts_with(":0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_leads_to_a_full_and_correct_resync() {
     let mut redis = Redis::start().await;
     // One-seat rooms: each node creates its own instead of filling the other's.

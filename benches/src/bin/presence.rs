@@ -181,7 +181,7 @@ async fn publish(args: &Args) -> anyhow::Result<()> {
         let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
         while sent < due {
             let room = &rooms[((sent / 2) % args.rooms) as usize];
-            if sent % 2 == 0 {
+            if sent.is_multiple_of(2) {
                 player = Arc::from(format!("p{}", sent / 2));
                 handle.player_joined(room, &player, 1);
             } else {

@@ -333,24 +333,29 @@ impl Actor {
         gauge!(PRESENCE_NODES).set(self.shared.view.nodes().len() as f64);
     }
 
+    /// Leaves the cluster and closes the connections, all within one
+    /// command timeout.
     async fn goodbye(&mut self) {
-        if self.claimed && self.reachable() {
-            match tokio::time::timeout(self.timeout, self.ops.goodbye(&self.shared.view)).await {
-                Ok(Ok(())) => tracing::info!("presence: left the cluster"),
-                Ok(Err(e)) => self.failed("goodbye", &e),
-                Err(_) => {
-                    counter!(PRESENCE_REDIS_ERRORS, "op" => "goodbye").increment(1);
+        let leave = async {
+            if self.claimed && self.reachable() {
+                match self.ops.goodbye(&self.shared.view).await {
+                    Ok(()) => tracing::info!("presence: left the cluster"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "presence: leaving the cluster failed");
+                        counter!(PRESENCE_REDIS_ERRORS, "op" => "goodbye").increment(1);
+                    }
                 }
             }
+            let (a, b) = tokio::join!(self.subscriber.quit(), self.ops.client().quit());
+            if let Err(e) = a.and(b) {
+                tracing::debug!(error = %e, "presence: closing the Redis connections");
+            }
+        };
+        if tokio::time::timeout(self.timeout, leave).await.is_err() {
+            counter!(PRESENCE_REDIS_ERRORS, "op" => "goodbye").increment(1);
+            tracing::warn!("presence: leaving the cluster timed out");
         }
         self.set_connected(false);
-        for client in [self.subscriber.to_client(), self.ops.client().clone()] {
-            match tokio::time::timeout(self.timeout, client.quit()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(error = %e, "presence: closing a Redis connection"),
-                Err(_) => tracing::debug!("presence: closing a Redis connection timed out"),
-            }
-        }
     }
 }
 
