@@ -143,7 +143,13 @@ impl Actor {
     /// Claims, subscribes, republishes and resyncs, as far as needed and possible.
     async fn catch_up(&mut self) {
         if self.claimed && self.subscribed && self.republish.is_none() && self.resync.is_none() {
-            return;
+            if self.shared.connected.load(Ordering::Acquire) || !self.reachable() {
+                return;
+            }
+            // Back after a failure: whatever happened meanwhile, start over.
+            self.claimed = false;
+            self.republish = Some(REPUBLISH_CONNECT);
+            self.resync = Some(RESYNC_RECONNECT);
         }
         self.set_connected(false);
         if !self.reachable() {
