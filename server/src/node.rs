@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::directory::{Directory, JoinError};
 use crate::game::{GameParams, GameRegistry, Mode};
 use crate::observer::Observer;
+use crate::persist::WriteBehindHandle;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
 
@@ -34,6 +35,8 @@ pub struct Node {
     pub metrics: PrometheusHandle,
     /// Samples for the built-in dashboard.
     pub observer: Observer,
+    /// Player snapshots: hand-over and loads.
+    pub snapshots: WriteBehindHandle,
     next_session: AtomicU64,
     ready: AtomicBool,
 }
@@ -48,12 +51,15 @@ pub struct UnknownGame {
 }
 
 impl Node {
-    /// Builds the node state; shards must already exist.
+    /// Builds the node state; shards and the snapshot writer must already
+    /// exist, and the writer must stop with `shutdown`.
     pub fn new(
         config: Config,
         games: &GameRegistry,
         shards: Vec<ShardHandle>,
         metrics: PrometheusHandle,
+        snapshots: WriteBehindHandle,
+        shutdown: CancellationToken,
     ) -> Result<Node, UnknownGame> {
         let mut modes = HashMap::new();
         for spec in &config.room.modes {
@@ -82,9 +88,10 @@ impl Node {
             config,
             shards,
             modes,
-            shutdown: CancellationToken::new(),
+            shutdown,
             metrics,
             observer: Observer::default(),
+            snapshots,
             next_session: AtomicU64::new(1),
             ready: AtomicBool::new(false),
         })
@@ -143,6 +150,7 @@ impl Node {
         let settings = RoomSettings {
             empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
             metrics: shard.metrics.clone(),
+            snapshots: Some(self.snapshots.clone()),
         };
         let room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
         let exit = Disposal { node: self.clone() };

@@ -20,6 +20,7 @@ use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
 use crate::net::{listener, router};
 use crate::node::Node;
+use crate::persist::{PersistError, Persistence};
 use crate::shard::ShardHandle;
 use crate::{metrics, observer, shutdown};
 
@@ -37,6 +38,9 @@ pub enum StartError {
     /// The configuration names an unknown game.
     #[error(transparent)]
     Config(#[from] crate::node::UnknownGame),
+    /// The snapshot store could not be opened.
+    #[error(transparent)]
+    Snapshots(#[from] PersistError),
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
@@ -48,6 +52,7 @@ pub struct Server {
     node: Arc<Node>,
     threads: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
+    persistence: Persistence,
 }
 
 impl Server {
@@ -79,7 +84,19 @@ impl Server {
             })
             .collect();
         let pin = config.shard.pin_cores;
-        let node = Arc::new(Node::new(config, &games, shards, handle)?);
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let deadline = Duration::from_millis(config.net.shutdown_deadline_ms);
+        let persistence = Persistence::start(&config.snapshots, shutdown.clone(), deadline)?;
+        let snapshots = persistence.handle().clone();
+        let node = Node::new(config, &games, shards, handle, snapshots, shutdown.clone());
+        let node = match node {
+            Ok(node) => Arc::new(node),
+            Err(e) => {
+                shutdown.cancel();
+                persistence.finish();
+                return Err(e.into());
+            }
+        };
         let cores = if pin {
             core_affinity::get_core_ids().filter(|c| !c.is_empty())
         } else {
@@ -104,6 +121,7 @@ impl Server {
                 Err(e) => {
                     // Stop the shards already running before reporting.
                     node.shutdown.cancel();
+                    persistence.finish();
                     return Err(io("spawning shard thread")(e));
                 }
             }
@@ -112,6 +130,7 @@ impl Server {
             Ok(thread) => threads.push(thread),
             Err(e) => {
                 node.shutdown.cancel();
+                persistence.finish();
                 return Err(io("spawning observer thread")(e));
             }
         }
@@ -121,6 +140,7 @@ impl Server {
             node,
             threads,
             local_addr,
+            persistence,
         })
     }
 
@@ -139,13 +159,15 @@ impl Server {
         self.node.shutdown.cancel();
     }
 
-    /// Blocks until every shard thread (and the observer) has stopped.
+    /// Blocks until every shard thread (and the observer) has stopped, then
+    /// until the snapshot writer has written (or spilled) every snapshot.
     pub fn wait(self) {
         for thread in self.threads {
             if thread.join().is_err() {
                 tracing::error!("a shard thread panicked");
             }
         }
+        self.persistence.finish();
     }
 
     /// Shuts down and waits, from async code.
