@@ -185,15 +185,17 @@ impl Persistence {
                             return;
                         }
                     };
+                    let replay = writer::read_spill(&thread_options, &thread_shared.stats);
                     if opened_tx.send(Ok(())).is_err() {
                         return;
                     }
+                    let (s, o) = (thread_shared, thread_options);
                     match opened {
                         Opened::Embedded(store) => {
-                            writer::run(store, thread_shared, load_rx, thread_options, stop).await
+                            writer::run(store, s, load_rx, o, stop, replay).await
                         }
                         Opened::Cql(store) => {
-                            writer::run(*store, thread_shared, load_rx, thread_options, stop).await
+                            writer::run(*store, s, load_rx, o, stop, replay).await
                         }
                     }
                 });

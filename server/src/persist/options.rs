@@ -88,7 +88,8 @@ pub struct SnapshotOptions {
     #[arg(
         long,
         env = "TICKFORGE_SNAPSHOT_CONNECT_TIMEOUT_MS",
-        default_value_t = 10_000
+        default_value_t = 10_000,
+        global = true
     )]
     pub snapshot_connect_timeout_ms: u64,
 }

@@ -12,7 +12,7 @@ use super::record::{decode_records, encode_record};
 const MAGIC: &[u8; 8] = b"TFSPILL1";
 
 /// Writes `rows` to `path` atomically.
-pub(crate) fn write(path: &Path, rows: &[Snapshot]) -> std::io::Result<()> {
+pub fn write(path: &Path, rows: &[Snapshot]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -37,7 +37,7 @@ pub(crate) fn write(path: &Path, rows: &[Snapshot]) -> std::io::Result<()> {
 }
 
 /// Reads the spill file; `Ok(None)` when there is none.
-pub(crate) fn read(path: &Path) -> std::io::Result<Option<Vec<Snapshot>>> {
+pub fn read(path: &Path) -> std::io::Result<Option<Vec<Snapshot>>> {
     let buf = match std::fs::read(path) {
         Ok(buf) => buf,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -55,7 +55,7 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Option<Vec<Snapshot>>> {
 }
 
 /// Removes the spill file, if any.
-pub(crate) fn remove(path: &Path) -> std::io::Result<()> {
+pub fn remove(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),

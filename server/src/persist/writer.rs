@@ -8,8 +8,8 @@
 //! (unless newer ones arrived) and pauses flushing for an exponential
 //! back-off with jitter. Loads are answered from the unwritten snapshots
 //! first, then from the store. At shutdown it keeps flushing until every
-//! room has stopped and nothing is left, or until the deadline, when the
-//! rest goes to the spill file.
+//! room has stopped and nothing is left, or until the deadline; then, once
+//! every room has stopped, the rest goes to the spill file.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +28,7 @@ use super::pending::{Group, Pending};
 use super::spill;
 use super::stats::LoadSource;
 use super::store::{SnapshotStore, StoreError};
+use super::{Snapshot, stats::SnapshotStats};
 
 /// How often the dirty-players and oldest-age gauges are refreshed.
 const GAUGE_PERIOD: Duration = Duration::from_millis(500);
@@ -65,6 +66,7 @@ pub(crate) async fn run<S: SnapshotStore>(
     mut loads: mpsc::Receiver<LoadRequest>,
     options: SnapshotOptions,
     stop: Stop,
+    replay: Vec<Snapshot>,
 ) {
     let mut w = Writer {
         store: Arc::new(store),
@@ -79,13 +81,14 @@ pub(crate) async fn run<S: SnapshotStore>(
         spill_exists: false,
         seed: seed(),
     };
-    w.replay();
+    w.replay(replay);
     let mut flush_timer = tokio::time::interval(w.options.flush_period());
     flush_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut gauge_timer = tokio::time::interval(GAUGE_PERIOD);
     gauge_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut writes: JoinSet<Outcome> = JoinSet::new();
     let mut deadline: Option<Instant> = None;
+    let mut rooms_done = false;
     loop {
         let mut flush_due = false;
         let retry_at = w.retry_at;
@@ -103,7 +106,10 @@ pub(crate) async fn run<S: SnapshotStore>(
                 w.retry_at = None;
                 flush_due = true;
             }
-            _ = stop.rooms_done.cancelled(), if deadline.is_some() => flush_due = true,
+            _ = stop.rooms_done.cancelled(), if deadline.is_some() && !rooms_done => {
+                rooms_done = true;
+                flush_due = true;
+            }
             _ = gauge_timer.tick() => w.update_gauges(),
         }
         w.take_handover();
@@ -116,10 +122,13 @@ pub(crate) async fn run<S: SnapshotStore>(
             w.launch(&mut writes);
             w.flushing = w.pending.dirty_len() > 0;
         }
-        if stopping && stop.rooms_done.is_cancelled() && w.pending.is_empty() {
+        if rooms_done && w.pending.is_empty() {
             break;
         }
     }
+    // Rooms hand over their members' final snapshots as they stop; the
+    // node tells us when the last one has (shard threads joined).
+    stop.rooms_done.cancelled().await;
     w.take_handover();
     w.finish();
 }
@@ -140,23 +149,15 @@ fn seed() -> u64 {
 
 impl<S: SnapshotStore> Writer<S> {
     /// Snapshots left in the spill file by the previous run go first.
-    fn replay(&mut self) {
-        match spill::read(&self.spill_path) {
-            Ok(None) => {}
-            Ok(Some(rows)) => {
-                let now = Instant::now();
-                let count = rows.len();
-                for row in rows {
-                    self.pending.offer(row, now);
-                }
-                self.shared.stats.replayed.increment(count as u64);
-                self.spill_exists = true;
-                tracing::info!(count, path = %self.spill_path.display(), "replaying spilled snapshots");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, path = %self.spill_path.display(), "spill file unreadable; left in place");
-            }
+    fn replay(&mut self, rows: Vec<Snapshot>) {
+        if rows.is_empty() {
+            return;
         }
+        let now = Instant::now();
+        for row in rows {
+            self.pending.offer(row, now);
+        }
+        self.spill_exists = true;
     }
 
     /// Moves everything rooms handed over into the pending map.
@@ -328,5 +329,23 @@ impl<S: SnapshotStore> Writer<S> {
         }
         self.shared.stats.dirty.set(0.0);
         self.shared.stats.oldest.set(0.0);
+    }
+}
+
+/// Reads the spill file left by the previous run (counted as replayed).
+/// An unreadable file is left in place and reported.
+pub(crate) fn read_spill(options: &SnapshotOptions, stats: &SnapshotStats) -> Vec<Snapshot> {
+    let path = options.spill_path();
+    match spill::read(&path) {
+        Ok(None) => Vec::new(),
+        Ok(Some(rows)) => {
+            stats.replayed.increment(rows.len() as u64);
+            tracing::info!(count = rows.len(), path = %path.display(), "replaying spilled snapshots");
+            rows
+        }
+        Err(e) => {
+            tracing::error!(error = %e, path = %path.display(), "spill file unreadable; left in place");
+            Vec::new()
+        }
     }
 }

@@ -18,6 +18,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+pub mod players;
+
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
 fn count_panics() {
