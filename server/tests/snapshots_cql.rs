@@ -130,7 +130,7 @@ async fn a_thousand_players_each_end_with_exactly_their_latest_snapshot_in_cql()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_crash_mid_run_loses_nothing_and_no_tick_overruns() {
     let _one = NODE_LOCK.lock().await;
-    let store = store().await;
+    drop(store().await);
     let _restart_on_failure = NodeUp;
     let dir = fresh_data_dir();
     let server = cql_server(&dir, &["--shards", "2", "--tick-rate", "20"]);
@@ -166,16 +166,29 @@ async fn a_database_crash_mid_run_loses_nothing_and_no_tick_overruns() {
         overruns_before,
         "no tick overran its period during the outage"
     );
+    // Recovery: the driver reconnects (its back-off reaches 10 s during a
+    // long outage), then the writer drains every dirty player.
+    let recovery = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut clean = 0;
+    while clean < 2 {
+        assert!(
+            tokio::time::Instant::now() < recovery,
+            "the writer recovers after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let dirty = server.metric("tickforge_snapshot_dirty_players").await;
+        clean = if dirty == 0.0 { clean + 1 } else { 0 };
+    }
     server.stop().await;
     assert_eq!(spill_count(&dir), 0, "everything written after recovery");
-    assert_store_holds_latest(&store, &left).await;
+    assert_store_holds_latest(&store().await, &left).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_with_the_database_down_spills_and_the_next_start_replays() {
     let _one = NODE_LOCK.lock().await;
-    let store = store().await;
+    drop(store().await);
     let _restart_on_failure = NodeUp;
     let dir = fresh_data_dir();
     let prefix = run_prefix("down");
@@ -205,7 +218,7 @@ async fn a_shutdown_with_the_database_down_spills_and_the_next_start_replays() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_store_holds_latest(&store, &expected).await;
+    assert_store_holds_latest(&store().await, &expected).await;
     // And a returning player finds their position through a real join.
     let (id, at) = &expected[3];
     let mut back = server.connect(id).await;
