@@ -74,6 +74,9 @@ struct Session {
     player: Option<Arc<str>>,
     room: Option<Membership>,
     joining: Option<Joining>,
+    /// The room of the join in progress: inputs sent before Joined are
+    /// still checked against its game (and then dropped, `not_in_room`).
+    joining_room: Option<RoomHandle>,
     kick: Arc<Kick>,
     last_inbound: Instant,
     metrics: Arc<ShardMetrics>,
@@ -98,6 +101,7 @@ where
         player: None,
         room: None,
         joining: None,
+        joining_room: None,
         kick: Arc::new(Kick::default()),
         last_inbound: Instant::now(),
         metrics: stats.clone(),
@@ -311,6 +315,7 @@ impl Session {
         // The seat is held while the player's saved state loads (the room
         // does not wait: it sees the join only once the state is here).
         let snapshots = self.node.snapshots.clone();
+        self.joining_room = Some(seat.room().clone());
         self.joining = Some(Box::pin(async move {
             let loaded = snapshots.claim_and_load(player_id).await;
             (seat, loaded)
@@ -321,6 +326,7 @@ impl Session {
     /// refused and the seat given back).
     fn on_loaded(&mut self, seat: Seat, loaded: Result<Loaded, LoadError>) -> Step {
         self.joining = None;
+        self.joining_room = None;
         let (Some(player_id), Ok(loaded)) = (
             self.player.clone(),
             loaded.inspect_err(|e| {
@@ -386,11 +392,16 @@ impl Session {
     }
 
     fn on_input(&mut self, input: Input<'_>, frame: &Bytes) -> Step {
+        let payload = input.payload().map(|p| p.bytes()).unwrap_or_default();
         let Some(membership) = &self.room else {
+            if let Some(room) = &self.joining_room
+                && room.validate_input(payload).is_err()
+            {
+                return Step::Close(Disconnect::BadInput);
+            }
             self.metrics.input_dropped(metrics::DROP_NOT_IN_ROOM);
             return Step::Continue;
         };
-        let payload = input.payload().map(|p| p.bytes()).unwrap_or_default();
         if membership.room.validate_input(payload).is_err() {
             return Step::Close(Disconnect::BadInput);
         }
