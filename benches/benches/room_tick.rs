@@ -44,6 +44,7 @@ fn setup(players: u16) -> Bench {
         empty_grace: Duration::from_secs(60),
         metrics: Arc::new(ShardMetrics::new(0, Duration::from_millis(1))),
         presence: PresenceHandle::local("bench", "ws://127.0.0.1/ws"),
+        snapshots: None,
     };
     let mut room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
     let mut outboxes = Vec::new();
@@ -58,6 +59,8 @@ fn setup(players: u16) -> Bench {
             outbox: tx,
             kick: Arc::new(Kick::default()),
             inputs_queued: queued.clone(),
+            saved: None,
+            claim: None,
         })
         .expect("room takes the join");
         outboxes.push(rx);

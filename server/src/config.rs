@@ -13,6 +13,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
+use crate::persist::SnapshotOptions;
 pub use crate::presence::PresenceOptions;
 
 /// All of tickforge's settings.
@@ -51,6 +52,23 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub log: LogOptions,
+    /// Player snapshots (store and write-behind pipeline).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub snapshots: SnapshotOptions,
+    /// What to do; without a command the server runs.
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<Command>,
+}
+
+/// Commands besides running the server.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Create the snapshot store's schema (keyspace and table, or the
+    /// embedded database file), then exit. Idempotent; the server also does
+    /// it at start.
+    Migrate,
 }
 
 /// Listener and node identity.
@@ -325,6 +343,7 @@ impl Config {
         if self.room.inputs_per_seat == 0 || self.room.inputs_per_seat > 1024 {
             return invalid("inputs_per_seat must be 1..=1024");
         }
+        self.snapshots.validate().map_err(ConfigError::Invalid)?;
         let mut names = std::collections::HashSet::new();
         for mode in &self.room.modes {
             if !names.insert(mode.name.as_str()) {

@@ -15,6 +15,7 @@
 //! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
 //! | [`net`] | listeners, router (`/ws`, `/healthz`, `/readyz`, `/rooms`, `/metrics`), sessions, close causes |
 //! | [`metrics`] | metric names and labels, the Prometheus exporter, per-shard handles |
+//! | [`persist`] | player snapshots: write-behind writer, embedded and ScyllaDB stores |
 //! | [`observer`] | once-a-second dashboard samples, exporter upkeep |
 //! | [`web`] | built-in pages: `/dashboard` and its live stream |
 //! | [`window`] | lock-free per-second latency windows for the built-in dashboard |
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod observer;
+pub mod persist;
 pub mod presence;
 pub mod room;
 pub mod server;

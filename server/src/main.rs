@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use tickforge_server::config::{Config, ConfigError, LogOptions};
+use tickforge_server::config::{Command, Config, ConfigError, LogOptions};
 use tickforge_server::{GameRegistry, Server, shutdown};
 use tracing_subscriber::EnvFilter;
 
@@ -17,6 +17,18 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&config.log);
+    if config.command == Some(Command::Migrate) {
+        return match tickforge_server::persist::migrate(&config.snapshots) {
+            Ok(done) => {
+                println!("{done}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tickforge migrate: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let server = match Server::start(config, GameRegistry::default()) {
         Ok(server) => server,
         Err(e) => {

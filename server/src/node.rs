@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::directory::{Directory, JoinError};
 use crate::game::{GameParams, GameRegistry, Mode};
 use crate::observer::Observer;
+use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
@@ -38,6 +39,8 @@ pub struct Node {
     pub metrics: PrometheusHandle,
     /// Samples for the built-in dashboard.
     pub observer: Observer,
+    /// Player snapshots: hand-over and loads.
+    pub snapshots: WriteBehindHandle,
     next_session: AtomicU64,
     ready: AtomicBool,
 }
@@ -52,13 +55,15 @@ pub struct UnknownGame {
 }
 
 impl Node {
-    /// Builds the node state; shards must already exist.
+    /// Builds the node state; shards and the snapshot writer must already
+    /// exist, and the writer must stop with `shutdown`.
     pub fn new(
         config: Config,
         games: &GameRegistry,
         shards: Vec<ShardHandle>,
         metrics: PrometheusHandle,
         presence: PresenceHandle,
+        snapshots: WriteBehindHandle,
         shutdown: CancellationToken,
     ) -> Result<Node, UnknownGame> {
         let mut modes = HashMap::new();
@@ -92,6 +97,7 @@ impl Node {
             shutdown,
             metrics,
             observer: Observer::default(),
+            snapshots,
             next_session: AtomicU64::new(1),
             ready: AtomicBool::new(false),
         })
@@ -180,6 +186,7 @@ impl Node {
             empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
             metrics: shard.metrics.clone(),
             presence: self.presence.clone(),
+            snapshots: Some(self.snapshots.clone()),
         };
         let room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
         let exit = Disposal { node: self.clone() };

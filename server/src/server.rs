@@ -21,6 +21,7 @@ use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
 use crate::net::{listener, router};
 use crate::node::Node;
+use crate::persist::{PersistError, Persistence};
 use crate::presence::{PresenceHandle, redis};
 use crate::shard::ShardHandle;
 use crate::{metrics, observer, shutdown};
@@ -42,6 +43,9 @@ pub enum StartError {
     /// The presence backend could not be set up.
     #[error(transparent)]
     Presence(#[from] crate::presence::redis::PresenceError),
+    /// The snapshot store could not be opened.
+    #[error(transparent)]
+    Snapshots(#[from] PersistError),
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
@@ -53,6 +57,7 @@ pub struct Server {
     node: Arc<Node>,
     threads: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
+    persistence: Persistence,
 }
 
 impl Server {
@@ -85,10 +90,30 @@ impl Server {
             .collect();
         let pin = config.shard.pin_cores;
         let shutdown = CancellationToken::new();
-        let (presence, presence_thread) = start_presence(&config, local_addr, shutdown.clone())?;
-        let node = Arc::new(Node::new(
-            config, &games, shards, handle, presence, shutdown,
-        )?);
+        let deadline = Duration::from_millis(config.net.shutdown_deadline_ms);
+        let persistence = Persistence::start(&config.snapshots, shutdown.clone(), deadline)?;
+        let snapshots = persistence.handle().clone();
+        let started =
+            start_presence(&config, local_addr, shutdown.clone()).and_then(|(presence, thread)| {
+                let node = Node::new(
+                    config,
+                    &games,
+                    shards,
+                    handle,
+                    presence,
+                    snapshots,
+                    shutdown.clone(),
+                )?;
+                Ok((Arc::new(node), thread))
+            });
+        let (node, presence_thread) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                shutdown.cancel();
+                persistence.finish();
+                return Err(e);
+            }
+        };
         let cores = if pin {
             core_affinity::get_core_ids().filter(|c| !c.is_empty())
         } else {
@@ -114,6 +139,7 @@ impl Server {
                 Err(e) => {
                     // Stop the shards already running before reporting.
                     node.shutdown.cancel();
+                    persistence.finish();
                     return Err(io("spawning shard thread")(e));
                 }
             }
@@ -122,6 +148,7 @@ impl Server {
             Ok(thread) => threads.push(thread),
             Err(e) => {
                 node.shutdown.cancel();
+                persistence.finish();
                 return Err(io("spawning observer thread")(e));
             }
         }
@@ -131,6 +158,7 @@ impl Server {
             node,
             threads,
             local_addr,
+            persistence,
         })
     }
 
@@ -149,13 +177,15 @@ impl Server {
         self.node.shutdown.cancel();
     }
 
-    /// Blocks until every shard thread (and the observer) has stopped.
+    /// Blocks until every shard thread (and the observer) has stopped, then
+    /// until the snapshot writer has written (or spilled) every snapshot.
     pub fn wait(self) {
         for thread in self.threads {
             if thread.join().is_err() {
                 tracing::error!("a shard thread panicked");
             }
         }
+        self.persistence.finish();
     }
 
     /// Shuts down and waits, from async code.

@@ -32,7 +32,8 @@ use crate::directory::JoinError;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
 use crate::node::JoinTarget;
 use crate::node::Node;
-use crate::room::{JoinRequest, OutboxReceiver, RoomHandle, SessionId, outbox};
+use crate::persist::{LoadError, Loaded};
+use crate::room::{JoinRequest, OutboxReceiver, RoomHandle, Seat, SessionId, outbox};
 
 /// Longest player id accepted in Hello, in bytes.
 pub const MAX_PLAYER_ID_BYTES: usize = 128;
@@ -55,6 +56,9 @@ enum Step {
     Close(Disconnect),
 }
 
+/// A join whose seat is reserved while the player's saved state loads.
+type Joining = Pin<Box<dyn Future<Output = (Seat, Result<Loaded, LoadError>)> + Send>>;
+
 struct Membership {
     room: RoomHandle,
     outbox: OutboxReceiver,
@@ -70,6 +74,10 @@ struct Session {
     replies: Vec<Message>,
     player: Option<Arc<str>>,
     room: Option<Membership>,
+    joining: Option<Joining>,
+    /// The room of the join in progress: inputs sent before Joined are
+    /// still checked against its game (and then dropped, `not_in_room`).
+    joining_room: Option<RoomHandle>,
     kick: Arc<Kick>,
     last_inbound: Instant,
     metrics: Arc<ShardMetrics>,
@@ -93,6 +101,8 @@ where
         replies: Vec::with_capacity(2),
         player: None,
         room: None,
+        joining: None,
+        joining_room: None,
         kick: Arc::new(Kick::default()),
         last_inbound: Instant::now(),
         metrics: stats.clone(),
@@ -137,6 +147,7 @@ impl Session {
                 _ = &mut handshake, if self.player.is_none() => Step::Close(Disconnect::HandshakeTimeout),
                 inbound = ws.next() => self.on_inbound(inbound),
                 frame = next_outbound(&mut self.room) => self.on_outbound(frame, options.write_batch),
+                (seat, loaded) = next_loaded(&mut self.joining) => self.on_loaded(seat, loaded),
                 _ = pinger.tick() => self.on_ping_timer(options.idle_timeout()),
             };
             if let Step::Close(cause) = step {
@@ -278,7 +289,7 @@ impl Session {
     }
 
     fn on_join(&mut self, join: JoinRoom<'_>) {
-        if self.room.is_some() {
+        if self.room.is_some() || self.joining.is_some() {
             return self.reply_error(ErrorCode::AlreadyInRoom, "leave the current room first");
         }
         let seat = match (join.room_id(), join.mode()) {
@@ -307,6 +318,37 @@ impl Session {
         let Some(player_id) = self.player.clone() else {
             return;
         };
+        // The seat is held while the player's saved state loads (the room
+        // does not wait: it sees the join only once the state is here).
+        let snapshots = self.node.snapshots.clone();
+        self.joining_room = Some(seat.room().clone());
+        self.joining = Some(Box::pin(async move {
+            let loaded = snapshots.claim_and_load(player_id).await;
+            (seat, loaded)
+        }));
+    }
+
+    /// The saved state of a join arrived (or not in time: the join is
+    /// refused and the seat given back).
+    fn on_loaded(&mut self, seat: Seat, loaded: Result<Loaded, LoadError>) -> Step {
+        self.joining = None;
+        self.joining_room = None;
+        let (Some(player_id), Ok(loaded)) = (
+            self.player.clone(),
+            loaded.inspect_err(|e| {
+                tracing::debug!(
+                    session = self.id,
+                    refused = e.label(),
+                    "saved state not loaded; join refused"
+                );
+            }),
+        ) else {
+            self.reply_error(
+                ErrorCode::ServerBusy,
+                "saved player state unavailable; try again",
+            );
+            return Step::Continue;
+        };
         let (tx, rx) = outbox(self.node.config.session.outbox_frames);
         let inputs_queued = Arc::new(AtomicU32::new(0));
         let joined = seat.join(JoinRequest {
@@ -315,6 +357,8 @@ impl Session {
             outbox: tx,
             kick: self.kick.clone(),
             inputs_queued: inputs_queued.clone(),
+            saved: loaded.snapshot,
+            claim: Some(loaded.claim),
         });
         match joined {
             Ok(room) => {
@@ -329,6 +373,7 @@ impl Session {
             }
             Err(e) => self.reply_error(ErrorCode::ServerBusy, &e.to_string()),
         }
+        Step::Continue
     }
 
     fn on_leave(&mut self) {
@@ -353,11 +398,16 @@ impl Session {
     }
 
     fn on_input(&mut self, input: Input<'_>, frame: &Bytes) -> Step {
+        let payload = input.payload().map(|p| p.bytes()).unwrap_or_default();
         let Some(membership) = &self.room else {
+            if let Some(room) = &self.joining_room
+                && room.validate_input(payload).is_err()
+            {
+                return Step::Close(Disconnect::BadInput);
+            }
             self.metrics.input_dropped(metrics::DROP_NOT_IN_ROOM);
             return Step::Continue;
         };
-        let payload = input.payload().map(|p| p.bytes()).unwrap_or_default();
         if membership.room.validate_input(payload).is_err() {
             return Step::Close(Disconnect::BadInput);
         }
@@ -394,6 +444,14 @@ fn in_kind(msg: &ClientMsg<'_>) -> InKind {
         ClientMsg::LeaveRoom => InKind::LeaveRoom,
         ClientMsg::Input(_) => InKind::Input,
         ClientMsg::Ping(_) => InKind::Ping,
+    }
+}
+
+/// The seat and saved state of a join in progress, or never.
+async fn next_loaded(joining: &mut Option<Joining>) -> (Seat, Result<Loaded, LoadError>) {
+    match joining {
+        Some(load) => load.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -15,11 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::handle::{CLOSED, Control, JoinRequest, RoomHandle, SessionId};
 use super::outbox::{OutboxSender, SendError};
+use super::snapshot::MemberSnapshot;
 use crate::clock;
 use crate::game::{EntityId, Game};
 use crate::metrics::{self, OutKind, ShardMetrics};
 use crate::net::close::Disconnect;
 use crate::net::kick::Kick;
+use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 
 struct Member {
@@ -30,6 +32,7 @@ struct Member {
     kick: Arc<Kick>,
     inputs_queued: Arc<AtomicU32>,
     last_seq: u32,
+    snapshot: MemberSnapshot,
 }
 
 /// Per-room settings from configuration.
@@ -41,6 +44,8 @@ pub struct RoomSettings {
     pub metrics: Arc<ShardMetrics>,
     /// Where joins and leaves are reported (never waits).
     pub presence: PresenceHandle,
+    /// Where player snapshots go; `None`: the room captures none.
+    pub snapshots: Option<WriteBehindHandle>,
 }
 
 /// What happens when a room stops (normally, at shutdown, or by a panic in
@@ -62,6 +67,7 @@ pub struct Room {
     enc: ServerEncoder,
     settings: RoomSettings,
     exit: Option<Box<dyn RoomExit>>,
+    next_snapshot: Instant,
 }
 
 impl Room {
@@ -78,6 +84,7 @@ impl Room {
             enc: ServerEncoder::new(),
             settings,
             exit: None,
+            next_snapshot: Instant::now(),
         }
     }
 
@@ -142,6 +149,7 @@ impl Room {
         if self.members.is_empty() {
             return;
         }
+        self.capture_changed();
         self.acks.clear();
         self.acks
             .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
@@ -183,7 +191,8 @@ impl Room {
     }
 
     fn add_member(&mut self, request: JoinRequest) {
-        let entity = match self.game.add_player(None) {
+        let saved = request.saved.as_ref().map(|s| &s.state[..]);
+        let entity = match self.game.add_player(saved) {
             Ok(entity) => entity,
             Err(e) => {
                 tracing::warn!(room = %self.handle.shared.id, error = %e, "player could not be added");
@@ -206,6 +215,7 @@ impl Room {
             kick: request.kick,
             inputs_queued: request.inputs_queued,
             last_seq: 0,
+            snapshot: MemberSnapshot::new(request.saved.as_ref(), request.claim),
         };
         let announce = self.enc.player_joined(PlayerEntry {
             entity_id: entity,
@@ -269,7 +279,8 @@ impl Room {
     /// Frees the seats of removed members and tells the others, until no
     /// announcement removes anyone else.
     fn settle_removed(&mut self) {
-        while let Some(member) = self.removed.pop() {
+        while let Some(mut member) = self.removed.pop() {
+            self.capture_final(&mut member);
             self.game.remove_player(member.entity);
             self.count_member(-1);
             self.handle.release_seat();
@@ -285,6 +296,39 @@ impl Room {
                 });
                 self.broadcast(OutKind::PlayerLeft, &left, None);
             }
+        }
+    }
+
+    /// Every `--snapshot-interval-ms`: snapshots of the members whose saved
+    /// state changed.
+    fn capture_changed(&mut self) {
+        let Some(sink) = &self.settings.snapshots else {
+            return;
+        };
+        let now = Instant::now();
+        if now < self.next_snapshot {
+            return;
+        }
+        self.next_snapshot = now + sink.interval();
+        let room_id = &self.handle.shared.id;
+        for m in &mut self.members {
+            m.snapshot
+                .capture(sink, &*self.game, m.entity, &m.player_id, room_id, false);
+        }
+    }
+
+    /// The last snapshot of a member who leaves; releases its claim.
+    fn capture_final(&self, member: &mut Member) {
+        if let Some(sink) = &self.settings.snapshots {
+            let room_id = &self.handle.shared.id;
+            member.snapshot.capture(
+                sink,
+                &*self.game,
+                member.entity,
+                &member.player_id,
+                room_id,
+                true,
+            );
         }
     }
 
@@ -310,7 +354,11 @@ impl Drop for Room {
         let mut gone = std::mem::take(&mut self.members);
         gone.append(&mut self.removed);
         let mut remaining = gone.len() as u32;
-        for member in gone {
+        for mut member in gone {
+            // A game that panicked is not asked for state while unwinding.
+            if !std::thread::panicking() {
+                self.capture_final(&mut member);
+            }
             self.game.remove_player(member.entity);
             self.count_member(-1);
             remaining -= 1;

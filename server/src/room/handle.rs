@@ -66,6 +66,12 @@ pub struct JoinRequest {
     pub kick: Arc<Kick>,
     /// This membership's inputs in the room's queue; the room counts down.
     pub inputs_queued: Arc<AtomicU32>,
+    /// The player's last snapshot (restored into the game), `None` for a
+    /// new player.
+    pub saved: Option<crate::persist::Snapshot>,
+    /// The player's claim on this node, held while seated and released
+    /// after the final snapshot is handed over.
+    pub claim: Option<crate::persist::PlayerClaim>,
 }
 
 pub(crate) enum Control {
@@ -351,6 +357,8 @@ mod tests {
             outbox: tx,
             kick: Arc::new(Kick::default()),
             inputs_queued: Arc::new(AtomicU32::new(0)),
+            saved: None,
+            claim: None,
         };
         assert_eq!(seat.join(request).err(), Some(JoinRefused));
         assert_eq!(handle.shared.seats.load(Ordering::Acquire), 0);

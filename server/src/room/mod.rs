@@ -13,6 +13,7 @@
 pub mod actor;
 pub mod handle;
 pub mod outbox;
+mod snapshot;
 
 pub use actor::{Room, RoomExit, RoomSettings};
 pub use handle::{

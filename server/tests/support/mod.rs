@@ -19,6 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 pub mod cluster;
+pub mod players;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
@@ -47,6 +48,20 @@ pub fn panics() -> usize {
 pub struct TestServer {
     server: Option<Server>,
     pub addr: SocketAddr,
+    /// The server's data directory when the test did not choose one (removed on drop).
+    own_data_dir: Option<std::path::PathBuf>,
+}
+
+/// A fresh, empty directory for one server's data (embedded store, spill file).
+pub fn fresh_data_dir() -> std::path::PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tickforge-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 /// Starts a server with the given extra flags on a free loopback port.
@@ -62,12 +77,20 @@ pub fn start(extra: &[&str]) -> TestServer {
         "warn",
     ];
     args.extend_from_slice(extra);
+    let own_data_dir = (!extra.contains(&"--data-dir")).then(fresh_data_dir);
+    let dir_arg = own_data_dir
+        .as_ref()
+        .map(|d| d.to_string_lossy().into_owned());
+    if let Some(dir) = &dir_arg {
+        args.extend(["--data-dir", dir.as_str()]);
+    }
     let config = Config::load_from(args).expect("test config");
     let server = Server::start(config, GameRegistry::default()).expect("server starts");
     let addr = server.local_addr();
     TestServer {
         server: Some(server),
         addr,
+        own_data_dir,
     }
 }
 
@@ -123,6 +146,9 @@ impl Drop for TestServer {
         if let Some(server) = self.server.take() {
             server.shutdown();
             server.wait();
+        }
+        if let Some(dir) = self.own_data_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

@@ -1,0 +1,187 @@
+//! [`WriteBehindHandle`]: the cheap, thread-safe side of the snapshot
+//! writer. Rooms hand snapshots over without ever waiting; sessions claim a
+//! player and load their saved state before the room sees the join.
+//!
+//! Hand-over: a bounded lock-free queue (`ArrayQueue`). When it is full the
+//! snapshot goes to an overflow map keyed by player, where a newer one
+//! replaces an older one (policy: coalesce, counted in
+//! `tickforge_snapshot_queue_full_total`): nothing is dropped and memory
+//! stays bounded by the number of distinct players. The writer is woken
+//! only when the queue reaches the flush size or overflows; otherwise its
+//! flush timer picks the snapshots up.
+//!
+//! Claims: a player id is seated in at most one room of this node at a
+//! time. A join claims the player first, waiting (within the load timeout)
+//! until a previous room has handed over that player's final snapshot, so
+//! the load that follows always sees it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam::queue::ArrayQueue;
+use dashmap::DashMap;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::Snapshot;
+use super::stats::{LoadSource, SnapshotStats};
+
+/// How often a claim waiting for the previous room re-checks.
+const CLAIM_POLL: Duration = Duration::from_millis(2);
+
+/// Why a joining player's saved state could not be loaded; the join is
+/// refused and the player can try again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// Not within the load timeout (the store is slow or down, or the
+    /// player is still seated elsewhere).
+    #[error("saved state not loaded in time")]
+    Timeout,
+    /// The writer's load queue is full (policy: reject).
+    #[error("too many saved-state loads at once")]
+    Busy,
+    /// The store answered with an error.
+    #[error("saved state unavailable: {0}")]
+    Store(&'static str),
+    /// The writer has stopped (shutdown).
+    #[error("the snapshot writer has stopped")]
+    Stopped,
+}
+
+impl LoadError {
+    /// Stable label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            LoadError::Timeout => "timeout",
+            LoadError::Busy => "busy",
+            LoadError::Store(label) => label,
+            LoadError::Stopped => "stopped",
+        }
+    }
+}
+
+/// A load the writer answers: from its unwritten snapshots, else the store.
+pub(crate) struct LoadRequest {
+    pub(crate) player_id: Arc<str>,
+    pub(crate) reply: oneshot::Sender<Result<(Option<Snapshot>, LoadSource), LoadError>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) queue: ArrayQueue<Snapshot>,
+    pub(crate) overflow: Mutex<HashMap<Arc<str>, Snapshot>>,
+    pub(crate) overflowed: AtomicBool,
+    pub(crate) wake: Notify,
+    pub(crate) flush_size: usize,
+    pub(crate) claims: DashMap<Arc<str>, ()>,
+    pub(crate) loads: mpsc::Sender<LoadRequest>,
+    pub(crate) stats: SnapshotStats,
+    pub(crate) interval: Duration,
+    pub(crate) load_timeout: Duration,
+}
+
+/// Cheap, cloneable handle to the snapshot writer.
+#[derive(Clone)]
+pub struct WriteBehindHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// A player seated (or about to be) in a room of this node. Dropping it —
+/// after the room handed over the player's final snapshot — lets the
+/// player's next join load.
+pub struct PlayerClaim {
+    shared: Arc<Shared>,
+    player_id: Arc<str>,
+}
+
+impl Drop for PlayerClaim {
+    fn drop(&mut self) {
+        self.shared.claims.remove(&self.player_id);
+    }
+}
+
+/// A joining player's claim and saved state.
+pub struct Loaded {
+    /// Held by the room while the player is seated.
+    pub claim: PlayerClaim,
+    /// The last snapshot, `None` for a new player.
+    pub snapshot: Option<Snapshot>,
+}
+
+impl WriteBehindHandle {
+    /// How often a room snapshots a player whose state changed.
+    pub fn interval(&self) -> Duration {
+        self.shared.interval
+    }
+
+    /// Hands a snapshot to the writer. Never blocks and never drops: a full
+    /// queue coalesces into the overflow map.
+    pub fn offer(&self, snapshot: Snapshot) {
+        let shared = &self.shared;
+        shared.stats.captured.increment(1);
+        match shared.queue.push(snapshot) {
+            Ok(()) => {
+                if shared.queue.len() == shared.flush_size {
+                    shared.wake.notify_one();
+                }
+            }
+            Err(snapshot) => {
+                shared.stats.queue_full.increment(1);
+                let mut overflow = match shared.overflow.lock() {
+                    Ok(guard) => guard,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                let newer = overflow
+                    .get(&snapshot.player_id)
+                    .is_none_or(|held| snapshot.is_newer_than(held));
+                if newer {
+                    overflow.insert(snapshot.player_id.clone(), snapshot);
+                }
+                drop(overflow);
+                shared.overflowed.store(true, Ordering::Release);
+                shared.wake.notify_one();
+            }
+        }
+    }
+
+    /// Claims `player_id` and loads their saved state, within the load
+    /// timeout. Never called from a room.
+    pub async fn claim_and_load(&self, player_id: Arc<str>) -> Result<Loaded, LoadError> {
+        let shared = &self.shared;
+        let work = async {
+            let claim = self.claim(player_id.clone()).await;
+            let (reply, answer) = oneshot::channel();
+            shared
+                .loads
+                .try_send(LoadRequest { player_id, reply })
+                .map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => LoadError::Busy,
+                    mpsc::error::TrySendError::Closed(_) => LoadError::Stopped,
+                })?;
+            let (snapshot, source) = answer.await.map_err(|_| LoadError::Stopped)??;
+            shared.stats.load(source);
+            Ok(Loaded { claim, snapshot })
+        };
+        let result = match tokio::time::timeout(shared.load_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(LoadError::Timeout),
+        };
+        if result.is_err() {
+            shared.stats.load(LoadSource::Failed);
+        }
+        result
+    }
+
+    async fn claim(&self, player_id: Arc<str>) -> PlayerClaim {
+        loop {
+            if let dashmap::Entry::Vacant(v) = self.shared.claims.entry(player_id.clone()) {
+                v.insert(());
+                return PlayerClaim {
+                    shared: self.shared.clone(),
+                    player_id,
+                };
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Player snapshots inside a room: each member's snapshot state (version,
+//! last capture time, the bytes last handed over, the player's claim), and
+//! the capture itself. Capturing costs one `save_player` per member per
+//! `--snapshot-interval-ms` and a non-blocking hand-over; the room never
+//! waits on persistence.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::clock;
+use crate::game::{EntityId, Game};
+use crate::persist::{PlayerClaim, Snapshot, WriteBehindHandle};
+
+/// One member's snapshot state.
+pub(crate) struct MemberSnapshot {
+    version: u64,
+    captured_us: u64,
+    last: Option<Bytes>,
+    /// Released (dropped) only after the final snapshot is handed over.
+    claim: Option<PlayerClaim>,
+}
+
+impl MemberSnapshot {
+    /// State of a member that joined with `saved` (its last snapshot).
+    pub(crate) fn new(saved: Option<&Snapshot>, claim: Option<PlayerClaim>) -> MemberSnapshot {
+        MemberSnapshot {
+            version: saved.map_or(0, |s| s.version),
+            captured_us: saved.map_or(0, |s| s.captured_us),
+            last: saved.map(|s| s.state.clone()),
+            claim,
+        }
+    }
+
+    /// Captures the member's saved state and hands it to `sink` when it
+    /// changed since the last capture, or always when `final_one` (the
+    /// player leaves). After a final capture the claim is released.
+    pub(crate) fn capture(
+        &mut self,
+        sink: &WriteBehindHandle,
+        game: &dyn Game,
+        entity: EntityId,
+        player_id: &Arc<str>,
+        room_id: &Arc<str>,
+        final_one: bool,
+    ) {
+        if let Some(state) = game.save_player(entity) {
+            let changed = self.last.as_deref() != Some(state.as_slice());
+            if changed || final_one {
+                let state = Bytes::from(state);
+                self.version += 1;
+                self.captured_us = clock::now_micros().max(self.captured_us + 1);
+                sink.offer(Snapshot {
+                    player_id: player_id.clone(),
+                    room_id: room_id.clone(),
+                    version: self.version,
+                    captured_us: self.captured_us,
+                    state: state.clone(),
+                });
+                self.last = Some(state);
+            }
+        }
+        if final_one {
+            self.claim = None;
+        }
+    }
+}

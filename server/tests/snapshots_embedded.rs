@@ -1,0 +1,122 @@
+//! Player snapshots through the embedded store (the default), driven by
+//! real WebSocket clients: many players' latest state survives, a shutdown
+//! that runs out of time spills and the next start replays, and a player
+//! who comes back finds their position.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::time::Duration;
+
+use support::players::{self, assert_store_holds_latest, run_prefix};
+use support::{fresh_data_dir, position, start};
+use tickforge_server::persist::embedded::EmbeddedStore;
+
+fn store_in(dir: &std::path::Path) -> EmbeddedStore {
+    EmbeddedStore::open(&dir.join("snapshots.redb")).expect("embedded store opens")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_players_each_end_with_exactly_their_latest_snapshot_on_disk() {
+    let dir = fresh_data_dir();
+    let dir_arg = dir.to_string_lossy().to_string();
+    let server = start(&[
+        "--data-dir",
+        &dir_arg,
+        "--tick-rate",
+        "20",
+        "--snapshot-interval-ms",
+        "50",
+    ]);
+    let captured_before = server.metric("tickforge_snapshots_captured_total").await;
+    let joined = players::join(&server.url(), &run_prefix("embedded"), 1000).await;
+    let moved = players::wander(joined, Duration::from_secs(3)).await;
+    let stopped = players::halt(moved).await;
+    let left = players::leave(stopped).await;
+    let captured = server.metric("tickforge_snapshots_captured_total").await - captured_before;
+    assert!(
+        captured >= 20_000.0,
+        "many updates per player: {captured} snapshots captured"
+    );
+    server.stop().await;
+    assert!(
+        !dir.join("snapshots.spill").exists(),
+        "a graceful stop writes everything"
+    );
+    assert_store_holds_latest(&store_in(&dir), &left).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_shutdown_out_of_time_spills_and_the_next_start_replays_everything() {
+    let dir = fresh_data_dir();
+    let dir_arg = dir.to_string_lossy().to_string();
+    let prefix = run_prefix("spill");
+    let server = start(&[
+        "--data-dir",
+        &dir_arg,
+        "--snapshot-interval-ms",
+        "50",
+        "--shutdown-deadline-ms",
+        "0",
+    ]);
+    let joined = players::join(&server.url(), &prefix, 50).await;
+    let moved = players::wander(joined, Duration::from_secs(1)).await;
+    let stopped = players::halt(moved).await;
+    let expected: Vec<_> = stopped.iter().map(|(p, at)| (p.id.clone(), *at)).collect();
+    // Still seated: the rooms hand over the final snapshots while stopping,
+    // after the writer's deadline has passed.
+    server.stop().await;
+    drop(stopped);
+    assert!(
+        dir.join("snapshots.spill").exists(),
+        "no time to write: the snapshots are spilled"
+    );
+    let spilled = support::players::spill_count(&dir);
+    assert!(
+        spilled >= 50,
+        "every seated player is in the spill file: {spilled}"
+    );
+
+    let server = start(&["--data-dir", &dir_arg]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while dir.join("snapshots.spill").exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replayed snapshots are written and the spill file removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.metric("tickforge_snapshots_replayed_total").await >= 50.0);
+    // A returning player finds their position (loaded before the room sees the join).
+    let (id, at) = &expected[7];
+    let mut back = server.connect(id).await;
+    let joined = back.join_or_create("arena").await.expect("joins again");
+    let restored = position(&joined.state, joined.entity_id).expect("own entity");
+    assert_eq!(restored, (at.x, at.y));
+    back.leave().await.expect("leaves");
+    server.stop().await;
+    assert_store_holds_latest(&store_in(&dir), &expected).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_player_who_leaves_and_rejoins_at_once_continues_where_they_stopped() {
+    let server = start(&["--snapshot-interval-ms", "20"]);
+    let joined = players::join(&server.url(), &run_prefix("rejoin"), 4).await;
+    let moved = players::wander(joined, Duration::from_millis(600)).await;
+    for (mut player, at) in players::halt(moved).await {
+        player.client.leave().await.expect("leaves");
+        // The final snapshot may still be on its way to the writer: the
+        // join waits for it (claim), then loads it from the unwritten ones.
+        let joined = player
+            .client
+            .join_or_create("arena")
+            .await
+            .expect("rejoins");
+        let restored = position(&joined.state, joined.entity_id).expect("own entity");
+        assert_eq!(restored, (at.x, at.y), "{}", player.id);
+    }
+    server.stop().await;
+}
