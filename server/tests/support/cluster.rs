@@ -121,6 +121,7 @@ pub struct NodeProcess {
     pub id: String,
     pub addr: SocketAddr,
     child: Option<Child>,
+    data_dir: std::path::PathBuf,
 }
 
 impl NodeProcess {
@@ -128,8 +129,10 @@ impl NodeProcess {
     /// presence is connected.
     pub async fn start(id: &str, redis_url: &str, extra: &[&str]) -> NodeProcess {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let data_dir = super::fresh_data_dir();
         let child = Command::new(env!("CARGO_BIN_EXE_tickforge"))
             .args(["--listen", &addr.to_string(), "--node-id", id])
+            .args(["--data-dir".as_ref(), data_dir.as_os_str()])
             .args([
                 "--presence",
                 redis_url,
@@ -147,6 +150,7 @@ impl NodeProcess {
             id: id.to_string(),
             addr,
             child: Some(child),
+            data_dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -237,5 +241,8 @@ impl NodeProcess {
 impl Drop for NodeProcess {
     fn drop(&mut self) {
         self.kill();
+        if let Err(e) = std::fs::remove_dir_all(&self.data_dir) {
+            eprintln!("removing {}: {e}", self.data_dir.display());
+        }
     }
 }
