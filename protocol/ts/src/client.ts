@@ -503,14 +503,16 @@ export class TickforgeClient<S = Uint8Array> {
   /** The socket is gone: settle what waited for it, then reconnect or stop. */
   private dropped(error: TickforgeError): void {
     this.stopHeartbeat();
+    // After close(), everything ends with the caller's close, whatever the socket said.
+    const reported = this.closeError ?? error;
     const opening = this.opening;
     if (opening) {
       this.opening = null;
       clearTimeout(opening.timer);
-      opening.reject(error);
+      opening.reject(reported);
       return;
     }
-    this.failPending(error);
+    this.failPending(reported);
     this.room = null;
     if (this.closeError) {
       this.finishClose(this.closeError);

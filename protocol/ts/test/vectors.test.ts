@@ -77,7 +77,10 @@ test("the verifier refuses exactly the corruptions the Rust verifier refuses", (
         continue;
       }
       if (recorded.fnv1a !== fnv1a(bytes)) {
-        differences.push(`${name} changed since mutations.json was written (${WRITE_ENV}=1 cargo test -p tickforge-protocol --test vectors)`);
+        // While rewriting, a changed vector waits for the Rust side to record its verdicts.
+        if (!(writing && lang === "ts")) {
+          differences.push(`${name} changed since mutations.json was written (${WRITE_ENV}=1 cargo test -p tickforge-protocol --test vectors)`);
+        }
         continue;
       }
       for (const mutation of MUTATIONS) {
