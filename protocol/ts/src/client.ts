@@ -193,6 +193,8 @@ interface PingSent {
 
 const MAX_PLAYER_ID_BYTES = 128;
 const CLOSE_WAIT_MS = 2000;
+/** How long an error event may go without the close event that should follow it. */
+const ERROR_CLOSE_WAIT_MS = 1000;
 const utf8 = new TextEncoder();
 
 function globalWebSocket(url: string, protocols: string[]): WebSocketLike {
@@ -438,7 +440,16 @@ export class TickforgeClient<S = Uint8Array> {
         if (generation === this.socketGeneration) this.onClose(event.code, event.reason);
       };
       ws.onerror = () => {
-        // A close event follows with the code; nothing to do here.
+        if (generation !== this.socketGeneration) return;
+        // Browsers follow an error with a close event carrying the code; some
+        // runtimes (Node 20's WebSocket, when the connection is refused) do not.
+        if (this.opening) {
+          this.drop(new CloseError(1006, ""));
+        } else {
+          setTimeout(() => {
+            if (generation === this.socketGeneration) this.drop(new CloseError(1006, ""));
+          }, ERROR_CLOSE_WAIT_MS);
+        }
       };
     });
   }

@@ -22,6 +22,7 @@ import {
   type ArenaStateView,
   type ClientEvents,
   type ClientMsg,
+  type Disconnected,
   type ClientOptions,
 } from "../src/index.js";
 import { FakeServer, arenaState } from "./fake-server.js";
@@ -298,6 +299,23 @@ test("failed attempts back off exponentially until the server is back", async ()
     ],
   );
   assert.equal(c.status, "open");
+  await c.close();
+});
+
+test("a refused connection that reports only an error, with no close, still fails and is retried", async () => {
+  const server = new FakeServer({ reachable: false, refusal: "error-only" });
+  await assert.rejects(client(server).connect(), (e: unknown) => e instanceof CloseError && e.code === 1006);
+  server.options.reachable = true;
+  const c = client(server);
+  await c.connect();
+  server.options.reachable = false;
+  const drops: Disconnected[] = [];
+  c.on("disconnected", (d) => drops.push(d));
+  server.last.serverClose(1001, "shutdown");
+  while (drops.length < 2) await next(c, "disconnected");
+  assert.ok(drops[1]?.error instanceof CloseError && drops[1].error.code === 1006, `the refused attempt fails at once: ${String(drops[1]?.error)}`);
+  server.options.reachable = true;
+  await next(c, "welcome");
   await c.close();
 });
 

@@ -21,6 +21,8 @@ export interface FakeOptions {
   protocol?: string;
   /** Whether sockets open at all (false: every connection fails with 1006). */
   reachable?: boolean;
+  /** How a refused connection shows: an error then a close (browsers), or only an error (Node 20). */
+  refusal?: "error-and-close" | "error-only";
   /** Whether Hello is answered. */
   welcome?: boolean;
   /** Whether Pings are answered. */
@@ -96,7 +98,7 @@ export class FakeServer {
   private nextSession = 1n;
 
   constructor(options: FakeOptions = {}) {
-    this.options = { protocol: SUBPROTOCOL, reachable: true, welcome: true, pong: true, rooms: [], answer: () => undefined, ...options };
+    this.options = { protocol: SUBPROTOCOL, reachable: true, refusal: "error-and-close", welcome: true, pong: true, rooms: [], answer: () => undefined, ...options };
   }
 
   /** Pass as `options.webSocket`. */
@@ -104,8 +106,12 @@ export class FakeServer {
     const socket = new FakeSocket(url, protocols, this);
     this.sockets.push(socket);
     setTimeout(() => {
-      if (this.options.reachable) socket.open(this.options.protocol);
-      else socket.serverClose(1006, "");
+      if (this.options.reachable) {
+        socket.open(this.options.protocol);
+      } else {
+        socket.onerror?.({});
+        if (this.options.refusal === "error-and-close") socket.serverClose(1006, "");
+      }
     }, 1);
     return socket;
   };

@@ -2371,6 +2371,7 @@ var SDK_VERSION = "0.1.0";
 // src/client.ts
 var MAX_PLAYER_ID_BYTES = 128;
 var CLOSE_WAIT_MS = 2e3;
+var ERROR_CLOSE_WAIT_MS = 1e3;
 var utf83 = new TextEncoder();
 function globalWebSocket(url, protocols) {
   const ctor = globalThis.WebSocket;
@@ -2578,6 +2579,14 @@ var TickforgeClient = class {
         if (generation === this.socketGeneration) this.onClose(event.code, event.reason);
       };
       ws.onerror = () => {
+        if (generation !== this.socketGeneration) return;
+        if (this.opening) {
+          this.drop(new CloseError(1006, ""));
+        } else {
+          setTimeout(() => {
+            if (generation === this.socketGeneration) this.drop(new CloseError(1006, ""));
+          }, ERROR_CLOSE_WAIT_MS);
+        }
       };
     });
   }
