@@ -72,6 +72,14 @@ let client: Client | null = null;
 let message: string | null = "connecting…";
 let lastTick = 0;
 let move: ArenaMove = { x: 0, y: 0, buttons: 0 };
+/** When the last input went out (performance.now() ms). */
+let inputAt = 0;
+/** An input unacknowledged this long was dropped on the way (the server counts those): stop waiting for it. */
+const ACK_PATIENCE_MS = 500;
+
+function send(c: Client, next: ArenaMove): void {
+  if (c.sendInput(encodeArenaInput(next)) !== null) inputAt = performance.now();
+}
 
 const controls = new Controls(
   ui.canvas,
@@ -80,7 +88,7 @@ const controls = new Controls(
   (next) => {
     move = next;
     world.steer(next);
-    client?.sendInput(encodeArenaInput(next));
+    if (client) send(client, next);
   },
 );
 
@@ -177,12 +185,12 @@ function wire(c: Client): void {
     message = null;
     renderPlayers();
     // A new seat starts standing still: tell the room what is held right now.
-    if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) c.sendInput(encodeArenaInput(move));
+    if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) send(c, move);
   });
   c.onState((update) => {
     if (c !== client) return;
     lastTick = update.tick;
-    const settled = update.ack !== null && update.ack === c.lastInputSeq;
+    const settled = (update.ack !== null && update.ack === c.lastInputSeq) || performance.now() - inputAt > ACK_PATIENCE_MS;
     world.push(update, wallMs(), settled, c.smoothedRttMs ?? 0);
   });
   c.on("playerJoined", (p) => {

@@ -3650,6 +3650,11 @@ var client = null;
 var message = "connecting…";
 var lastTick = 0;
 var move = { x: 0, y: 0, buttons: 0 };
+var inputAt = 0;
+var ACK_PATIENCE_MS = 500;
+function send(c, next) {
+  if (c.sendInput(encodeArenaInput(next)) !== null) inputAt = performance.now();
+}
 var controls = new Controls(
   ui.canvas,
   (x, y) => renderer.toWorld(x, y, world.width, world.height),
@@ -3657,7 +3662,7 @@ var controls = new Controls(
   (next) => {
     move = next;
     world.steer(next);
-    client?.sendInput(encodeArenaInput(next));
+    if (client) send(client, next);
   }
 );
 function toast(text, tone = "info") {
@@ -3738,12 +3743,12 @@ function wire(c) {
     lastTick = room.tick;
     message = null;
     renderPlayers();
-    if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) c.sendInput(encodeArenaInput(move));
+    if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) send(c, move);
   });
   c.onState((update) => {
     if (c !== client) return;
     lastTick = update.tick;
-    const settled = update.ack !== null && update.ack === c.lastInputSeq;
+    const settled = update.ack !== null && update.ack === c.lastInputSeq || performance.now() - inputAt > ACK_PATIENCE_MS;
     world.push(update, wallMs(), settled, c.smoothedRttMs ?? 0);
   });
   c.on("playerJoined", (p) => {
