@@ -399,7 +399,6 @@ export class TickforgeClient<S = Uint8Array> {
     const connecting = this.open().then(
       (welcome) => {
         this.connecting = null;
-        this.hadSession = true;
         return welcome;
       },
       (error: TickforgeError) => {
@@ -661,6 +660,7 @@ export class TickforgeClient<S = Uint8Array> {
       protocolVersion: msg.protocolVersion,
     };
     this.welcomeInfo = welcome;
+    this.hadSession = true;
     this.lastPingAt = 0;
     this.setStatus("open");
     this.startHeartbeat();

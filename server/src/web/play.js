@@ -2539,7 +2539,6 @@ var TickforgeClient = class {
     const connecting = this.open().then(
       (welcome) => {
         this.connecting = null;
-        this.hadSession = true;
         return welcome;
       },
       (error) => {
@@ -2782,6 +2781,7 @@ var TickforgeClient = class {
       protocolVersion: msg.protocolVersion
     };
     this.welcomeInfo = welcome;
+    this.hadSession = true;
     this.lastPingAt = 0;
     this.setStatus("open");
     this.startHeartbeat();
