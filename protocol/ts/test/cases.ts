@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import {
+  DecodeError,
   decodeArenaInput,
   decodeArenaSave,
   decodeArenaState,
@@ -339,7 +340,7 @@ export function accepted(root: Case["root"], bytes: Uint8Array): boolean {
     }
     return true;
   } catch (e) {
-    if (e instanceof Error && e.name === "DecodeError") return false;
+    if (e instanceof DecodeError) return false;
     throw e;
   }
 }
