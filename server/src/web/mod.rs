@@ -2,6 +2,8 @@
 //! the live dashboard at `/dashboard`, fed by the server-sent event stream
 //! `/dashboard/stream` (a `history` event with the kept samples, then one
 //! `sample` event per second; see [`crate::observer::Sample`]).
+//!
+//! The `/play` demo game lives in [`play`].
 
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +18,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::net::router::AppState;
 
+pub mod play;
+
 const DASHBOARD_HTML: &str = include_str!("dashboard.html");
 const DASHBOARD_JS: &str = include_str!("dashboard.js");
 
@@ -25,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard", get(dashboard))
         .route("/dashboard/app.js", get(dashboard_js))
         .route("/dashboard/stream", get(stream_samples))
+        .merge(play::routes())
 }
 
 async fn dashboard() -> Html<&'static str> {

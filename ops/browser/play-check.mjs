@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Plays tickforge's /play demo in a real browser, with two players.
+//
+//   node ops/browser/play-check.mjs --url http://127.0.0.1:PORT/play --screenshot PATH
+//
+// Launches Debian's chromium (/usr/bin/chromium, or --chromium PATH, or
+// $TICKFORGE_CHROMIUM) headless through playwright-core with two separate
+// browser contexts. Player A opens the page and joins a room; player B opens
+// the invite link of that room. Both must see each other. A then holds two
+// arrow keys for a second (towards the middle of the arena); B must see A's
+// disc travel at least MIN_TRAVEL world units on both axes, and stop once A
+// lets go. Both pages must show a live status, a round-trip time and a
+// rising tick, and keep drawing frames. Any console error, page error,
+// failed response or request to another origin fails the check. It saves B's
+// view while A moves to PATH and A's view at the end to PATH with "-mover"
+// before the extension (also on failure, when it can), prints a JSON summary on stdout and exits 0; on
+// failure it prints `play-check: FAILED: <why>` on stderr and exits 1. The
+// whole run is bounded to 60 seconds.
+
+import { parseArgs } from "node:util";
+import { mkdirSync } from "node:fs";
+import { dirname, extname } from "node:path";
+import { chromium } from "playwright-core";
+
+const DEADLINE_MS = 60_000;
+const LAUNCH_TIMEOUT_MS = 20_000;
+const READY_TIMEOUT_MS = 15_000;
+const HOLD_MS = 1_000;
+const MIN_TRAVEL = 80; // world units per axis; full diagonal speed covers ~141 per second
+const MOVE_TIMEOUT_MS = 5_000;
+
+class CheckFailed extends Error {}
+const fail = (message) => {
+  throw new CheckFailed(message);
+};
+
+function usage(message) {
+  console.error(`play-check: ${message}`);
+  console.error("usage: node play-check.mjs --url http://127.0.0.1:PORT/play --screenshot PATH [--chromium PATH]");
+  process.exit(64);
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      url: { type: "string" },
+      screenshot: { type: "string" },
+      chromium: { type: "string", default: process.env.TICKFORGE_CHROMIUM || "/usr/bin/chromium" },
+    },
+  }).values;
+} catch (e) {
+  usage(e.message);
+}
+if (!args.url) usage("--url is required");
+if (!args.screenshot) usage("--screenshot is required");
+let origin;
+try {
+  origin = new URL(args.url).origin;
+} catch {
+  usage(`--url is not a URL: ${args.url}`);
+}
+const ext = extname(args.screenshot);
+const moverShot = `${args.screenshot.slice(0, args.screenshot.length - ext.length)}-mover${ext || ".png"}`;
+
+const started = Date.now();
+const hardStop = setTimeout(() => {
+  console.error(`play-check: FAILED: the check did not finish within ${DEADLINE_MS / 1000} s`);
+  process.exit(1);
+}, DEADLINE_MS);
+hardStop.unref();
+
+const problems = [];
+
+function watch(page, who) {
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`${who}: console error: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`${who}: page error: ${err.message}`));
+  page.on("request", (req) => {
+    const url = new URL(req.url());
+    const local = url.origin === origin || url.origin === origin.replace(/^http/, "ws");
+    if (url.protocol !== "data:" && !local) problems.push(`${who}: request outside the server: ${req.url()}`);
+  });
+  page.on("response", (res) => {
+    if (res.status() >= 400) problems.push(`${who}: HTTP ${res.status()} for ${res.url()}`);
+  });
+}
+
+/** What a page shows: its game snapshot and its HUD. */
+function look(page) {
+  return page.evaluate(() => {
+    const snap = window.tickforgePlay?.snapshot() ?? null;
+    const stat = (id) => document.getElementById(id)?.dataset.value ?? "";
+    return {
+      snap,
+      status: document.getElementById("status")?.dataset.status ?? null,
+      rtt: stat("rtt"),
+      tick: stat("tick"),
+      room: document.getElementById("room")?.textContent ?? "",
+      players: document.querySelectorAll("#players li").length,
+    };
+  });
+}
+
+async function waitFor(page, what, predicate, arg, timeout) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
+  } catch {
+    const now = await look(page).catch(() => ({}));
+    fail(`${what} (within ${timeout / 1000} s); the page shows ${JSON.stringify(now)}`);
+  }
+}
+
+const seen = (id) => (snap) => snap?.entities?.find((e) => e.id === id) ?? null;
+
+let browser;
+let a;
+let b;
+let summary;
+try {
+  try {
+    browser = await chromium.launch({
+      executablePath: args.chromium,
+      headless: true,
+      timeout: LAUNCH_TIMEOUT_MS,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"],
+    });
+  } catch (e) {
+    fail(`could not launch ${args.chromium}: ${e.message.split("\n")[0]}`);
+  }
+  const open = async (who, url) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    watch(page, who);
+    const response = await page.goto(url, { waitUntil: "load", timeout: 15_000 }).catch((e) => fail(`${who} could not open ${url}: ${e.message.split("\n")[0]}`));
+    if (!response || !response.ok()) fail(`${who}: GET ${url} answered HTTP ${response?.status()}`);
+    return page;
+  };
+
+  // Player A joins some arena room.
+  const base = new URL(args.url);
+  const urlA = new URL(base);
+  urlA.searchParams.set("name", "alice");
+  a = await open("A", urlA.href);
+  await waitFor(a, "A did not join a room and see its own disc", () => {
+    const s = window.tickforgePlay?.snapshot();
+    return s && s.status === "open" && s.roomId && s.entityId !== null && s.tick > 0 && s.entities.some((e) => e.id === s.entityId);
+  }, null, READY_TIMEOUT_MS);
+  const first = await look(a);
+  const room = first.snap.roomId;
+  const mover = first.snap.entityId;
+
+  // Player B follows A's invite link.
+  const urlB = new URL(base);
+  urlB.searchParams.set("room", room);
+  urlB.searchParams.set("name", "bob");
+  b = await open("B", urlB.href);
+  await waitFor(b, `B did not join room ${room} and see A's disc`, ([room, mover]) => {
+    const s = window.tickforgePlay?.snapshot();
+    return s && s.status === "open" && s.roomId === room && s.entities.some((e) => e.id === mover);
+  }, [room, mover], READY_TIMEOUT_MS);
+  const bJoined = await look(b);
+  const watcher = bJoined.snap.entityId;
+  await waitFor(a, "A does not see B", (id) => window.tickforgePlay?.snapshot().entities.some((e) => e.id === id), watcher, READY_TIMEOUT_MS);
+  // Let B's interpolation settle on a few states.
+  await b.waitForTimeout(300);
+
+  // A holds two arrow keys towards the middle; B watches A's disc.
+  const before = seen(mover)((await look(b)).snap);
+  if (!before) fail("B lost A's disc");
+  const keyX = before.x < 500 ? "ArrowRight" : "ArrowLeft";
+  const keyY = before.y < 500 ? "ArrowDown" : "ArrowUp";
+  const sx = keyX === "ArrowRight" ? 1 : -1;
+  const sy = keyY === "ArrowDown" ? 1 : -1;
+  const ownBefore = (await look(a)).snap.own;
+  await a.bringToFront();
+  await a.keyboard.down(keyX);
+  await a.keyboard.down(keyY);
+  await a.waitForTimeout(HOLD_MS / 2);
+  // B's view mid-move: both players, A with its trail.
+  mkdirSync(dirname(args.screenshot), { recursive: true });
+  await b.screenshot({ path: args.screenshot, timeout: 10_000 });
+  await a.waitForTimeout(HOLD_MS / 2);
+  const ownHeld = (await look(a)).snap.own;
+  await a.keyboard.up(keyX);
+  await a.keyboard.up(keyY);
+
+  await waitFor(b, `B did not see A's disc travel ${MIN_TRAVEL} units ${keyX}+${keyY} from (${before.x.toFixed(1)}, ${before.y.toFixed(1)})`,
+    ([id, x0, y0, sx, sy, min]) => {
+      const e = window.tickforgePlay?.snapshot().entities.find((e) => e.id === id);
+      return e && (e.x - x0) * sx >= min && (e.y - y0) * sy >= min;
+    }, [mover, before.x, before.y, sx, sy, MIN_TRAVEL], MOVE_TIMEOUT_MS);
+  await waitFor(b, "B did not see A's disc stop after A let go of the keys", (id) => {
+    const e = window.tickforgePlay?.snapshot().entities.find((e) => e.id === id);
+    return e && e.vx === 0 && e.vy === 0;
+  }, mover, MOVE_TIMEOUT_MS);
+  const after = seen(mover)((await look(b)).snap);
+  const ownMoved = (ownHeld.x - ownBefore.x) * sx >= MIN_TRAVEL / 2 && (ownHeld.y - ownBefore.y) * sy >= MIN_TRAVEL / 2;
+  if (!ownMoved) fail(`A's own disc did not move while the keys were held: ${JSON.stringify(ownBefore)} -> ${JSON.stringify(ownHeld)}`);
+
+  // Both HUDs are live: status, RTT, a rising tick, frames being drawn.
+  const hudA1 = await look(a);
+  const hudB1 = await look(b);
+  await b.waitForTimeout(500);
+  const hudA2 = await look(a);
+  const hudB2 = await look(b);
+  for (const [who, h1, h2] of [["A", hudA1, hudA2], ["B", hudB1, hudB2]]) {
+    if (h2.status !== "live") fail(`${who}'s status is "${h2.status}", not "live"`);
+    if (!(Number(h2.rtt) >= 0) || h2.rtt === "") fail(`${who} shows no round-trip time (${JSON.stringify(h2.rtt)})`);
+    if (!(Number(h2.tick) > Number(h1.tick))) fail(`${who}'s tick did not rise: ${h1.tick} -> ${h2.tick}`);
+    if (!(h2.snap.frames > h1.snap.frames)) fail(`${who} stopped drawing frames: ${h1.snap.frames} -> ${h2.snap.frames}`);
+    if (h2.players !== 2) fail(`${who} lists ${h2.players} players, not 2`);
+    if (h2.room !== room) fail(`${who} shows room "${h2.room}", not ${room}`);
+  }
+  if (problems.length) fail(problems.join("; "));
+
+  await a.screenshot({ path: moverShot, timeout: 10_000 });
+  if (problems.length) fail(problems.join("; "));
+  summary = {
+    ok: true,
+    url: args.url,
+    room,
+    mover,
+    watcher,
+    keys: [keyX, keyY],
+    seen_by_b: { before: { x: before.x, y: before.y }, after: { x: after.x, y: after.y } },
+    own_on_a: { before: ownBefore, while_held: ownHeld },
+    rtt_ms: { a: Number(hudA2.rtt), b: Number(hudB2.rtt) },
+    tick: { a: Number(hudA2.tick), b: Number(hudB2.tick) },
+    screenshots: [args.screenshot, moverShot],
+    elapsed_ms: Date.now() - started,
+  };
+} catch (e) {
+  const message = e instanceof CheckFailed ? e.message : `unexpected error: ${e.stack || e}`;
+  console.error(`play-check: FAILED: ${message}`);
+  for (const [page, path] of [[b, args.screenshot], [a, moverShot]]) {
+    if (!page) continue;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      await page.screenshot({ path, timeout: 5_000 });
+      console.error(`play-check: screenshot of the failed page: ${path}`);
+    } catch {
+      // the failure above is the one to report
+    }
+  }
+  process.exitCode = 1;
+} finally {
+  await browser?.close().catch(() => {});
+}
+if (summary) console.log(JSON.stringify(summary, null, 2));
+process.exit(process.exitCode ?? 0);

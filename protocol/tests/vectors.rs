@@ -1,0 +1,749 @@
+//! Byte compatibility with the TypeScript SDK, through the shared vectors in
+//! `protocol/vectors/` (see its README).
+//!
+//! - The Rust encoders must produce exactly the committed `rust/<case>.bin`.
+//! - Every committed vector, written by Rust (`rust/`) or by TypeScript
+//!   (`ts/`), must pass the verifier and decode to the fields in
+//!   `cases.json`.
+//! - Every truncation and single-byte corruption of every vector must be
+//!   accepted or refused by the verifier exactly as `mutations.json` records;
+//!   the TypeScript verifier is held to the same file.
+//!
+//! `TICKFORGE_WRITE_VECTORS=1` rewrites `rust/` and `mutations.json` instead
+//! of comparing them (after a deliberate protocol change; the TypeScript side
+//! rewrites `ts/` first: `TICKFORGE_WRITE_VECTORS=1 npm test` in
+//! `protocol/ts`). The decode checks run either way.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use flatbuffers::FlatBufferBuilder;
+use serde_json::{Map, Value, json};
+use tickforge_protocol::arena::ArenaEntity;
+use tickforge_protocol::arena_codec::{self, Move, Saved};
+use tickforge_protocol::codec::Limits;
+use tickforge_protocol::encode::{JoinedFields, PlayerEntry, ack};
+use tickforge_protocol::wire::ErrorCode;
+use tickforge_protocol::{
+    ClientEncoder, ClientMsg, PROTOCOL_VERSION, ServerEncoder, ServerMsg, decode_client,
+    decode_server,
+};
+
+/// Set to rewrite the committed Rust vectors and verdicts.
+const WRITE_ENV: &str = "TICKFORGE_WRITE_VECTORS";
+/// The corruptions applied to every vector, in `mutations.json` order.
+const MUTATIONS: [&str; 4] = ["truncate", "xor01", "xor80", "xorff"];
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
+
+fn writing() -> bool {
+    std::env::var_os(WRITE_ENV).is_some_and(|v| v == "1")
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+// ------------------------------------------------------------------ cases
+
+/// One entry of `cases.json`.
+struct Case {
+    name: String,
+    root: String,
+    message: Option<String>,
+    fields: Value,
+}
+
+fn cases() -> Vec<Case> {
+    let path = vectors_dir().join("cases.json");
+    let doc: Value = serde_json::from_slice(&read(&path)).expect("cases.json is JSON");
+    let list = doc["cases"]
+        .as_array()
+        .expect("cases.json has a cases array");
+    let cases: Vec<Case> = list
+        .iter()
+        .map(|c| Case {
+            name: c["name"].as_str().expect("case name").to_string(),
+            root: c["root"].as_str().expect("case root").to_string(),
+            message: c["message"].as_str().map(str::to_string),
+            fields: c["fields"].clone(),
+        })
+        .collect();
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        cases.len(),
+        "case names in cases.json must be unique"
+    );
+    cases
+}
+
+/// Field accessors that fail with the case and field name.
+struct Fields<'a> {
+    case: &'a str,
+    value: &'a Value,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, name: &str) -> &'a Value {
+        self.value
+            .get(name)
+            .unwrap_or_else(|| panic!("case {}: no field {name}", self.case))
+    }
+    fn str(&self, name: &str) -> &'a str {
+        self.opt_str(name)
+            .unwrap_or_else(|| panic!("case {}: {name} must be a string", self.case))
+    }
+    fn opt_str(&self, name: &str) -> Option<&'a str> {
+        match self.get(name) {
+            Value::Null => None,
+            v => {
+                Some(v.as_str().unwrap_or_else(|| {
+                    panic!("case {}: {name} must be a string or null", self.case)
+                }))
+            }
+        }
+    }
+    fn uint(&self, name: &str) -> u64 {
+        self.get(name)
+            .as_u64()
+            .unwrap_or_else(|| panic!("case {}: {name} must be an unsigned integer", self.case))
+    }
+    fn int(&self, name: &str) -> i64 {
+        self.get(name)
+            .as_i64()
+            .unwrap_or_else(|| panic!("case {}: {name} must be an integer", self.case))
+    }
+    fn float(&self, name: &str) -> f64 {
+        self.get(name)
+            .as_f64()
+            .unwrap_or_else(|| panic!("case {}: {name} must be a number", self.case))
+    }
+    /// A 64-bit integer, written as a decimal string.
+    fn u64(&self, name: &str) -> u64 {
+        self.str(name).parse().unwrap_or_else(|e| {
+            panic!(
+                "case {}: {name} must be a decimal u64 string: {e}",
+                self.case
+            )
+        })
+    }
+    fn sub(&self, name: &str) -> Fields<'a> {
+        Fields {
+            case: self.case,
+            value: self.get(name),
+        }
+    }
+    fn list(&self, name: &str) -> Vec<Fields<'a>> {
+        self.get(name)
+            .as_array()
+            .unwrap_or_else(|| panic!("case {}: {name} must be an array", self.case))
+            .iter()
+            .map(|value| Fields {
+                case: self.case,
+                value,
+            })
+            .collect()
+    }
+}
+
+fn narrow<T: TryFrom<u64>>(case: &str, value: u64) -> T {
+    T::try_from(value).unwrap_or_else(|_| panic!("case {case}: {value} is out of range"))
+}
+
+fn from_hex(case: &str, hex: &str) -> Vec<u8> {
+    assert!(hex.len().is_multiple_of(2), "case {case}: odd hex length");
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&hex[i..i + 2], 16)
+                .unwrap_or_else(|e| panic!("case {case}: bad hex {hex}: {e}"))
+        })
+        .collect()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ------------------------------------------------------------------ encoding with the Rust encoders
+
+fn arena_move(f: &Fields) -> Move {
+    Move {
+        x: i8::try_from(f.int("move_x")).expect("move_x is an i8"),
+        y: i8::try_from(f.int("move_y")).expect("move_y is an i8"),
+        buttons: narrow(f.case, f.uint("buttons")),
+    }
+}
+
+fn arena_entities(f: &Fields) -> Vec<ArenaEntity> {
+    f.list("entities")
+        .iter()
+        .map(|e| {
+            ArenaEntity::new(
+                narrow(e.case, e.uint("id")),
+                e.float("x") as f32,
+                e.float("y") as f32,
+                e.float("vx") as f32,
+                e.float("vy") as f32,
+                narrow(e.case, e.uint("buttons")),
+            )
+        })
+        .collect()
+}
+
+fn encode_arena(root: &str, f: &Fields) -> Vec<u8> {
+    let mut fbb = FlatBufferBuilder::new();
+    match root {
+        "ArenaInput" => arena_codec::encode_input(&mut fbb, arena_move(f)).to_vec(),
+        "ArenaState" => {
+            arena_codec::encode_state(
+                &mut fbb,
+                f.float("width") as f32,
+                f.float("height") as f32,
+                &arena_entities(f),
+            );
+            fbb.finished_data().to_vec()
+        }
+        "ArenaSave" => arena_codec::encode_save(Saved {
+            x: f.float("x") as f32,
+            y: f.float("y") as f32,
+            distance: f.float("distance"),
+        }),
+        other => panic!("case {}: unknown root {other}", f.case),
+    }
+}
+
+/// Bytes of a byte field: `{"hex": ".."}` or `{"<ArenaRoot>": {fields}}`.
+fn byte_field(f: &Fields) -> Vec<u8> {
+    let obj = f
+        .value
+        .as_object()
+        .unwrap_or_else(|| panic!("case {}: a byte field must be an object", f.case));
+    assert_eq!(
+        obj.len(),
+        1,
+        "case {}: a byte field has exactly one key",
+        f.case
+    );
+    let (kind, inner) = obj.iter().next().expect("one key");
+    match kind.as_str() {
+        "hex" => from_hex(f.case, inner.as_str().expect("hex string")),
+        root => encode_arena(
+            root,
+            &Fields {
+                case: f.case,
+                value: inner,
+            },
+        ),
+    }
+}
+
+fn player(f: &Fields) -> (u32, String) {
+    (
+        narrow(f.case, f.uint("entity_id")),
+        f.str("player_id").to_string(),
+    )
+}
+
+fn encode_client(case: &Case, f: &Fields) -> Bytes {
+    let mut enc = ClientEncoder::new();
+    match case.message.as_deref() {
+        Some("Hello") => enc.hello(
+            f.str("player_id"),
+            f.opt_str("token"),
+            f.str("client_version"),
+        ),
+        Some("JoinRoom") => match (f.opt_str("room_id"), f.opt_str("mode")) {
+            (Some(room), None) => enc.join_room(room),
+            (None, Some(mode)) => enc.join_or_create(mode),
+            _ => panic!(
+                "case {}: the Rust encoder sets exactly one of room_id and mode",
+                case.name
+            ),
+        },
+        Some("LeaveRoom") => enc.leave_room(),
+        Some("Input") => enc.input(
+            narrow(f.case, f.uint("seq")),
+            f.u64("client_time_us"),
+            &byte_field(&f.sub("payload")),
+        ),
+        Some("Ping") => enc.ping(f.u64("client_time_us"), narrow(f.case, f.uint("nonce"))),
+        other => panic!("case {}: unknown client message {other:?}", case.name),
+    }
+}
+
+fn encode_server(case: &Case, f: &Fields) -> Bytes {
+    let mut enc = ServerEncoder::new();
+    match case.message.as_deref() {
+        Some("Welcome") => {
+            assert_eq!(
+                f.uint("protocol_version"),
+                u64::from(PROTOCOL_VERSION),
+                "case {}: the Rust encoder always sends PROTOCOL_VERSION",
+                case.name
+            );
+            enc.welcome(
+                f.u64("session_id"),
+                f.str("node_id"),
+                narrow(f.case, f.uint("tick_rate_hz")),
+                f.u64("server_time_us"),
+            )
+        }
+        Some("Joined") => {
+            let state = byte_field(&f.sub("state"));
+            let players: Vec<(u32, String)> = f.list("players").iter().map(player).collect();
+            enc.joined(
+                &JoinedFields {
+                    room_id: f.str("room_id"),
+                    mode: f.str("mode"),
+                    entity_id: narrow(f.case, f.uint("entity_id")),
+                    tick: f.u64("tick"),
+                    tick_rate_hz: narrow(f.case, f.uint("tick_rate_hz")),
+                    capacity: narrow(f.case, f.uint("capacity")),
+                    state: &state,
+                },
+                players.iter().map(|(entity_id, player_id)| PlayerEntry {
+                    entity_id: *entity_id,
+                    player_id,
+                }),
+            )
+        }
+        Some("State") => {
+            let acks: Vec<_> = f
+                .list("acks")
+                .iter()
+                .map(|a| {
+                    ack(
+                        narrow(a.case, a.uint("entity_id")),
+                        narrow(a.case, a.uint("last_input_seq")),
+                    )
+                })
+                .collect();
+            enc.state(
+                f.u64("tick"),
+                f.u64("server_time_us"),
+                &byte_field(&f.sub("state")),
+                &acks,
+            )
+        }
+        Some("PlayerJoined") => {
+            let (entity_id, player_id) = player(&f.sub("player"));
+            enc.player_joined(PlayerEntry {
+                entity_id,
+                player_id: &player_id,
+            })
+        }
+        Some("PlayerLeft") => {
+            let (entity_id, player_id) = player(&f.sub("player"));
+            enc.player_left(PlayerEntry {
+                entity_id,
+                player_id: &player_id,
+            })
+        }
+        Some("Left") => enc.left(f.str("room_id")),
+        Some("Pong") => enc.pong(
+            f.u64("client_time_us"),
+            f.u64("server_time_us"),
+            narrow(f.case, f.uint("nonce")),
+        ),
+        Some("Error") => enc.error(ErrorCode(narrow(f.case, f.uint("code"))), f.str("message")),
+        Some("Redirect") => enc.redirect(f.str("url"), f.str("room_id")),
+        other => panic!("case {}: unknown server message {other:?}", case.name),
+    }
+}
+
+/// The case encoded by the Rust encoders.
+fn encode(case: &Case) -> Vec<u8> {
+    let f = Fields {
+        case: &case.name,
+        value: &case.fields,
+    };
+    match case.root.as_str() {
+        "ClientFrame" => encode_client(case, &f).to_vec(),
+        "ServerFrame" => encode_server(case, &f).to_vec(),
+        root => encode_arena(root, &f),
+    }
+}
+
+// ------------------------------------------------------------------ decoding into the cases.json shape
+
+fn s(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |s| Value::String(s.to_string()))
+}
+
+fn u64s(v: u64) -> Value {
+    Value::String(v.to_string())
+}
+
+fn decode_arena(root: &str, bytes: &[u8]) -> Result<Value, String> {
+    match root {
+        "ArenaInput" => {
+            let m = arena_codec::decode_input(bytes).map_err(|e| e.to_string())?;
+            Ok(json!({ "move_x": m.x, "move_y": m.y, "buttons": m.buttons }))
+        }
+        "ArenaState" => {
+            let state = arena_codec::decode_state(bytes).map_err(|e| e.to_string())?;
+            let entities: Vec<Value> = state
+                .entities()
+                .map(|es| {
+                    es.iter()
+                        .map(|e| {
+                            json!({ "id": e.id(), "x": e.x(), "y": e.y(), "vx": e.vx(), "vy": e.vy(), "buttons": e.buttons() })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(json!({ "width": state.width(), "height": state.height(), "entities": entities }))
+        }
+        "ArenaSave" => {
+            let save = arena_codec::decode_save(bytes).map_err(|e| e.to_string())?;
+            Ok(json!({ "x": save.x, "y": save.y, "distance": save.distance }))
+        }
+        other => Err(format!("unknown root {other}")),
+    }
+}
+
+/// Decodes a byte field the way the case expects it: as hex, or as the arena message it names.
+fn decode_bytes(expected: &Value, bytes: Option<&[u8]>) -> Result<Value, String> {
+    let Some(bytes) = bytes else {
+        return Ok(Value::Null);
+    };
+    let kind = expected
+        .as_object()
+        .and_then(|o| o.keys().next())
+        .map(String::as_str)
+        .unwrap_or("hex");
+    Ok(match kind {
+        "hex" => json!({ "hex": to_hex(bytes) }),
+        root => json!({ root: decode_arena(root, bytes)? }),
+    })
+}
+
+fn decode_frame(case: &Case, bytes: &[u8]) -> Result<Value, String> {
+    let f = &case.fields;
+    let (message, fields) = match case.root.as_str() {
+        "ClientFrame" => match decode_client(bytes, &Limits::CLIENT).map_err(|e| e.to_string())? {
+            ClientMsg::Hello(m) => (
+                "Hello",
+                json!({ "player_id": m.player_id(), "token": s(m.token()), "client_version": s(m.client_version()) }),
+            ),
+            ClientMsg::JoinRoom(m) => (
+                "JoinRoom",
+                json!({ "room_id": s(m.room_id()), "mode": s(m.mode()) }),
+            ),
+            ClientMsg::LeaveRoom => ("LeaveRoom", json!({})),
+            ClientMsg::Input(m) => (
+                "Input",
+                json!({
+                    "seq": m.seq(),
+                    "client_time_us": u64s(m.client_time_us()),
+                    "payload": decode_bytes(&f["payload"], m.payload().map(|p| p.bytes()))?,
+                }),
+            ),
+            ClientMsg::Ping(m) => (
+                "Ping",
+                json!({ "client_time_us": u64s(m.client_time_us()), "nonce": m.nonce() }),
+            ),
+        },
+        "ServerFrame" => match decode_server(bytes, &Limits::SERVER).map_err(|e| e.to_string())? {
+            ServerMsg::Welcome(m) => (
+                "Welcome",
+                json!({
+                    "session_id": u64s(m.session_id()),
+                    "node_id": s(m.node_id()),
+                    "tick_rate_hz": m.tick_rate_hz(),
+                    "server_time_us": u64s(m.server_time_us()),
+                    "protocol_version": m.protocol_version(),
+                }),
+            ),
+            ServerMsg::Joined(m) => (
+                "Joined",
+                json!({
+                    "room_id": s(m.room_id()),
+                    "mode": s(m.mode()),
+                    "entity_id": m.entity_id(),
+                    "tick": u64s(m.tick()),
+                    "tick_rate_hz": m.tick_rate_hz(),
+                    "capacity": m.capacity(),
+                    "state": decode_bytes(&f["state"], m.state().map(|v| v.bytes()))?,
+                    "players": m.players().map(|ps| {
+                        ps.iter()
+                            .map(|p| json!({ "entity_id": p.entity_id(), "player_id": s(p.player_id()) }))
+                            .collect::<Vec<_>>()
+                    }),
+                }),
+            ),
+            ServerMsg::State(m) => (
+                "State",
+                json!({
+                    "tick": u64s(m.tick()),
+                    "server_time_us": u64s(m.server_time_us()),
+                    "state": decode_bytes(&f["state"], m.state().map(|v| v.bytes()))?,
+                    "acks": m.acks().map(|acks| {
+                        acks.iter()
+                            .map(|a| json!({ "entity_id": a.entity_id(), "last_input_seq": a.last_input_seq() }))
+                            .collect::<Vec<_>>()
+                    }),
+                }),
+            ),
+            ServerMsg::PlayerJoined(m) => (
+                "PlayerJoined",
+                json!({ "player": { "entity_id": m.player().entity_id(), "player_id": s(m.player().player_id()) } }),
+            ),
+            ServerMsg::PlayerLeft(m) => (
+                "PlayerLeft",
+                json!({ "player": { "entity_id": m.player().entity_id(), "player_id": s(m.player().player_id()) } }),
+            ),
+            ServerMsg::Left(m) => ("Left", json!({ "room_id": s(m.room_id()) })),
+            ServerMsg::Pong(m) => (
+                "Pong",
+                json!({
+                    "client_time_us": u64s(m.client_time_us()),
+                    "server_time_us": u64s(m.server_time_us()),
+                    "nonce": m.nonce(),
+                }),
+            ),
+            ServerMsg::Error(m) => (
+                "Error",
+                json!({ "code": m.code().0, "message": s(m.message()) }),
+            ),
+            ServerMsg::Redirect(m) => (
+                "Redirect",
+                json!({ "url": s(m.url()), "room_id": s(m.room_id()) }),
+            ),
+        },
+        root => return decode_arena(root, bytes),
+    };
+    if case.message.as_deref() != Some(message) {
+        return Err(format!("decoded a {message}, expected {:?}", case.message));
+    }
+    Ok(fields)
+}
+
+/// JSON equality where numbers compare by value (1000 equals 1000.0).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+// ------------------------------------------------------------------ mutations
+
+/// FNV-1a (32 bit): identifies the exact bytes a verdict line was computed for.
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for &b in bytes {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
+/// Whether the Rust decoders accept `bytes` as the case's root type.
+fn accepted(root: &str, bytes: &[u8]) -> bool {
+    match root {
+        "ClientFrame" => decode_client(bytes, &Limits::CLIENT).is_ok(),
+        "ServerFrame" => decode_server(bytes, &Limits::SERVER).is_ok(),
+        "ArenaInput" => arena_codec::decode_input(bytes).is_ok(),
+        "ArenaState" => arena_codec::decode_state(bytes).is_ok(),
+        "ArenaSave" => arena_codec::decode_save(bytes).is_ok(),
+        other => panic!("unknown root {other}"),
+    }
+}
+
+/// One verdict per mutation of `bytes`: `1` accepted, `0` refused.
+fn verdicts(root: &str, bytes: &[u8]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for mutation in MUTATIONS {
+        let line: String = (0..bytes.len())
+            .map(|i| {
+                let mutated: Vec<u8> = match mutation {
+                    "truncate" => bytes[..i].to_vec(),
+                    _ => {
+                        let mask = match mutation {
+                            "xor01" => 0x01,
+                            "xor80" => 0x80,
+                            _ => 0xff,
+                        };
+                        let mut m = bytes.to_vec();
+                        m[i] ^= mask;
+                        m
+                    }
+                };
+                if accepted(root, &mutated) { '1' } else { '0' }
+            })
+            .collect();
+        out.insert(mutation.to_string(), Value::String(line));
+    }
+    out
+}
+
+/// The committed TypeScript vector of `case`; fails with how to make it.
+fn ts_vector(case: &Case) -> Vec<u8> {
+    let path = vectors_dir().join("ts").join(format!("{}.bin", case.name));
+    assert!(
+        path.is_file(),
+        "{} is missing: the TypeScript side writes it (`{WRITE_ENV}=1 npm test` in protocol/ts)",
+        path.display()
+    );
+    read(&path)
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn rust_encoders_produce_the_committed_vectors() {
+    let dir = vectors_dir().join("rust");
+    let cases = cases();
+    let mut stale = Vec::new();
+    for case in &cases {
+        let fresh = encode(case);
+        let path = dir.join(format!("{}.bin", case.name));
+        if writing() {
+            write(&path, &fresh);
+        } else if !path.is_file() {
+            stale.push(format!("{} is missing", path.display()));
+        } else if read(&path) != fresh {
+            stale.push(format!(
+                "{}: the Rust encoders now produce {} instead of the committed {}",
+                case.name,
+                to_hex(&fresh),
+                to_hex(&read(&path))
+            ));
+        }
+    }
+    let known: Vec<String> = cases.iter().map(|c| format!("{}.bin", c.name)).collect();
+    for lang in ["rust", "ts"] {
+        for entry in std::fs::read_dir(vectors_dir().join(lang)).expect("list vectors") {
+            let name = entry
+                .expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if !known.contains(&name) {
+                stale.push(format!(
+                    "vectors/{lang}/{name} belongs to no case in cases.json"
+                ));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the Rust encoding changed; byte compatibility with committed vectors is broken:\n{}\n\
+         If the change is intended, rewrite with `{WRITE_ENV}=1 cargo test -p tickforge-protocol --test vectors` and commit.",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn vectors_written_by_rust_and_by_typescript_decode_to_the_case_fields() {
+    let dir = vectors_dir();
+    let mut wrong = Vec::new();
+    for case in &cases() {
+        let rust = if writing() {
+            encode(case)
+        } else {
+            read(&dir.join("rust").join(format!("{}.bin", case.name)))
+        };
+        for (lang, bytes) in [("rust", rust), ("ts", ts_vector(case))] {
+            match decode_frame(case, &bytes) {
+                Ok(decoded) if same(&decoded, &case.fields) => {}
+                Ok(decoded) => wrong.push(format!(
+                    "{lang}/{}.bin decodes to {decoded}, cases.json says {}",
+                    case.name, case.fields
+                )),
+                Err(e) => wrong.push(format!("{lang}/{}.bin is refused: {e}", case.name)),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_verifier_refuses_exactly_the_recorded_corruptions_of_every_vector() {
+    let path = vectors_dir().join("mutations.json");
+    let mut files = BTreeMap::new();
+    for case in &cases() {
+        for (lang, bytes) in [("rust", encode(case)), ("ts", ts_vector(case))] {
+            let mut entry = Map::new();
+            entry.insert("root".into(), Value::String(case.root.clone()));
+            entry.insert("fnv1a".into(), Value::String(fnv1a(&bytes)));
+            entry.extend(verdicts(&case.root, &bytes));
+            files.insert(format!("{lang}/{}.bin", case.name), Value::Object(entry));
+        }
+    }
+    let fresh = json!({
+        "about": "For every vector and every position i: whether the Rust verifier accepts (1) or refuses (0) the vector truncated to i bytes (truncate) or with byte i XORed with 0x01, 0x80 or 0xff. The TypeScript verifier must give the same verdicts. Written by protocol/tests/vectors.rs.",
+        "mutations": MUTATIONS,
+        "files": files,
+    });
+    let mut text = serde_json::to_string_pretty(&fresh).expect("serialise verdicts");
+    text.push('\n');
+    if writing() {
+        write(&path, text.as_bytes());
+        return;
+    }
+    let committed: Value = serde_json::from_slice(&read(&path)).expect("mutations.json is JSON");
+    let mut differences = Vec::new();
+    let empty = Map::new();
+    let committed_files = committed["files"].as_object().unwrap_or(&empty);
+    for (name, entry) in fresh["files"].as_object().unwrap_or(&empty) {
+        match committed_files.get(name) {
+            None => differences.push(format!("{name} has no verdicts")),
+            Some(old) if old["fnv1a"] != entry["fnv1a"] => {
+                differences.push(format!("{name} changed since its verdicts were recorded"));
+            }
+            Some(old) => {
+                for mutation in MUTATIONS {
+                    let (a, b) = (
+                        old[mutation].as_str().unwrap_or(""),
+                        entry[mutation].as_str().unwrap_or(""),
+                    );
+                    if let Some(i) = a.chars().zip(b.chars()).position(|(x, y)| x != y) {
+                        differences.push(format!(
+                            "{name} {mutation} at byte {i}: recorded {}, the Rust verifier now says {}",
+                            &a[i..=i],
+                            &b[i..=i]
+                        ));
+                    } else if a.len() != b.len() {
+                        differences
+                            .push(format!("{name} {mutation}: verdict lines differ in length"));
+                    }
+                }
+            }
+        }
+    }
+    for name in committed_files.keys() {
+        if !fresh["files"]
+            .as_object()
+            .is_some_and(|f| f.contains_key(name))
+        {
+            differences.push(format!("{name} has verdicts but no case"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{}\nIf the change is intended, rewrite with `{WRITE_ENV}=1 cargo test -p tickforge-protocol --test vectors` \
+         (after the TypeScript side rewrote protocol/vectors/ts) and commit.",
+        differences.join("\n")
+    );
+}

@@ -1,0 +1,324 @@
+// The /play page: the arena game in the browser, built on the SDK. It
+// connects to the server that serves the page, joins the room named in the
+// URL (or any arena room with a free seat) and keeps the URL pointing at the
+// room, so the link invites friends. Bundled with the SDK into
+// server/src/web/play.js by scripts/bundle.mjs.
+
+import {
+  CloseError,
+  DEFAULT_RECONNECT,
+  ErrorCode,
+  RefusedError,
+  TickforgeClient,
+  backoffDelay,
+  decodeArenaState,
+  encodeArenaInput,
+  type ArenaMove,
+  type ArenaStateView,
+  type TickforgeError,
+} from "../src/index.js";
+import { Controls } from "./controls.js";
+import { Renderer, colorOf } from "./render.js";
+import { World } from "./world.js";
+
+type Client = TickforgeClient<ArenaStateView>;
+
+const NAME_KEY = "tickforge.play.name";
+const MAX_NAME = 32;
+
+function element<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el as T;
+}
+
+/** Wall-clock milliseconds with sub-millisecond resolution (comparable with the server's clock). */
+function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function describe(error: TickforgeError): string {
+  if (error instanceof CloseError) return `${error.code}${error.reason ? ` ${error.reason}` : ""}`;
+  return error.message;
+}
+
+// ------------------------------------------------------------ page state
+
+const params = new URLSearchParams(location.search);
+const mode = params.get("mode") || "arena";
+let wantedRoom = params.get("room");
+let playerName = (params.get("name") || localStorage.getItem(NAME_KEY) || `player-${Math.floor(1000 + Math.random() * 9000)}`).slice(0, MAX_NAME);
+
+const ui = {
+  status: element("status"),
+  statusText: element("status-text"),
+  rtt: element("rtt"),
+  tick: element("tick"),
+  room: element("room"),
+  count: element("count"),
+  players: element<HTMLUListElement>("players"),
+  toasts: element("toasts"),
+  name: element<HTMLInputElement>("name"),
+  nameForm: element<HTMLFormElement>("name-form"),
+  invite: element<HTMLButtonElement>("invite"),
+  stage: element("stage"),
+  canvas: element<HTMLCanvasElement>("arena"),
+};
+
+const world = new World();
+const renderer = new Renderer(ui.canvas, ui.stage);
+const names = new Map<number, string>();
+let client: Client | null = null;
+let message: string | null = "connecting…";
+let lastTick = 0;
+let move: ArenaMove = { x: 0, y: 0, buttons: 0 };
+/** When the last input went out (performance.now() ms). */
+let inputAt = 0;
+/** An input unacknowledged this long was dropped on the way (the server counts those): stop waiting for it. */
+const ACK_PATIENCE_MS = 500;
+
+function send(c: Client, next: ArenaMove): void {
+  if (c.sendInput(encodeArenaInput(next)) !== null) inputAt = performance.now();
+}
+
+const controls = new Controls(
+  ui.canvas,
+  (x, y) => renderer.toWorld(x, y, world.width, world.height),
+  () => world.ownPosition(),
+  (next) => {
+    move = next;
+    world.steer(next);
+    if (client) send(client, next);
+  },
+);
+
+// ------------------------------------------------------------ HUD
+
+function toast(text: string, tone: "info" | "good" | "warn" | "bad" = "info"): void {
+  const el = document.createElement("div");
+  el.className = `toast ${tone}`;
+  el.textContent = text;
+  ui.toasts.prepend(el);
+  while (ui.toasts.children.length > 5) ui.toasts.lastElementChild?.remove();
+  setTimeout(() => el.classList.add("gone"), 3500);
+  setTimeout(() => el.remove(), 4000);
+}
+
+function setStatus(status: string, text = status): void {
+  ui.status.dataset.status = status;
+  ui.statusText.textContent = text;
+}
+
+function setStat(el: HTMLElement, value: number | null, text: string): void {
+  el.dataset.value = value === null ? "" : String(value);
+  el.textContent = text;
+}
+
+function renderPlayers(): void {
+  const me = client?.entityId ?? null;
+  const room = client?.joinedRoom;
+  ui.players.replaceChildren(
+    ...[...names.entries()]
+      .sort((a, b) => Number(b[0] === me) - Number(a[0] === me) || a[0] - b[0])
+      .map(([id, name]) => {
+        const li = document.createElement("li");
+        const dot = document.createElement("span");
+        dot.className = "swatch";
+        dot.style.background = colorOf(id);
+        li.append(dot, document.createTextNode(id === me ? `${name} (you)` : name));
+        return li;
+      }),
+  );
+  ui.count.textContent = room ? `${names.size} / ${room.capacity}` : "–";
+}
+
+let hudAt = 0;
+function refreshHud(now: number): void {
+  if (now - hudAt < 100) return;
+  hudAt = now;
+  const rtt = client?.smoothedRttMs ?? null;
+  setStat(ui.rtt, rtt, rtt === null ? "–" : `${rtt < 10 ? rtt.toFixed(1) : Math.round(rtt)} ms`);
+  setStat(ui.tick, lastTick || null, lastTick ? String(lastTick) : "–");
+}
+
+// ------------------------------------------------------------ the connection
+
+function wsUrl(): string {
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+}
+
+function showRoomInUrl(roomId: string): void {
+  const url = new URL(location.href);
+  url.searchParams.set("room", roomId);
+  url.searchParams.delete("name");
+  history.replaceState(null, "", url);
+}
+
+async function enter(c: Client): Promise<void> {
+  if (wantedRoom) {
+    try {
+      await c.join(wantedRoom);
+      return;
+    } catch (e) {
+      if (!(e instanceof RefusedError && (e.code === ErrorCode.RoomNotFound || e.code === ErrorCode.RoomFull))) throw e;
+      toast(e.code === ErrorCode.RoomFull ? "That room is full: joining another one" : "That room is gone: joining another one", "warn");
+    }
+  }
+  await c.joinOrCreate(mode);
+}
+
+function wire(c: Client): void {
+  c.on("status", (status) => {
+    if (c !== client) return;
+    setStatus(status === "open" ? "live" : status);
+  });
+  c.on("joined", (room) => {
+    if (c !== client) return;
+    world.enter(room.entityId, room.tickRateHz, room.state);
+    names.clear();
+    for (const p of room.players) names.set(p.entityId, p.playerId);
+    wantedRoom = room.roomId;
+    showRoomInUrl(room.roomId);
+    ui.room.textContent = room.roomId;
+    ui.room.title = room.roomId;
+    lastTick = room.tick;
+    message = null;
+    renderPlayers();
+    // A new seat starts standing still: tell the room what is held right now.
+    if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) send(c, move);
+  });
+  c.onState((update) => {
+    if (c !== client) return;
+    lastTick = update.tick;
+    const settled = (update.ack !== null && update.ack === c.lastInputSeq) || performance.now() - inputAt > ACK_PATIENCE_MS;
+    world.push(update, wallMs(), settled, c.smoothedRttMs ?? 0);
+  });
+  c.on("playerJoined", (p) => {
+    if (c !== client) return;
+    names.set(p.entityId, p.playerId);
+    renderPlayers();
+    toast(`${p.playerId} joined`, "good");
+  });
+  c.on("playerLeft", (p) => {
+    if (c !== client) return;
+    names.delete(p.entityId);
+    renderPlayers();
+    toast(`${p.playerId} left`);
+  });
+  c.on("disconnected", (d) => {
+    if (c !== client) return;
+    world.leave();
+    if (d.reconnecting) {
+      message = `connection lost (${describe(d.error)}) · reconnecting…`;
+      toast(`Connection lost (${describe(d.error)}); attempt ${d.attempt} in ${(d.delayMs / 1000).toFixed(1)} s`, "warn");
+    }
+  });
+  c.on("closed", (error) => {
+    if (c !== client) return;
+    message = `disconnected (${describe(error)}) · reload to play again`;
+    toast(`Disconnected: ${describe(error)}`, "bad");
+  });
+  c.on("error", (error) => {
+    if (c !== client) return;
+    if (error instanceof RefusedError && error.code === ErrorCode.ServerBusy) {
+      // The room closed under us: find another.
+      world.leave();
+      wantedRoom = null;
+      void c.joinOrCreate(mode).catch((e: TickforgeError) => toast(`Could not join: ${describe(e)}`, "bad"));
+    }
+    toast(error.message, "warn");
+  });
+}
+
+/** Connects as `name`, retrying with backoff until the server answers. */
+async function play(name: string): Promise<void> {
+  const c: Client = new TickforgeClient({
+    url: wsUrl(),
+    playerId: name,
+    clientVersion: "tickforge-play/1",
+    decodeState: decodeArenaState,
+    pingIntervalMs: 1000,
+  });
+  client = c;
+  wire(c);
+  for (let attempt = 1; c === client; attempt++) {
+    try {
+      if (c.status !== "open") {
+        setStatus("connecting");
+        await c.connect();
+      }
+      await enter(c);
+      return;
+    } catch (e) {
+      if (c !== client) return;
+      const error = e as TickforgeError;
+      const delay = backoffDelay(attempt, DEFAULT_RECONNECT);
+      message = `cannot join (${describe(error)}) · retrying in ${(delay / 1000).toFixed(1)} s`;
+      if (c.status !== "open") setStatus("reconnecting", "retrying");
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function rename(name: string): Promise<void> {
+  const trimmed = name.trim().slice(0, MAX_NAME);
+  if (!trimmed || trimmed === playerName) return;
+  playerName = trimmed;
+  localStorage.setItem(NAME_KEY, trimmed);
+  const old = client;
+  client = null;
+  names.clear();
+  world.leave();
+  message = "reconnecting as " + trimmed + "…";
+  await old?.close();
+  await play(trimmed);
+  toast(`Playing as ${trimmed}`, "good");
+}
+
+// ------------------------------------------------------------ page wiring
+
+ui.name.value = playerName;
+ui.nameForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  ui.name.blur();
+  void rename(ui.name.value);
+});
+ui.name.addEventListener("change", () => void rename(ui.name.value));
+ui.invite.addEventListener("click", () => {
+  const room = client?.joinedRoom?.roomId;
+  if (!room) return;
+  const link = `${location.origin}/play?room=${encodeURIComponent(room)}`;
+  navigator.clipboard.writeText(link).then(
+    () => toast("Invite link copied: send it to a friend", "good"),
+    () => toast(link),
+  );
+});
+
+let previous = performance.now();
+function frame(now: number): void {
+  const dt = now - previous;
+  previous = now;
+  world.step(dt);
+  controls.update();
+  renderer.draw(world.view(wallMs()), world.width, world.height, client?.entityId ?? null, names, message);
+  refreshHud(now);
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+/** What the page shows, for tests and the curious (`tickforgePlay.snapshot()` in the console). */
+(window as unknown as { tickforgePlay: unknown }).tickforgePlay = {
+  snapshot: () => ({
+    status: client?.status ?? "idle",
+    playerId: playerName,
+    roomId: client?.joinedRoom?.roomId ?? null,
+    entityId: client?.entityId ?? null,
+    tick: lastTick,
+    rttMs: client?.smoothedRttMs ?? null,
+    frames: renderer.frames,
+    own: world.ownPosition(),
+    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, playerId: names.get(e.id) ?? null })),
+  }),
+};
+
+void play(playerName);

@@ -1,0 +1,961 @@
+// TickforgeClient: one player's connection to a tickforge server from a
+// browser (or any runtime with a WebSocket). It says Hello, joins rooms,
+// sends inputs with sequence numbers and timestamps, hands every State to
+// the game with the player's own input ack, measures the round trip,
+// notices a silent server, and reopens a dropped connection with
+// exponential backoff and jitter, joining the same room again. Every
+// failure is a typed TickforgeError; nothing the server sends can make it
+// throw anything else.
+
+import * as flatbuffers from "flatbuffers";
+
+import { DEFAULT_RECONNECT, backoffDelay, type ReconnectOptions } from "./backoff.js";
+import {
+  ErrorCode,
+  SUBPROTOCOL,
+  decodeServerFrame,
+  encodeClientFrame,
+  errorCodeName,
+  type ClientMsg,
+  type PlayerAck,
+  type ServerMsg,
+} from "./codec.js";
+import {
+  CloseError,
+  ConnectError,
+  DecodeError,
+  RedirectError,
+  RefusedError,
+  StateError,
+  TickforgeError,
+  TimeoutError,
+} from "./errors.js";
+import { SDK_VERSION } from "./version.js";
+
+/** The part of the WebSocket API the client uses (browsers' WebSocket has it). */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly protocol: string;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { readonly data: unknown }) => void) | null;
+  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Opens a WebSocket offering `protocols`. */
+export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
+
+/** Where the client is in its life. */
+export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+/** How to connect; only `url` and `playerId` are required. */
+export interface ClientOptions<S = Uint8Array> {
+  /** WebSocket URL of the server's `/ws`, e.g. `ws://127.0.0.1:7700/ws`. */
+  readonly url: string;
+  /** Player id sent in Hello: 1–128 bytes of UTF-8. */
+  readonly playerId: string;
+  /** Token sent in Hello (checked once the server verifies tokens). */
+  readonly token?: string;
+  /** Client version sent in Hello. Default `tickforge-ts/<version>`. */
+  readonly clientVersion?: string;
+  /** Decodes the game's state bytes (e.g. `decodeArenaState`); may throw. Default: the bytes themselves. */
+  readonly decodeState?: (bytes: Uint8Array) => S;
+  /** Longest wait for Welcome, Joined, Left and Pong, in ms. Default 10000. */
+  readonly requestTimeoutMs?: number;
+  /** Ping period for the RTT, in ms; 0 turns automatic pings off. Default 2000. */
+  readonly pingIntervalMs?: number;
+  /**
+   * A connection from which nothing arrived this long (ms) is considered
+   * dead and reopened. Watched while pings are on or while in a room. Default 10000.
+   */
+  readonly silenceTimeoutMs?: number;
+  /** Reconnect policy, or `false` to stay closed after a drop. */
+  readonly reconnect?: Partial<ReconnectOptions> | false;
+  /** Whether a dropped connection is worth reopening. Default: {@link CloseError.retryable}. */
+  readonly shouldReconnect?: (error: TickforgeError) => boolean;
+  /** Join the same room again after a reconnect (by id, else by its mode). Default true. */
+  readonly rejoin?: boolean;
+  /** Opens WebSockets. Default: the global `WebSocket`. */
+  readonly webSocket?: WebSocketFactory;
+  /** Random numbers in [0, 1) for the reconnect jitter. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** The server's Welcome. */
+export interface Welcome {
+  readonly sessionId: bigint;
+  readonly nodeId: string;
+  /** The node's default tick rate; each room announces its own. */
+  readonly tickRateHz: number;
+  /** Server clock, µs since the UNIX epoch. */
+  readonly serverTimeUs: number;
+  readonly protocolVersion: number;
+}
+
+/** A member of a room. */
+export interface Player {
+  readonly entityId: number;
+  readonly playerId: string;
+}
+
+/** The room the player is in, as announced by Joined. */
+export interface JoinedRoom<S> {
+  readonly roomId: string;
+  readonly mode: string;
+  /** The player's own entity. */
+  readonly entityId: number;
+  readonly tick: number;
+  readonly tickRateHz: number;
+  readonly capacity: number;
+  /** Full game state at `tick`. */
+  readonly state: S;
+  /** Members at join time, the player included. */
+  readonly players: readonly Player[];
+}
+
+/** One tick of the room. */
+export interface StateUpdate<S> {
+  readonly tick: number;
+  /** Server clock when the tick was encoded, µs since the UNIX epoch. */
+  readonly serverTimeUs: number;
+  readonly state: S;
+  /** The last input sequence the room applied for this player (0: none yet; null: no ack for the player). */
+  readonly ack: number | null;
+  /** Every member's ack. */
+  readonly acks: readonly PlayerAck[];
+  /** When the frame arrived, in `performance.now()` ms. */
+  readonly receivedAt: number;
+}
+
+/** A round-trip measurement. */
+export interface RttSample {
+  readonly rttMs: number;
+  /** Smoothed over recent samples (weight 1/8 per sample). */
+  readonly smoothedRttMs: number;
+}
+
+/** The connection dropped. */
+export interface Disconnected {
+  readonly error: TickforgeError;
+  /** Whether another attempt is scheduled. */
+  readonly reconnecting: boolean;
+  /** Number of the scheduled attempt (1 for the first after a drop). */
+  readonly attempt: number;
+  /** Delay before that attempt, in ms. */
+  readonly delayMs: number;
+}
+
+/** Events of a {@link TickforgeClient} and what each listener receives. */
+export interface ClientEvents<S> {
+  /** The status changed. */
+  status: ConnectionStatus;
+  /** The server said Welcome: after `connect()` and after every reconnect. */
+  welcome: Welcome;
+  /** The player entered a room (also after a reconnect's rejoin). */
+  joined: JoinedRoom<S>;
+  /** A tick of the room. */
+  state: StateUpdate<S>;
+  /** Another player entered the room. */
+  playerJoined: Player;
+  /** Another player left the room. */
+  playerLeft: Player;
+  /** The player left the room. */
+  left: { readonly roomId: string };
+  /** A new round-trip measurement. */
+  rtt: RttSample;
+  /** Something went wrong that no call is waiting for: an unsolicited Error, a failed rejoin, the room closing. */
+  error: TickforgeError;
+  /** The connection dropped; see `reconnecting`. */
+  disconnected: Disconnected;
+  /** The client stopped for good: `close()` was called, the drop was not retryable, or the attempts ran out. */
+  closed: TickforgeError;
+}
+
+type Listener<T> = (value: T) => void;
+
+interface Pending<T> {
+  resolve(value: T): void;
+  reject(error: TickforgeError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Room<S> {
+  info: JoinedRoom<S>;
+  players: Map<number, Player>;
+}
+
+interface PingSent {
+  sentAt: number;
+  pending: Pending<number> | null;
+}
+
+const MAX_PLAYER_ID_BYTES = 128;
+const CLOSE_WAIT_MS = 2000;
+/** How long an error event may go without the close event that should follow it. */
+const ERROR_CLOSE_WAIT_MS = 1000;
+const utf8 = new TextEncoder();
+
+function globalWebSocket(url: string, protocols: string[]): WebSocketLike {
+  const ctor = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => unknown }).WebSocket;
+  if (typeof ctor !== "function") {
+    throw new ConnectError("this runtime has no global WebSocket: pass options.webSocket");
+  }
+  return new ctor(url, protocols) as WebSocketLike;
+}
+
+/** Wall clock in µs since the UNIX epoch. */
+function nowMicros(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+}
+
+/** A 64-bit protocol value as a number (exact below 2^53: µs timestamps and ticks are). */
+function num(value: bigint): number {
+  return Number(value);
+}
+
+/**
+ * A connection to a tickforge server for one player.
+ *
+ * ```ts
+ * const client = new TickforgeClient({ url: "ws://localhost:7700/ws", playerId: "alice", decodeState: decodeArenaState });
+ * client.onState(({ tick, state, ack }) => draw(state));
+ * await client.connect();
+ * const room = await client.joinOrCreate("arena");
+ * client.sendInput(encodeArenaInput(arenaMove(1, 0)));
+ * ```
+ */
+export class TickforgeClient<S = Uint8Array> {
+  private readonly url: string;
+  private readonly hello: Uint8Array;
+  private readonly decodeState: (bytes: Uint8Array) => S;
+  private readonly requestTimeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly silenceTimeoutMs: number;
+  private readonly reconnectOptions: ReconnectOptions | null;
+  private readonly shouldReconnect: (error: TickforgeError) => boolean;
+  private readonly rejoinAfterReconnect: boolean;
+  private readonly webSocket: WebSocketFactory;
+  private readonly random: () => number;
+  private readonly builder = new flatbuffers.Builder(256);
+  private readonly listeners = new Map<keyof ClientEvents<S>, Set<Listener<never>>>();
+
+  private currentStatus: ConnectionStatus = "idle";
+  private socket: WebSocketLike | null = null;
+  /** Incremented whenever a socket is let go of: events of older sockets are ignored. */
+  private socketGeneration = 0;
+  private opening: Pending<Welcome> | null = null;
+  private connecting: Promise<Welcome> | null = null;
+  private welcomeInfo: Welcome | null = null;
+  private hadSession = false;
+  /** Set by `close()`: the error the end of the connection is reported with. */
+  private closeError: CloseError | null = null;
+  private closeWaiters: (() => void)[] = [];
+  private room: Room<S> | null = null;
+  private rejoinTarget: { roomId: string; mode: string } | null = null;
+  private pendingJoin: Pending<JoinedRoom<S>> | null = null;
+  private pendingLeave: Pending<void> | null = null;
+  private readonly pings = new Map<number, PingSent>();
+  private nextSeq = 1;
+  private nextNonce = 1;
+  private lastSeq = 0;
+  private lastReceivedAt = 0;
+  private lastPingAt = 0;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private attempt = 0;
+  private lastRtt: number | null = null;
+  private smoothedRtt: number | null = null;
+
+  constructor(options: ClientOptions<S>) {
+    const idBytes = utf8.encode(options.playerId).length;
+    if (idBytes < 1 || idBytes > MAX_PLAYER_ID_BYTES) {
+      throw new RangeError(`playerId must be 1–${MAX_PLAYER_ID_BYTES} bytes of UTF-8, not ${idBytes}`);
+    }
+    this.url = options.url;
+    this.hello = encodeClientFrame(
+      {
+        type: "hello",
+        playerId: options.playerId,
+        token: options.token ?? null,
+        clientVersion: options.clientVersion ?? `tickforge-ts/${SDK_VERSION}`,
+      },
+      this.builder,
+    );
+    this.decodeState = options.decodeState ?? ((bytes: Uint8Array) => bytes as unknown as S);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 2000;
+    this.silenceTimeoutMs = options.silenceTimeoutMs ?? 10_000;
+    this.reconnectOptions = options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...options.reconnect };
+    this.shouldReconnect =
+      options.shouldReconnect ?? ((e) => (e instanceof CloseError ? e.retryable : e instanceof TimeoutError));
+    this.rejoinAfterReconnect = options.rejoin ?? true;
+    this.webSocket = options.webSocket ?? globalWebSocket;
+    this.random = options.random ?? Math.random;
+  }
+
+  // ------------------------------------------------------------ state
+
+  /** Where the client is in its life. */
+  get status(): ConnectionStatus {
+    return this.currentStatus;
+  }
+
+  /** The last Welcome, while connected. */
+  get welcome(): Welcome | null {
+    return this.currentStatus === "open" ? this.welcomeInfo : null;
+  }
+
+  /** The room the player is in, or null. */
+  get joinedRoom(): JoinedRoom<S> | null {
+    return this.room?.info ?? null;
+  }
+
+  /** Current members of the room, the player included. */
+  get players(): readonly Player[] {
+    return this.room ? [...this.room.players.values()] : [];
+  }
+
+  /** The player's entity in the room, or null. */
+  get entityId(): number | null {
+    return this.room?.info.entityId ?? null;
+  }
+
+  /** Sequence number of the last input sent (0: none yet). */
+  get lastInputSeq(): number {
+    return this.lastSeq;
+  }
+
+  /** The last round-trip time in ms, or null before the first Pong. */
+  get rttMs(): number | null {
+    return this.lastRtt;
+  }
+
+  /** The smoothed round-trip time in ms, or null before the first Pong. */
+  get smoothedRttMs(): number | null {
+    return this.smoothedRtt;
+  }
+
+  // ------------------------------------------------------------ events
+
+  /** Calls `listener` on every `event`; returns a function that stops it. */
+  on<K extends keyof ClientEvents<S>>(event: K, listener: Listener<ClientEvents<S>[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => {
+      set.delete(listener as Listener<never>);
+    };
+  }
+
+  /** Calls `listener` with every tick of the room: the decoded state and the player's own ack. */
+  onState(listener: Listener<StateUpdate<S>>): () => void {
+    return this.on("state", listener);
+  }
+
+  private emit<K extends keyof ClientEvents<S>>(event: K, value: ClientEvents<S>[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as Listener<ClientEvents<S>[K]>)(value);
+      } catch (e) {
+        // A failing listener is the game's bug: report it without breaking the connection.
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    if (this.currentStatus === status) return;
+    this.currentStatus = status;
+    this.emit("status", status);
+  }
+
+  // ------------------------------------------------------------ connecting
+
+  /**
+   * Opens the connection, says Hello and resolves with the Welcome. One
+   * attempt: it rejects with a {@link CloseError}, {@link ConnectError} or
+   * {@link TimeoutError}. Once connected, a dropped connection is reopened
+   * on its own (see `reconnect`).
+   */
+  connect(): Promise<Welcome> {
+    if (this.currentStatus === "open" && this.welcomeInfo) return Promise.resolve(this.welcomeInfo);
+    if (this.connecting) return this.connecting;
+    if (this.currentStatus === "reconnecting") {
+      return Promise.reject(new StateError("the client is reconnecting; wait for the welcome event"));
+    }
+    this.closeError = null;
+    this.hadSession = false;
+    this.attempt = 0;
+    this.setStatus("connecting");
+    const connecting = this.open().then(
+      (welcome) => {
+        this.connecting = null;
+        return welcome;
+      },
+      (error: TickforgeError) => {
+        this.connecting = null;
+        this.setStatus("closed");
+        throw error;
+      },
+    );
+    this.connecting = connecting;
+    return connecting;
+  }
+
+  /** Opens one socket and resolves when its Welcome arrives. */
+  private open(): Promise<Welcome> {
+    return new Promise<Welcome>((resolve, reject) => {
+      let ws: WebSocketLike;
+      try {
+        ws = this.webSocket(this.url, [SUBPROTOCOL]);
+      } catch (e) {
+        reject(e instanceof TickforgeError ? e : new ConnectError(`cannot open ${this.url}: ${String(e)}`, { cause: e }));
+        return;
+      }
+      const generation = ++this.socketGeneration;
+      this.socket = ws;
+      this.opening = {
+        resolve,
+        reject,
+        timer: setTimeout(() => this.drop(new TimeoutError("Welcome", this.requestTimeoutMs)), this.requestTimeoutMs),
+      };
+      ws.binaryType = "arraybuffer";
+      ws.onopen = () => {
+        if (generation === this.socketGeneration) this.onOpen(ws);
+      };
+      ws.onmessage = (event) => {
+        if (generation === this.socketGeneration) this.onMessage(event.data);
+      };
+      ws.onclose = (event) => {
+        if (generation === this.socketGeneration) this.onClose(event.code, event.reason);
+      };
+      ws.onerror = () => {
+        if (generation !== this.socketGeneration) return;
+        // Browsers follow an error with a close event carrying the code; some
+        // runtimes (Node 20's WebSocket, when the connection is refused) do not.
+        if (this.opening) {
+          this.drop(new CloseError(1006, ""));
+        } else {
+          setTimeout(() => {
+            if (generation === this.socketGeneration) this.drop(new CloseError(1006, ""));
+          }, ERROR_CLOSE_WAIT_MS);
+        }
+      };
+    });
+  }
+
+  private onOpen(ws: WebSocketLike): void {
+    if (ws.protocol !== SUBPROTOCOL) {
+      this.drop(new ConnectError(`the server did not accept the subprotocol ${SUBPROTOCOL} (got "${ws.protocol}")`));
+      return;
+    }
+    this.send(this.hello);
+  }
+
+  private onMessage(data: unknown): void {
+    this.lastReceivedAt = performance.now();
+    let bytes: Uint8Array;
+    if (data instanceof ArrayBuffer) {
+      bytes = new Uint8Array(data);
+    } else if (ArrayBuffer.isView(data)) {
+      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      this.drop(new CloseError(1003, "text_frame", true));
+      return;
+    }
+    let msg: ServerMsg;
+    try {
+      msg = decodeServerFrame(bytes);
+    } catch (e) {
+      const error = e instanceof DecodeError ? e : new DecodeError("bad_frame", String(e));
+      this.drop(new CloseError(error.label === "bad_frame" ? 1007 : 1008, error.label, true, { cause: error }));
+      return;
+    }
+    try {
+      this.dispatch(msg);
+    } catch (e) {
+      // decodeState threw: the game state in a valid frame is not what the game expects.
+      const cause = e instanceof TickforgeError ? e : new DecodeError("bad_frame", String(e));
+      this.drop(new CloseError(1007, "bad_state", true, { cause }));
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.socket = null;
+    this.socketGeneration++;
+    this.dropped(new CloseError(code, reason));
+  }
+
+  /** Lets go of the socket because of `error` found on this side, then handles the drop. */
+  private drop(error: TickforgeError): void {
+    const ws = this.socket;
+    this.socket = null;
+    this.socketGeneration++;
+    if (ws) {
+      try {
+        ws.close(1000, error instanceof CloseError ? error.reason : error.kind);
+      } catch {
+        // The socket is going away either way.
+      }
+    }
+    this.dropped(error);
+  }
+
+  /** The socket is gone: settle what waited for it, then reconnect or stop. */
+  private dropped(error: TickforgeError): void {
+    this.stopHeartbeat();
+    // After close(), everything ends with the caller's close, whatever the socket said.
+    const reported = this.closeError ?? error;
+    const opening = this.opening;
+    if (opening) {
+      this.opening = null;
+      clearTimeout(opening.timer);
+      opening.reject(reported);
+      return;
+    }
+    this.failPending(reported);
+    this.room = null;
+    if (this.closeError) {
+      this.finishClose(this.closeError);
+      return;
+    }
+    this.scheduleReconnect(error, 1);
+  }
+
+  private scheduleReconnect(error: TickforgeError, attempt: number): void {
+    const options = this.reconnectOptions;
+    const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && this.shouldReconnect(error);
+    if (!retry) {
+      this.setStatus("closed");
+      this.emit("disconnected", { error, reconnecting: false, attempt, delayMs: 0 });
+      this.emit("closed", error);
+      return;
+    }
+    const delayMs = backoffDelay(attempt, options, this.random);
+    this.attempt = attempt;
+    this.setStatus("reconnecting");
+    this.emit("disconnected", { error, reconnecting: true, attempt, delayMs });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.reconnect();
+    }, delayMs);
+  }
+
+  private reconnect(): void {
+    this.open().then(
+      () => {
+        this.attempt = 0;
+        const target = this.rejoinTarget;
+        if (target && this.rejoinAfterReconnect) void this.rejoin(target);
+      },
+      (error: TickforgeError) => {
+        if (this.closeError) return;
+        this.scheduleReconnect(error, this.attempt + 1);
+      },
+    );
+  }
+
+  private async rejoin(target: { roomId: string; mode: string }): Promise<void> {
+    try {
+      try {
+        await this.join(target.roomId);
+        return;
+      } catch (e) {
+        const gone = e instanceof RefusedError && (e.code === ErrorCode.RoomNotFound || e.code === ErrorCode.RoomFull);
+        if (!gone || !target.mode) throw e;
+      }
+      await this.joinOrCreate(target.mode);
+    } catch (e) {
+      // A drop during the rejoin is reported by the drop itself.
+      if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
+    }
+  }
+
+  private failPending(error: TickforgeError): void {
+    const join = this.pendingJoin;
+    const leave = this.pendingLeave;
+    this.pendingJoin = null;
+    this.pendingLeave = null;
+    if (join) {
+      clearTimeout(join.timer);
+      join.reject(error);
+    }
+    if (leave) {
+      clearTimeout(leave.timer);
+      leave.reject(error);
+    }
+    for (const sent of this.pings.values()) {
+      if (sent.pending) {
+        clearTimeout(sent.pending.timer);
+        sent.pending.reject(error);
+      }
+    }
+    this.pings.clear();
+  }
+
+  // ------------------------------------------------------------ messages
+
+  private dispatch(msg: ServerMsg): void {
+    switch (msg.type) {
+      case "welcome":
+        return this.onWelcome(msg);
+      case "joined":
+        return this.onJoined(msg);
+      case "state":
+        return this.onState_(msg);
+      case "playerJoined": {
+        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        this.room?.players.set(player.entityId, player);
+        this.emit("playerJoined", player);
+        return;
+      }
+      case "playerLeft": {
+        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        this.room?.players.delete(player.entityId);
+        this.emit("playerLeft", player);
+        return;
+      }
+      case "left": {
+        this.room = null;
+        const leave = this.pendingLeave;
+        this.pendingLeave = null;
+        if (leave) {
+          clearTimeout(leave.timer);
+          leave.resolve();
+        }
+        this.emit("left", { roomId: msg.roomId ?? "" });
+        return;
+      }
+      case "pong":
+        return this.onPong(msg.nonce);
+      case "error":
+        return this.onError(new RefusedError(msg.code, errorCodeName(msg.code), msg.message ?? ""));
+      case "redirect":
+        return this.onError(new RedirectError(msg.url ?? "", msg.roomId ?? ""));
+    }
+  }
+
+  private onWelcome(msg: Extract<ServerMsg, { type: "welcome" }>): void {
+    const opening = this.opening;
+    if (!opening) {
+      this.drop(new CloseError(1008, "unexpected_message", true, { cause: new DecodeError("unexpected_message", "a second Welcome") }));
+      return;
+    }
+    this.opening = null;
+    clearTimeout(opening.timer);
+    const welcome: Welcome = {
+      sessionId: msg.sessionId,
+      nodeId: msg.nodeId ?? "",
+      tickRateHz: msg.tickRateHz,
+      serverTimeUs: num(msg.serverTimeUs),
+      protocolVersion: msg.protocolVersion,
+    };
+    this.welcomeInfo = welcome;
+    this.hadSession = true;
+    this.lastPingAt = 0;
+    this.setStatus("open");
+    this.startHeartbeat();
+    opening.resolve(welcome);
+    this.emit("welcome", welcome);
+  }
+
+  private onJoined(msg: Extract<ServerMsg, { type: "joined" }>): void {
+    const players = (msg.players ?? []).map((p) => ({ entityId: p.entityId, playerId: p.playerId ?? "" }));
+    const info: JoinedRoom<S> = {
+      roomId: msg.roomId ?? "",
+      mode: msg.mode ?? "",
+      entityId: msg.entityId,
+      tick: num(msg.tick),
+      tickRateHz: msg.tickRateHz,
+      capacity: msg.capacity,
+      state: this.decodeState(msg.state ?? new Uint8Array(0)),
+      players,
+    };
+    this.room = { info, players: new Map(players.map((p) => [p.entityId, p])) };
+    this.rejoinTarget = { roomId: info.roomId, mode: info.mode };
+    const join = this.pendingJoin;
+    this.pendingJoin = null;
+    if (join) {
+      clearTimeout(join.timer);
+      join.resolve(info);
+    }
+    this.emit("joined", info);
+  }
+
+  // Named with a trailing underscore: `onState` is the public listener method.
+  private onState_(msg: Extract<ServerMsg, { type: "state" }>): void {
+    const room = this.room;
+    if (!room) return; // a tick of a room being left
+    const acks = msg.acks ?? [];
+    const own = acks.find((a) => a.entityId === room.info.entityId);
+    this.emit("state", {
+      tick: num(msg.tick),
+      serverTimeUs: num(msg.serverTimeUs),
+      state: this.decodeState(msg.state ?? new Uint8Array(0)),
+      ack: own ? own.lastInputSeq : null,
+      acks,
+      receivedAt: this.lastReceivedAt,
+    });
+  }
+
+  private onPong(nonce: number): void {
+    const sent = this.pings.get(nonce);
+    if (!sent) return; // an answer to a ping given up on
+    this.pings.delete(nonce);
+    const rttMs = Math.max(0, performance.now() - sent.sentAt);
+    this.lastRtt = rttMs;
+    this.smoothedRtt = this.smoothedRtt === null ? rttMs : this.smoothedRtt + (rttMs - this.smoothedRtt) / 8;
+    if (sent.pending) {
+      clearTimeout(sent.pending.timer);
+      sent.pending.resolve(rttMs);
+    }
+    this.emit("rtt", { rttMs, smoothedRttMs: this.smoothedRtt });
+  }
+
+  private onError(error: RefusedError | RedirectError): void {
+    const join = this.pendingJoin;
+    if (join) {
+      this.pendingJoin = null;
+      clearTimeout(join.timer);
+      join.reject(error);
+      return;
+    }
+    const leave = this.pendingLeave;
+    if (leave && error instanceof RefusedError) {
+      this.pendingLeave = null;
+      clearTimeout(leave.timer);
+      leave.reject(error);
+      return;
+    }
+    if (error instanceof RefusedError && error.code === ErrorCode.ServerBusy && this.room) {
+      // Unasked ServerBusy while in a room: the room closed under the player.
+      this.room = null;
+    }
+    this.emit("error", error);
+  }
+
+  // ------------------------------------------------------------ requests
+
+  private send(frame: Uint8Array): boolean {
+    const ws = this.socket;
+    if (!ws) return false;
+    try {
+      ws.send(frame);
+      return true;
+    } catch (e) {
+      this.drop(new CloseError(1006, "send_failed", true, { cause: e }));
+      return false;
+    }
+  }
+
+  private encode(msg: ClientMsg): Uint8Array {
+    return encodeClientFrame(msg, this.builder);
+  }
+
+  private request<T>(awaited: string, frame: Uint8Array, keep: (pending: Pending<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending<T> = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.forget(pending);
+          reject(new TimeoutError(awaited, this.requestTimeoutMs));
+        }, this.requestTimeoutMs),
+      };
+      keep(pending);
+      this.send(frame);
+    });
+  }
+
+  private forget(pending: object): void {
+    if (this.pendingJoin === pending) this.pendingJoin = null;
+    if (this.pendingLeave === pending) this.pendingLeave = null;
+  }
+
+  private requireOpen(what: string): void {
+    if (this.currentStatus !== "open" || !this.socket) {
+      throw new StateError(`cannot ${what}: the client is ${this.currentStatus}`);
+    }
+  }
+
+  private joinWith(msg: ClientMsg): Promise<JoinedRoom<S>> {
+    try {
+      this.requireOpen("join");
+      if (this.pendingJoin) throw new StateError("a join is already in progress");
+      if (this.room) throw new StateError(`already in room ${this.room.info.roomId}: leave it first`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.request<JoinedRoom<S>>("Joined", this.encode(msg), (p) => {
+      this.pendingJoin = p;
+    });
+  }
+
+  /** Joins a room of `mode` with a free seat, or a new one; resolves with Joined or rejects with a {@link RefusedError}. */
+  joinOrCreate(mode: string): Promise<JoinedRoom<S>> {
+    return this.joinWith({ type: "joinRoom", roomId: null, mode });
+  }
+
+  /** Joins the room `roomId`; rejects with a {@link RefusedError} (`RoomNotFound`, `RoomFull`) or a {@link RedirectError}. */
+  join(roomId: string): Promise<JoinedRoom<S>> {
+    return this.joinWith({ type: "joinRoom", roomId, mode: null });
+  }
+
+  /** Leaves the room; no more State events follow. */
+  leave(): Promise<void> {
+    try {
+      this.requireOpen("leave");
+      if (!this.room) throw new StateError("not in a room");
+      if (this.pendingLeave) throw new StateError("already leaving");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.room = null;
+    this.rejoinTarget = null;
+    return this.request<void>("Left", this.encode({ type: "leaveRoom" }), (p) => {
+      this.pendingLeave = p;
+    });
+  }
+
+  /**
+   * Sends one input (the game's encoding, e.g. `encodeArenaInput`) with the
+   * next sequence number and the current time; returns the sequence number,
+   * which comes back as `ack` in a later State once the room applied it.
+   * Returns null, sending nothing, while not in a room (for example while
+   * reconnecting).
+   */
+  sendInput(payload: Uint8Array): number | null {
+    if (this.currentStatus !== "open" || !this.room) return null;
+    const seq = this.nextSeq;
+    this.nextSeq = (this.nextSeq + 1) >>> 0;
+    if (!this.send(this.encode({ type: "input", seq, clientTimeUs: nowMicros(), payload }))) return null;
+    this.lastSeq = seq;
+    return seq;
+  }
+
+  /** Measures one round trip: resolves with the time from Ping to Pong, in ms. */
+  ping(): Promise<number> {
+    try {
+      this.requireOpen("ping");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<number>((resolve, reject) => {
+      const nonce = this.takeNonce();
+      const pending: Pending<number> = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.pings.delete(nonce);
+          reject(new TimeoutError("Pong", this.requestTimeoutMs));
+        }, this.requestTimeoutMs),
+      };
+      this.sendPing(nonce, pending);
+    });
+  }
+
+  private takeNonce(): number {
+    const nonce = this.nextNonce;
+    this.nextNonce = (this.nextNonce + 1) >>> 0;
+    return nonce;
+  }
+
+  private sendPing(nonce: number, pending: Pending<number> | null): void {
+    const sentAt = performance.now();
+    this.lastPingAt = sentAt;
+    this.pings.set(nonce, { sentAt, pending });
+    this.send(this.encode({ type: "ping", clientTimeUs: nowMicros(), nonce }));
+  }
+
+  // ------------------------------------------------------------ heartbeat
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    this.lastReceivedAt = performance.now();
+    const period = Math.max(50, Math.min(this.pingIntervalMs > 0 ? this.pingIntervalMs : Infinity, this.silenceTimeoutMs / 4));
+    this.heartbeat = setInterval(() => this.beat(), period);
+    if (this.pingIntervalMs > 0) this.sendPing(this.takeNonce(), null);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== null) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = null;
+    }
+  }
+
+  private beat(): void {
+    const now = performance.now();
+    const watched = this.pingIntervalMs > 0 || this.room !== null;
+    if (watched && now - this.lastReceivedAt > this.silenceTimeoutMs) {
+      this.drop(new CloseError(1006, "server_silent", true));
+      return;
+    }
+    // Automatic pings nobody answered are forgotten after the request timeout.
+    for (const [nonce, sent] of this.pings) {
+      if (!sent.pending && now - sent.sentAt > this.requestTimeoutMs) this.pings.delete(nonce);
+    }
+    if (this.pingIntervalMs > 0 && now - this.lastPingAt >= this.pingIntervalMs) {
+      this.sendPing(this.takeNonce(), null);
+    }
+  }
+
+  // ------------------------------------------------------------ closing
+
+  /**
+   * Closes the connection with 1000 and stops reconnecting; resolves once
+   * the server confirmed the close (or after two seconds). Pending calls
+   * reject with a {@link CloseError}; `closed` is emitted once.
+   */
+  close(): Promise<void> {
+    if (this.currentStatus === "closed" || this.currentStatus === "idle") return Promise.resolve();
+    const error = new CloseError(1000, "client_close", true);
+    this.closeError = error;
+    this.rejoinTarget = null;
+    if (this.reconnectTimer !== null) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+    }
+    const ws = this.socket;
+    if (!ws || this.opening) {
+      // Nothing to wait for: a socket still opening is dropped at once.
+      if (ws) this.drop(error);
+      this.finishClose(error);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.socket === ws) this.drop(error);
+      }, CLOSE_WAIT_MS);
+      this.closeWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      try {
+        ws.close(1000, "bye");
+      } catch {
+        this.drop(error);
+      }
+    });
+  }
+
+  private finishClose(error: TickforgeError): void {
+    this.stopHeartbeat();
+    this.failPending(error);
+    this.room = null;
+    this.setStatus("closed");
+    this.emit("closed", error);
+    const waiters = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const done of waiters) done();
+  }
+}

@@ -1,0 +1,71 @@
+// The public API of @tickforge/client: the client, the protocol codec, the
+// reference game's messages, the verifier, the typed errors, and the code
+// generated from protocol/schema for anyone who needs the raw tables.
+
+export {
+  TickforgeClient,
+  type ClientEvents,
+  type ClientOptions,
+  type ConnectionStatus,
+  type Disconnected,
+  type JoinedRoom,
+  type Player,
+  type RttSample,
+  type StateUpdate,
+  type Welcome,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from "./client.js";
+export { DEFAULT_RECONNECT, backoffDelay, type ReconnectOptions } from "./backoff.js";
+export {
+  CLIENT_FRAME_ID,
+  CLIENT_LIMITS,
+  ErrorCode,
+  PROTOCOL_VERSION,
+  SERVER_FRAME_ID,
+  SERVER_LIMITS,
+  SUBPROTOCOL,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeClientFrame,
+  encodeServerFrame,
+  errorCodeName,
+  type ClientMsg,
+  type PlayerAck,
+  type PlayerInfo,
+  type ServerMsg,
+} from "./codec.js";
+export {
+  ARENA_LIMITS,
+  ARENA_STATE_ID,
+  ARENA_STATE_LIMITS,
+  BOOST,
+  arenaMove,
+  decodeArenaInput,
+  decodeArenaSave,
+  decodeArenaState,
+  encodeArenaInput,
+  encodeArenaSave,
+  encodeArenaState,
+  type ArenaEntityState,
+  type ArenaMove,
+  type ArenaSaveData,
+  type ArenaStateView,
+} from "./arena.js";
+export {
+  CloseError,
+  ConnectError,
+  DecodeError,
+  RedirectError,
+  RefusedError,
+  StateError,
+  TickforgeError,
+  TimeoutError,
+  isRetryableClose,
+  type DecodeLabel,
+  type ErrorKind,
+} from "./errors.js";
+export { InvalidFlatbuffer, verify, type InvalidReason, type VerifierLimits } from "./verifier.js";
+export { SDK_VERSION } from "./version.js";
+export * as wire from "./generated/tickforge/v1.js";
+export * as arena from "./generated/tickforge/arena.js";

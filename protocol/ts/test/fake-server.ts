@@ -1,0 +1,181 @@
+// An in-memory stand-in for a tickforge server behind the WebSocket API, for
+// the client's unit tests: it answers Hello, JoinRoom, LeaveRoom and Ping
+// the way the real server does, lets a test send any frame or close code,
+// and records what the client sent. The real server is exercised by the
+// browser test and by the live test in server/tests.
+
+import {
+  SUBPROTOCOL,
+  decodeClientFrame,
+  encodeArenaState,
+  encodeServerFrame,
+  type ArenaStateView,
+  type ClientMsg,
+  type ServerMsg,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from "../src/index.js";
+
+export interface FakeOptions {
+  /** Subprotocol the server selects ("" for none). */
+  protocol?: string;
+  /** Whether sockets open at all (false: every connection fails with 1006). */
+  reachable?: boolean;
+  /** How a refused connection shows: an error then a close (browsers), or only an error (Node 20). */
+  refusal?: "error-and-close" | "error-only";
+  /** Whether Hello is answered. */
+  welcome?: boolean;
+  /** Whether Pings are answered. */
+  pong?: boolean;
+  /** Rooms that exist (join by id); join-or-create makes `room-<n>`. */
+  rooms?: string[];
+  /** Answers a message instead of the fake (null: no answer; undefined: the fake's answer). */
+  answer?: (msg: ClientMsg) => ServerMsg | null | undefined;
+}
+
+export const arenaState = (entities: ArenaStateView["entities"]): Uint8Array => encodeArenaState({ width: 1000, height: 1000, entities });
+
+/** One connection, seen from the server. */
+export class FakeSocket implements WebSocketLike {
+  binaryType = "blob";
+  protocol = "";
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { readonly data: unknown }) => void) | null = null;
+  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  readonly received: ClientMsg[] = [];
+  closedByClient: { code: number | undefined; reason: string | undefined } | null = null;
+  private closed = false;
+
+  constructor(
+    readonly url: string,
+    readonly protocols: string[],
+    private readonly server: FakeServer,
+  ) {}
+
+  send(data: Uint8Array): void {
+    if (this.closed) return;
+    const msg = decodeClientFrame(data);
+    this.received.push(msg);
+    this.server.handle(this, msg);
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.closed) return;
+    this.closedByClient = { code, reason };
+    // The server echoes the close, as a real one does, a moment later.
+    setTimeout(() => this.serverClose(code ?? 1005, ""), 1);
+  }
+
+  /** The server sends a message (or raw bytes, or text). */
+  deliver(msg: ServerMsg | Uint8Array | string): void {
+    if (this.closed) return;
+    const data = typeof msg === "string" ? msg : msg instanceof Uint8Array ? msg : encodeServerFrame(msg);
+    // Browsers hand binary frames over as an ArrayBuffer of their own.
+    const payload = typeof data === "string" ? data : data.slice().buffer;
+    this.onmessage?.({ data: payload });
+  }
+
+  /** The server closes the connection with `code` and `reason`. */
+  serverClose(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.({ code, reason });
+  }
+
+  open(protocol: string): void {
+    this.protocol = protocol;
+    this.onopen?.({});
+  }
+}
+
+/** The fake server: a WebSocket factory plus the server's side of every socket. */
+export class FakeServer {
+  readonly sockets: FakeSocket[] = [];
+  readonly options: Required<FakeOptions>;
+  private nextRoom = 1;
+  private nextEntity = 1;
+  private nextSession = 1n;
+
+  constructor(options: FakeOptions = {}) {
+    this.options = { protocol: SUBPROTOCOL, reachable: true, refusal: "error-and-close", welcome: true, pong: true, rooms: [], answer: () => undefined, ...options };
+  }
+
+  /** Pass as `options.webSocket`. */
+  readonly factory: WebSocketFactory = (url, protocols) => {
+    const socket = new FakeSocket(url, protocols, this);
+    this.sockets.push(socket);
+    setTimeout(() => {
+      if (this.options.reachable) {
+        socket.open(this.options.protocol);
+      } else {
+        socket.onerror?.({});
+        if (this.options.refusal === "error-and-close") socket.serverClose(1006, "");
+      }
+    }, 1);
+    return socket;
+  };
+
+  /** The socket opened last. */
+  get last(): FakeSocket {
+    const socket = this.sockets[this.sockets.length - 1];
+    if (!socket) throw new Error("no socket was opened");
+    return socket;
+  }
+
+  handle(socket: FakeSocket, msg: ClientMsg): void {
+    const answer = this.options.answer(msg);
+    if (answer !== undefined) {
+      if (answer !== null) socket.deliver(answer);
+      return;
+    }
+    switch (msg.type) {
+      case "hello":
+        if (this.options.welcome) {
+          socket.deliver({
+            type: "welcome",
+            sessionId: this.nextSession++,
+            nodeId: "fake",
+            tickRateHz: 30,
+            serverTimeUs: 1_700_000_000_000_000n,
+            protocolVersion: 1,
+          });
+        }
+        return;
+      case "joinRoom": {
+        let roomId = msg.roomId;
+        if (roomId !== null && !this.options.rooms.includes(roomId)) {
+          socket.deliver({ type: "error", code: 1, message: `room ${roomId} not found` });
+          return;
+        }
+        if (roomId === null) {
+          roomId = `room-${this.nextRoom++}`;
+          this.options.rooms.push(roomId);
+        }
+        const entityId = this.nextEntity++;
+        socket.deliver({
+          type: "joined",
+          roomId,
+          mode: "arena",
+          entityId,
+          tick: 10n,
+          tickRateHz: 30,
+          capacity: 8,
+          state: arenaState([{ id: entityId, x: 100, y: 200, vx: 0, vy: 0, buttons: 0 }]),
+          players: [{ entityId, playerId: "alice" }],
+        });
+        return;
+      }
+      case "leaveRoom":
+        socket.deliver({ type: "left", roomId: "left-room" });
+        return;
+      case "ping":
+        if (this.options.pong) {
+          socket.deliver({ type: "pong", clientTimeUs: msg.clientTimeUs, serverTimeUs: 1n, nonce: msg.nonce });
+        }
+        return;
+      case "input":
+        return;
+    }
+  }
+}
