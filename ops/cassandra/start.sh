@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the single-node Apache Cassandra 5.0 that tickforge's snapshot tests
 # and benchmarks write to, built from Maven Central artifacts (pom.xml), or
-# reuses the node already answering CQL on 127.0.0.1:$TICKFORGE_CQL_PORT.
+# reuses the node it started earlier that already answers CQL on
+# 127.0.0.1:$TICKFORGE_CQL_PORT (a node started elsewhere is refused).
 # Idempotent: run it as often as you like. Waits until the node answers a CQL
 # OPTIONS request; on failure prints the end of the node's logs and exits 1.
 #
@@ -46,6 +47,11 @@ fail() {
 }
 
 if cql_answers; then
+  # The crash tests stop and restart the node through its pid file and data
+  # directory, so only a node started from this directory is reused.
+  if [ -z "$(node_pid)" ]; then
+    fail "a CQL node not started from $dir answers on 127.0.0.1:$port; stop it, or set TICKFORGE_CQL_PORT (and TICKFORGE_CQL_STORAGE_PORT) to free ports"
+  fi
   echo "cassandra: reusing the CQL node on 127.0.0.1:$port"
   exit 0
 fi

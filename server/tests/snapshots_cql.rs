@@ -20,7 +20,11 @@ use tickforge_server::persist::options::CqlTarget;
 use tokio::sync::Mutex;
 
 const KEYSPACE: &str = "tickforge_test";
-const NODE: &str = "127.0.0.1:9042";
+/// The CQL node ops/cassandra/start.sh runs (`TICKFORGE_CQL_PORT`, default 9042).
+fn node() -> String {
+    let port = std::env::var("TICKFORGE_CQL_PORT").unwrap_or_else(|_| "9042".into());
+    format!("127.0.0.1:{port}")
+}
 
 /// One test at a time: they share (and one of them kills) the node.
 static NODE_LOCK: Mutex<()> = Mutex::const_new(());
@@ -49,13 +53,13 @@ impl Drop for NodeUp {
 
 fn target() -> CqlTarget {
     CqlTarget {
-        nodes: vec![NODE.to_string()],
+        nodes: vec![node()],
         keyspace: KEYSPACE.to_string(),
     }
 }
 
 fn url() -> String {
-    format!("scylla://{NODE}/{KEYSPACE}")
+    format!("scylla://{}/{KEYSPACE}", node())
 }
 
 /// The store the server writes to, opened by the test (the node must answer).
@@ -69,7 +73,8 @@ async fn store() -> CqlStore {
     .await
     .unwrap_or_else(|e| {
         panic!(
-            "the CQL node on {NODE} must run (ops/cassandra/start.sh; ops/test.sh starts it): {e}"
+            "the CQL node on {} must run (ops/cassandra/start.sh; ops/test.sh starts it): {e}",
+            node()
         )
     })
 }
