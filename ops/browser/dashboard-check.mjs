@@ -16,10 +16,9 @@
 // exits 0; on failure it prints `dashboard-check: FAILED: <why>` on stderr
 // and exits 1. The whole run is bounded to 60 seconds.
 
-import { parseArgs } from "node:util";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { chromium } from "playwright-core";
+import { CheckFailed, checkArgs, fail, hardDeadline, launchChromium, watchPage } from "./check-common.mjs";
 
 const DEADLINE_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 20_000;
@@ -29,44 +28,10 @@ const FULL_WINDOW_POINTS = 295; // ~300 samples: the chart slides instead of gro
 const TIME_SERIES = ["tick-duration", "tick-lateness", "connections", "rooms-players", "messages", "bytes", "over-budget"];
 const TRAFFIC = ["messages-in", "messages-out", "bytes-in", "bytes-out"];
 
-class CheckFailed extends Error {}
-const fail = (message) => {
-  throw new CheckFailed(message);
-};
-
-function usage(message) {
-  console.error(`dashboard-check: ${message}`);
-  console.error("usage: node dashboard-check.mjs --url http://127.0.0.1:PORT/dashboard --screenshot PATH [--chromium PATH]");
-  process.exit(64);
-}
-
-let args;
-try {
-  args = parseArgs({
-    options: {
-      url: { type: "string" },
-      screenshot: { type: "string" },
-      chromium: { type: "string", default: process.env.TICKFORGE_CHROMIUM || "/usr/bin/chromium" },
-    },
-  }).values;
-} catch (e) {
-  usage(e.message);
-}
-if (!args.url) usage("--url is required");
-if (!args.screenshot) usage("--screenshot is required");
-let origin;
-try {
-  origin = new URL(args.url).origin;
-} catch {
-  usage(`--url is not a URL: ${args.url}`);
-}
+const { args, origin } = checkArgs("dashboard-check", "http://127.0.0.1:PORT/dashboard");
 
 const started = Date.now();
-const hardStop = setTimeout(() => {
-  console.error(`dashboard-check: FAILED: the check did not finish within ${DEADLINE_MS / 1000} s`);
-  process.exit(1);
-}, DEADLINE_MS);
-hardStop.unref();
+hardDeadline("dashboard-check", DEADLINE_MS);
 
 // What the page shows now: chart point counts, key numbers, connection status.
 function snapshot(page) {
@@ -96,30 +61,10 @@ let browser;
 let page;
 let summary;
 try {
-  try {
-    browser = await chromium.launch({
-      executablePath: args.chromium,
-      headless: true,
-      timeout: LAUNCH_TIMEOUT_MS,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"],
-    });
-  } catch (e) {
-    fail(`could not launch ${args.chromium}: ${e.message.split("\n")[0]}`);
-  }
+  browser = await launchChromium(args.chromium, LAUNCH_TIMEOUT_MS);
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
   page = await context.newPage();
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("request", (req) => {
-    const url = new URL(req.url());
-    if (url.protocol !== "data:" && url.origin !== origin) problems.push(`request outside the server: ${req.url()}`);
-  });
-  page.on("response", (res) => {
-    if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`);
-  });
+  watchPage(page, origin, problems);
 
   const response = await page.goto(args.url, { waitUntil: "load", timeout: 15_000 }).catch((e) => fail(`could not open ${args.url}: ${e.message.split("\n")[0]}`));
   if (!response || !response.ok()) fail(`GET ${args.url} answered HTTP ${response?.status()}`);

@@ -17,10 +17,9 @@
 // failure it prints `play-check: FAILED: <why>` on stderr and exits 1. The
 // whole run is bounded to 60 seconds.
 
-import { parseArgs } from "node:util";
 import { mkdirSync } from "node:fs";
 import { dirname, extname } from "node:path";
-import { chromium } from "playwright-core";
+import { CheckFailed, checkArgs, fail, hardDeadline, launchChromium, watchPage } from "./check-common.mjs";
 
 const DEADLINE_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 20_000;
@@ -29,63 +28,14 @@ const HOLD_MS = 1_000;
 const MIN_TRAVEL = 80; // world units per axis; full diagonal speed covers ~141 per second
 const MOVE_TIMEOUT_MS = 5_000;
 
-class CheckFailed extends Error {}
-const fail = (message) => {
-  throw new CheckFailed(message);
-};
-
-function usage(message) {
-  console.error(`play-check: ${message}`);
-  console.error("usage: node play-check.mjs --url http://127.0.0.1:PORT/play --screenshot PATH [--chromium PATH]");
-  process.exit(64);
-}
-
-let args;
-try {
-  args = parseArgs({
-    options: {
-      url: { type: "string" },
-      screenshot: { type: "string" },
-      chromium: { type: "string", default: process.env.TICKFORGE_CHROMIUM || "/usr/bin/chromium" },
-    },
-  }).values;
-} catch (e) {
-  usage(e.message);
-}
-if (!args.url) usage("--url is required");
-if (!args.screenshot) usage("--screenshot is required");
-let origin;
-try {
-  origin = new URL(args.url).origin;
-} catch {
-  usage(`--url is not a URL: ${args.url}`);
-}
+const { args, origin } = checkArgs("play-check", "http://127.0.0.1:PORT/play");
 const ext = extname(args.screenshot);
 const moverShot = `${args.screenshot.slice(0, args.screenshot.length - ext.length)}-mover${ext || ".png"}`;
 
 const started = Date.now();
-const hardStop = setTimeout(() => {
-  console.error(`play-check: FAILED: the check did not finish within ${DEADLINE_MS / 1000} s`);
-  process.exit(1);
-}, DEADLINE_MS);
-hardStop.unref();
+hardDeadline("play-check", DEADLINE_MS);
 
 const problems = [];
-
-function watch(page, who) {
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`${who}: console error: ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`${who}: page error: ${err.message}`));
-  page.on("request", (req) => {
-    const url = new URL(req.url());
-    const local = url.origin === origin || url.origin === origin.replace(/^http/, "ws");
-    if (url.protocol !== "data:" && !local) problems.push(`${who}: request outside the server: ${req.url()}`);
-  });
-  page.on("response", (res) => {
-    if (res.status() >= 400) problems.push(`${who}: HTTP ${res.status()} for ${res.url()}`);
-  });
-}
 
 /** What a page shows: its game snapshot and its HUD. */
 function look(page) {
@@ -119,21 +69,11 @@ let a;
 let b;
 let summary;
 try {
-  try {
-    browser = await chromium.launch({
-      executablePath: args.chromium,
-      headless: true,
-      timeout: LAUNCH_TIMEOUT_MS,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"],
-    });
-  } catch (e) {
-    fail(`could not launch ${args.chromium}: ${e.message.split("\n")[0]}`);
-  }
+  browser = await launchChromium(args.chromium, LAUNCH_TIMEOUT_MS);
   const open = async (who, url) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
     const page = await context.newPage();
-    watch(page, who);
+    watchPage(page, origin, problems, `${who}: `);
     const response = await page.goto(url, { waitUntil: "load", timeout: 15_000 }).catch((e) => fail(`${who} could not open ${url}: ${e.message.split("\n")[0]}`));
     if (!response || !response.ok()) fail(`${who}: GET ${url} answered HTTP ${response?.status()}`);
     return page;
