@@ -116,16 +116,7 @@ async fn a_thousand_players_each_end_with_exactly_their_latest_snapshot_in_cql()
     let store = store().await;
     let dir = fresh_data_dir();
     let server = cql_server(&dir, &["--shards", "2", "--tick-rate", "20"]);
-    let captured_before = server.metric("tickforge_snapshots_captured_total").await;
-    let joined = players::join(&server.url(), &run_prefix("cql"), 1000).await;
-    let moved = players::wander(joined, Duration::from_secs(3)).await;
-    let stopped = players::halt(moved).await;
-    let left = players::leave(stopped).await;
-    let captured = server.metric("tickforge_snapshots_captured_total").await - captured_before;
-    assert!(
-        captured >= 20_000.0,
-        "many updates per player: {captured} snapshots captured"
-    );
+    let left = players::many_updates_then_leave(&server, &run_prefix("cql"), 1000).await;
     server.stop().await;
     assert_eq!(spill_count(&dir), 0, "a graceful stop writes everything");
     assert_store_holds_latest(&store, &left).await;

@@ -29,16 +29,7 @@ async fn a_thousand_players_each_end_with_exactly_their_latest_snapshot_on_disk(
         "--snapshot-interval-ms",
         "50",
     ]);
-    let captured_before = server.metric("tickforge_snapshots_captured_total").await;
-    let joined = players::join(&server.url(), &run_prefix("embedded"), 1000).await;
-    let moved = players::wander(joined, Duration::from_secs(3)).await;
-    let stopped = players::halt(moved).await;
-    let left = players::leave(stopped).await;
-    let captured = server.metric("tickforge_snapshots_captured_total").await - captured_before;
-    assert!(
-        captured >= 20_000.0,
-        "many updates per player: {captured} snapshots captured"
-    );
+    let left = players::many_updates_then_leave(&server, &run_prefix("embedded"), 1000).await;
     server.stop().await;
     assert!(
         !dir.join("snapshots.spill").exists(),

@@ -143,28 +143,49 @@ fn options(url: &str) -> PresenceOptions {
     }
 }
 
-async fn connected(handle: &PresenceHandle) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while handle.health() != Health::Connected {
-        if Instant::now() > deadline {
-            bail!("presence did not connect to Redis within 20 s");
+/// One presence node of this bench, recording its metrics in a probe.
+struct BenchNode {
+    probe: Probe,
+    handle: PresenceHandle,
+    shutdown: CancellationToken,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl BenchNode {
+    /// Starts node `name` on `redis` and waits until it is connected.
+    async fn start(redis: &str, name: &str) -> anyhow::Result<BenchNode> {
+        let probe = Probe::install(PRESENCE_LATENCY)?;
+        let shutdown = CancellationToken::new();
+        let url = format!("ws://127.0.0.1:1/{name}");
+        let (handle, thread) = redis::start(&options(redis), redis, name, &url, shutdown.clone())?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while handle.health() != Health::Connected {
+            if Instant::now() > deadline {
+                bail!("presence did not connect to Redis within 20 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        Ok(BenchNode {
+            probe,
+            handle,
+            shutdown,
+            thread,
+        })
     }
-    Ok(())
+
+    /// Leaves the cluster and waits for the presence thread.
+    fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        if self.thread.join().is_err() {
+            bail!("presence thread panicked");
+        }
+        Ok(())
+    }
 }
 
 async fn publish(args: &Args) -> anyhow::Result<()> {
-    let probe = Probe::install(PRESENCE_LATENCY)?;
-    let shutdown = CancellationToken::new();
-    let (handle, thread) = redis::start(
-        &options(&args.redis),
-        &args.redis,
-        "bench-pub",
-        "ws://127.0.0.1:1/ws",
-        shutdown.clone(),
-    )?;
-    connected(&handle).await?;
+    let node = BenchNode::start(&args.redis, "bench-pub").await?;
+    let (probe, handle) = (&node.probe, &node.handle);
     let cpu = cpu_seconds("self")?;
     let mode: Arc<str> = Arc::from("arena");
     let rooms: Vec<Arc<str>> = (0..args.rooms)
@@ -206,25 +227,14 @@ async fn publish(args: &Args) -> anyhow::Result<()> {
         seconds: started.elapsed().as_secs_f64(),
         cpu_s: cpu_seconds("self")? - cpu,
     };
-    shutdown.cancel();
-    if thread.join().is_err() {
-        bail!("presence thread panicked");
-    }
+    node.stop()?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
 async fn receive(args: &Args) -> anyhow::Result<()> {
-    let probe = Probe::install(PRESENCE_LATENCY)?;
-    let shutdown = CancellationToken::new();
-    let (handle, thread) = redis::start(
-        &options(&args.redis),
-        &args.redis,
-        "bench-recv",
-        "ws://127.0.0.1:2/ws",
-        shutdown.clone(),
-    )?;
-    connected(&handle).await?;
+    let node = BenchNode::start(&args.redis, "bench-recv").await?;
+    let probe = &node.probe;
     println!("ready");
     std::io::stdout().flush()?;
     let cpu = cpu_seconds("self")?;
@@ -264,10 +274,7 @@ async fn receive(args: &Args) -> anyhow::Result<()> {
         max_us: samples.max(),
         cpu_s: cpu_seconds("self")? - cpu,
     };
-    shutdown.cancel();
-    if thread.join().is_err() {
-        bail!("presence thread panicked");
-    }
+    node.stop()?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

@@ -199,3 +199,23 @@ pub fn spill_count(dir: &std::path::Path) -> usize {
         .expect("spill file readable")
         .map_or(0, |rows| rows.len())
 }
+
+/// `count` players join `server`, wander for 3 s, stop and leave; checks
+/// that they made many updates (20 captured snapshots per player or more) and returns where each one stopped.
+pub async fn many_updates_then_leave(
+    server: &super::TestServer,
+    prefix: &str,
+    count: usize,
+) -> Vec<(String, Stopped)> {
+    let captured_before = server.metric("tickforge_snapshots_captured_total").await;
+    let joined = join(&server.url(), prefix, count).await;
+    let moved = wander(joined, Duration::from_secs(3)).await;
+    let stopped = halt(moved).await;
+    let left = leave(stopped).await;
+    let captured = server.metric("tickforge_snapshots_captured_total").await - captured_before;
+    assert!(
+        captured >= 20.0 * count as f64,
+        "many updates per player: {captured} snapshots captured"
+    );
+    left
+}
