@@ -88,7 +88,12 @@ impl Node {
         }
         let node_id = config.node_id();
         Ok(Node {
-            directory: Directory::new(format!("{node_id}-r")),
+            // Room ids carry the boot time, so a restarted node never reuses
+            // an id other nodes may still route to.
+            directory: Directory::new(format!(
+                "{node_id}-{:x}",
+                crate::clock::now_micros() / 1_000_000
+            )),
             presence,
             node_id,
             config,

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`options`] | `--presence`, `--public-url`, TTL, queue and timeout settings |
 //! | [`change`] | changes of one node's state and the bulletins nodes exchange |
-//! | [`view`] | the cluster as this node sees it (lock-free maps) |
+//! | [`view`] | the cluster as this node sees it (sharded concurrent maps) |
 //! | [`local`] | the in-process backend (single node, the default) |
 //! | [`redis`] | the Redis backend (`fred`): heartbeats, TTL keys, pub/sub, resync, reaping |
 

@@ -55,8 +55,10 @@ impl PresenceOptions {
         if self.presence_channel == 0 {
             return Some("presence_channel must be at least 1");
         }
-        if self.presence_timeout_ms == 0 {
-            return Some("presence_timeout_ms must be at least 1");
+        if self.presence_timeout_ms == 0 || self.presence_timeout_ms * 4 > self.presence_ttl_ms {
+            return Some(
+                "presence_timeout_ms must be at least 1 and at most a quarter of presence_ttl_ms",
+            );
         }
         None
     }

@@ -1,7 +1,8 @@
 //! The cluster as this node sees it: nodes, rooms and player placements in
-//! lock-free maps (`dashmap`). This node's own entries are written at once
-//! by the rooms (they are the truth); other nodes' entries come from a
-//! snapshot plus the bulletins that followed it.
+//! sharded concurrent maps (`dashmap`: short per-shard locks, never held
+//! across an await). This node's own entries are written at once by the
+//! rooms (they are the truth); other nodes' entries come from a snapshot
+//! plus the bulletins that followed it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -104,11 +105,10 @@ impl PresenceView {
                     });
             }
             Change::RoomClosed { room } => {
+                // Its members' PlayerLeft changes come first (a room reports
+                // every leave before it closes), so no player scan here: this
+                // runs on a room's thread.
                 self.rooms.remove_if(room, |_, r| r.node == *node);
-                self.players.retain(|_, placements| {
-                    placements.retain(|p| !(p.node == *node && p.room == *room));
-                    !placements.is_empty()
-                });
             }
             Change::PlayerJoined {
                 room,
@@ -411,12 +411,13 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_room_takes_its_players_with_it() {
+    fn a_closed_room_disappears_after_its_players_left() {
         let v = view();
         let b: Arc<str> = "b".into();
         v.apply(&b, &stamped(1, opened("b-1")));
         v.apply(&b, &stamped(2, joined("b-1", "p", 1)));
-        v.apply(&b, &stamped(3, Change::RoomClosed { room: "b-1".into() }));
+        v.apply(&b, &stamped(3, left("b-1", "p", 0)));
+        v.apply(&b, &stamped(4, Change::RoomClosed { room: "b-1".into() }));
         assert!(v.placements("p").is_empty());
         assert!(v.rooms().is_empty());
     }

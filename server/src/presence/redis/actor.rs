@@ -56,6 +56,8 @@ pub struct Actor {
     republish: Option<&'static str>,
     resync: Option<&'static str>,
     taken_warned: bool,
+    /// How this node's own bulletins start: `{"node":"<id>",`.
+    own_prefix: String,
 }
 
 impl Actor {
@@ -72,7 +74,7 @@ impl Actor {
         let ttl_ms = i64::try_from(options.presence_ttl_ms).unwrap_or(i64::MAX);
         Actor {
             shared,
-            ops: Ops::new(client, node, token, url, ttl_ms),
+            ops: Ops::new(client, node.clone(), token, url, ttl_ms),
             subscriber,
             timeout: Duration::from_millis(options.presence_timeout_ms),
             beat_every: Duration::from_millis(options.presence_ttl_ms / 4),
@@ -81,6 +83,7 @@ impl Actor {
             republish: Some(REPUBLISH_CONNECT),
             resync: Some(RESYNC_STARTUP),
             taken_warned: false,
+            own_prefix: format!("{{\"node\":{},", serde_json::Value::from(&*node)),
         }
     }
 
@@ -99,6 +102,8 @@ impl Actor {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
+                // First, so that a busy node never lets its heartbeat lapse.
+                _ = beat.tick() => self.heartbeat().await,
                 bulletin = bulletins.recv() => match bulletin {
                     Ok(message) => self.on_bulletin(message).await,
                     Err(RecvError::Lagged(lost)) => {
@@ -118,7 +123,6 @@ impl Actor {
                     self.resync.get_or_insert(RESYNC_RECONNECT);
                 }
                 () = self.shared.wake.notified() => self.write_changes().await,
-                _ = beat.tick() => self.heartbeat().await,
             }
             self.catch_up().await;
         }
@@ -255,23 +259,37 @@ impl Actor {
         if !self.reachable() {
             // Reconnecting: the reconnect event schedules the republish and resync.
             self.set_connected(false);
-            return;
         }
-        if !self.claimed {
+        // The heartbeat needs only the command connection: keep the node
+        // alive while just the subscription is down.
+        if !self.claimed || !self.ops.client().is_connected() {
             return;
         }
         match self.ops.heartbeat(&self.shared.view).await {
             Ok(Beat::Alive) => {}
+            Ok(Beat::Repaired) => {
+                tracing::warn!("presence: some of this node's keys were gone; republishing");
+                self.republish = Some(REPUBLISH_LOST);
+            }
             Ok(Beat::Lost) => {
-                tracing::warn!("presence: this node's keys were gone; republishing");
+                tracing::warn!(
+                    "presence: this node's heartbeat was gone; claiming and republishing"
+                );
                 self.claimed = false;
                 self.republish = Some(REPUBLISH_LOST);
             }
             Ok(Beat::Taken) => {
-                tracing::error!("presence: another process took this node id");
+                tracing::error!("presence: another process holds this node id");
                 self.claimed = false;
+                self.republish = Some(REPUBLISH_LOST);
             }
             Err(e) => return self.failed("heartbeat", &e),
+        }
+        if self.subscribed
+            && let Err(e) = self.subscriber.ping::<()>(None).await
+        {
+            self.subscribed = false;
+            self.failed("subscribe", &e);
         }
         match self.ops.expired_nodes().await {
             Ok(dead) => {
@@ -285,17 +303,27 @@ impl Actor {
 
     async fn reap(&mut self, node: &Arc<str>) {
         match self.ops.reap(node).await {
-            Ok(()) => {
+            Ok(true) => {
                 tracing::info!(%node, "presence: reaped a node whose heartbeat expired");
                 counter!(PRESENCE_REAPED).increment(1);
                 self.shared.view.remove_node(node);
                 gauge!(PRESENCE_NODES).set(self.shared.view.nodes().len() as f64);
             }
+            Ok(false) => tracing::debug!(%node, "presence: node came back before it was reaped"),
             Err(e) => self.failed("reap", &e),
         }
     }
 
     async fn on_bulletin(&mut self, message: Message) {
+        // This node's own bulletins come back too; skip them undecoded (the
+        // sender is serialized first).
+        if message
+            .value
+            .as_bytes()
+            .is_some_and(|b| b.starts_with(self.own_prefix.as_bytes()))
+        {
+            return;
+        }
         let bulletin: Bulletin = match message.value.as_bytes().map(serde_json::from_slice) {
             Some(Ok(b)) => b,
             _ => {

@@ -115,6 +115,11 @@ pub fn start(
             c.connection_timeout = timeout;
             c.internal_command_timeout = timeout;
             c.max_command_attempts = 1;
+            // A connection that stops answering a command (half-open) is
+            // dropped and reconnected instead of looking healthy forever; the
+            // heartbeat pings the subscriber connection for this.
+            c.unresponsive.max_timeout = Some(timeout);
+            c.unresponsive.interval = (timeout / 4).max(Duration::from_millis(100));
         })
         // Reconnect forever: 100 ms doubling up to 5 s, with fred's jitter.
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 5000, 2));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use fred::clients::{Client, Transaction};
 use fred::prelude::{
-    Error, Expiration, HashesInterface, KeysInterface, PubsubInterface, SetOptions, SetsInterface,
-    TransactionInterface, Value,
+    Error, Expiration, HashesInterface, KeysInterface, LuaInterface, PubsubInterface, SetOptions,
+    SetsInterface, TransactionInterface, Value,
 };
 
 use super::keys;
@@ -25,7 +25,44 @@ pub enum Beat {
     Lost,
     /// Another process holds this node id.
     Taken,
+    /// The heartbeat was ours, but the node was missing from the cluster set
+    /// or some of its keys were gone (a reap that raced a re-claim, an
+    /// eviction): republish.
+    Repaired,
 }
+
+/// KEYS: heartbeat, rooms hash, players hash, node set, then the ownership
+/// keys of the node's rooms. ARGV: "token ", heartbeat value, TTL ms, node
+/// id, has rooms (0/1), has players (0/1). Returns 0 when the heartbeat is
+/// gone, -1 when another process holds it, 2 when something had to be
+/// repaired, else 1.
+const HEARTBEAT_SCRIPT: &str = r"
+local beat = redis.call('GET', KEYS[1])
+if not beat then return 0 end
+if string.sub(beat, 1, string.len(ARGV[1])) ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local status = 1
+if redis.call('PEXPIRE', KEYS[2], ARGV[3]) == 0 and ARGV[5] == '1' then status = 2 end
+if redis.call('PEXPIRE', KEYS[3], ARGV[3]) == 0 and ARGV[6] == '1' then status = 2 end
+for i = 5, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+if redis.call('SADD', KEYS[4], ARGV[4]) == 1 then status = 2 end
+return status
+";
+
+/// KEYS: heartbeat, rooms hash, players hash, node set, channel name
+/// (unused as a key). ARGV: node id, Gone bulletin. Removes the node's keys
+/// and announces it gone only if its heartbeat is (still) absent; returns 1
+/// if it did.
+const REAP_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for _, room in ipairs(redis.call('HKEYS', KEYS[2])) do
+  redis.call('DEL', 'tf:room:' .. room)
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('PUBLISH', KEYS[5], ARGV[2])
+return 1
+";
 
 /// This node's Redis identity and the commands it sends.
 pub struct Ops {
@@ -89,39 +126,35 @@ impl Ops {
         Ok(true)
     }
 
-    /// Refreshes the heartbeat and the TTL of every key of this node.
+    /// Refreshes the heartbeat — only if it still holds this process's
+    /// token — and the TTL of every key of this node, and puts the node back
+    /// in the cluster set if it was removed. Reports keys found missing.
     pub async fn heartbeat(&self, view: &PresenceView) -> Result<Beat, Error> {
+        let state = view.own_state();
         let value = keys::heartbeat_value(&self.token, &self.url);
-        let previous: Option<String> = self
-            .client
-            .set(
-                keys::heartbeat(&self.node),
-                value,
-                self.expiry(),
-                Some(SetOptions::XX),
-                true,
-            )
-            .await?;
-        let Some(previous) = previous else {
-            return Ok(Beat::Lost);
-        };
-        if keys::parse_heartbeat(&previous).is_none_or(|(token, _)| token != self.token) {
-            return Ok(Beat::Taken);
-        }
-        let trx = self.client.multi();
-        let _: () = trx
-            .pexpire(keys::rooms(&self.node), self.ttl_ms, None)
-            .await?;
-        let _: () = trx
-            .pexpire(keys::players(&self.node), self.ttl_ms, None)
-            .await?;
-        for (room, record) in view.rooms() {
-            if record.node == self.node {
-                let _: () = trx.pexpire(keys::owner(&room), self.ttl_ms, None).await?;
-            }
-        }
-        let _: Value = trx.exec(true).await?;
-        Ok(Beat::Alive)
+        let owners: Vec<String> = state.rooms.iter().map(|(id, _)| keys::owner(id)).collect();
+        let mut keys_arg = vec![
+            keys::heartbeat(&self.node),
+            keys::rooms(&self.node),
+            keys::players(&self.node),
+            keys::NODES.to_string(),
+        ];
+        keys_arg.extend(owners);
+        let args = vec![
+            format!("{} ", self.token),
+            value,
+            self.ttl_ms.to_string(),
+            self.node.to_string(),
+            u8::from(!state.rooms.is_empty()).to_string(),
+            u8::from(!state.players.is_empty()).to_string(),
+        ];
+        let status: i64 = self.client.eval(HEARTBEAT_SCRIPT, keys_arg, args).await?;
+        Ok(match status {
+            1 => Beat::Alive,
+            2 => Beat::Repaired,
+            -1 => Beat::Taken,
+            _ => Beat::Lost,
+        })
     }
 
     /// Writes the current state of every key `changes` touched and publishes
@@ -345,18 +378,22 @@ impl Ops {
         Ok(dead)
     }
 
-    /// Removes an expired node's keys and announces it as gone.
-    pub async fn reap(&self, node: &Arc<str>) -> Result<(), Error> {
-        let rooms: Vec<String> = self.client.hkeys(keys::rooms(node)).await?;
-        let trx = self.client.multi();
-        let mut doomed = vec![keys::rooms(node), keys::players(node)];
-        doomed.extend(rooms.iter().map(|r| keys::owner(r)));
-        let _: () = trx.del(doomed).await?;
-        let _: () = trx.srem(keys::NODES, &**node).await?;
+    /// Removes an expired node's keys and announces it as gone, unless its
+    /// heartbeat came back meanwhile. True if it was reaped.
+    pub async fn reap(&self, node: &Arc<str>) -> Result<bool, Error> {
         let gone = self.bulletin(Body::Gone { gone: node.clone() })?;
-        let _: () = trx.publish(keys::CHANNEL, gone).await?;
-        let _: Value = trx.exec(true).await?;
-        Ok(())
+        let keys_arg = vec![
+            keys::heartbeat(node),
+            keys::rooms(node),
+            keys::players(node),
+            keys::NODES.to_string(),
+            keys::CHANNEL.to_string(),
+        ];
+        let reaped: i64 = self
+            .client
+            .eval(REAP_SCRIPT, keys_arg, vec![node.to_string(), gone])
+            .await?;
+        Ok(reaped == 1)
     }
 
     /// Removes this node's keys at shutdown and announces it as gone.
