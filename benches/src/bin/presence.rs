@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use tickforge_benches::probe::Probe;
 use tickforge_server::metrics::{
     PRESENCE_EVENTS_IN, PRESENCE_EVENTS_OUT, PRESENCE_LATENCY, PRESENCE_QUEUE_FULL,
+    PRESENCE_RESYNCS,
 };
 use tickforge_server::presence::{Health, PresenceHandle, PresenceOptions, redis};
 use tokio_util::sync::CancellationToken;
@@ -101,6 +102,9 @@ struct Received {
     p999_us: u64,
     max_us: u64,
     cpu_s: f64,
+    /// Full resyncs after the first (a lagged subscription drops bulletins;
+    /// the resync repairs the view but those changes are not counted as applied).
+    resyncs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -273,6 +277,7 @@ async fn receive(args: &Args) -> anyhow::Result<()> {
         p999_us: samples.value_at_quantile(0.999),
         max_us: samples.max(),
         cpu_s: cpu_seconds("self")? - cpu,
+        resyncs: probe.counter(PRESENCE_RESYNCS).saturating_sub(1),
     };
     node.stop()?;
     println!("{}", serde_json::to_string(&report)?);
@@ -363,9 +368,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let url = format!("redis://127.0.0.1:{}/0", redis.port);
     let pid = redis.child.id().to_string();
     println!(
-        "| offered/s | applied | queue full | applied/s | bulletins | p50 µs | p99 µs | p99.9 µs | max µs | publisher CPU s | receiver CPU s | redis CPU s |"
+        "| offered/s | applied | queue full | resyncs | applied/s | bulletins | p50 µs | p99 µs | p99.9 µs | max µs | publisher CPU s | receiver CPU s | redis CPU s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &rate in &args.rates {
         redis.command("FLUSHALL")?;
         let expect = rate * args.secs + args.rooms;
@@ -409,10 +414,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
         )?;
         let redis_cpu = cpu_seconds(&pid)? - redis_cpu;
         println!(
-            "| {rate} | {}/{} | {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
+            "| {rate} | {}/{} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
             received.applied,
             received.expected,
             published.queue_full,
+            received.resyncs,
             received.applied_per_s,
             received.bulletins,
             received.p50_us,

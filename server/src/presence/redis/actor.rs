@@ -98,6 +98,7 @@ impl Actor {
         let mut beat = tokio::time::interval(self.beat_every);
         beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         gauge!(PRESENCE_NODES).set(1.0);
+        let (mut first_connect, mut first_subscribe) = (true, true);
         loop {
             tokio::select! {
                 biased;
@@ -112,15 +113,22 @@ impl Actor {
                     }
                     Err(RecvError::Closed) => break,
                 },
+                // fred reports every connection, the first one too; the
+                // start-up work (claim, subscribe, republish, resync) is
+                // already pending for that one.
                 Ok(_) = reconnects.recv() => {
-                    tracing::info!("presence reconnected to Redis");
-                    self.claimed = false;
-                    self.republish = Some(REPUBLISH_CONNECT);
-                    self.resync.get_or_insert(RESYNC_RECONNECT);
+                    if !std::mem::replace(&mut first_connect, false) {
+                        tracing::info!("presence reconnected to Redis");
+                        self.claimed = false;
+                        self.republish = Some(REPUBLISH_CONNECT);
+                        self.resync.get_or_insert(RESYNC_RECONNECT);
+                    }
                 }
                 Ok(_) = resubscribes.recv() => {
-                    self.subscribed = false;
-                    self.resync.get_or_insert(RESYNC_RECONNECT);
+                    if !std::mem::replace(&mut first_subscribe, false) {
+                        self.subscribed = false;
+                        self.resync.get_or_insert(RESYNC_RECONNECT);
+                    }
                 }
                 () = self.shared.wake.notified() => self.write_changes().await,
             }
@@ -265,7 +273,8 @@ impl Actor {
         if !self.claimed || !self.ops.client().is_connected() {
             return;
         }
-        match self.ops.heartbeat(&self.shared.view).await {
+        let settled = self.shared.queue.is_empty() && self.republish.is_none();
+        match self.ops.heartbeat(&self.shared.view, settled).await {
             Ok(Beat::Alive) => {}
             Ok(Beat::Repaired) => {
                 tracing::warn!("presence: some of this node's keys were gone; republishing");

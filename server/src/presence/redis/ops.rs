@@ -128,8 +128,10 @@ impl Ops {
 
     /// Refreshes the heartbeat — only if it still holds this process's
     /// token — and the TTL of every key of this node, and puts the node back
-    /// in the cluster set if it was removed. Reports keys found missing.
-    pub async fn heartbeat(&self, view: &PresenceView) -> Result<Beat, Error> {
+    /// in the cluster set if it was removed. Reports keys found missing;
+    /// with `settled` false (changes still wait to be written) a missing
+    /// hash is expected and not reported.
+    pub async fn heartbeat(&self, view: &PresenceView, settled: bool) -> Result<Beat, Error> {
         let state = view.own_state();
         let value = keys::heartbeat_value(&self.token, &self.url);
         let owners: Vec<String> = state.rooms.iter().map(|(id, _)| keys::owner(id)).collect();
@@ -145,8 +147,8 @@ impl Ops {
             value,
             self.ttl_ms.to_string(),
             self.node.to_string(),
-            u8::from(!state.rooms.is_empty()).to_string(),
-            u8::from(!state.players.is_empty()).to_string(),
+            u8::from(settled && !state.rooms.is_empty()).to_string(),
+            u8::from(settled && !state.players.is_empty()).to_string(),
         ];
         let status: i64 = self.client.eval(HEARTBEAT_SCRIPT, keys_arg, args).await?;
         Ok(match status {
