@@ -3,6 +3,8 @@
 // through playwright-core with the flags this closed network needs, and
 // watching a page for errors and for requests that leave the server.
 
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 
@@ -91,4 +93,25 @@ export function watchPage(page, origin, problems, prefix = "") {
   page.on("response", (res) => {
     if (res.status() >= 400) problems.push(`${prefix}HTTP ${res.status()} for ${res.url()}`);
   });
+}
+
+/**
+ * Reports a failed check `name` on stderr and saves a screenshot of each
+ * `[page, path, fullPage]` that exists (best effort: the failure is what
+ * matters); sets the exit code to 1.
+ */
+export async function reportFailure(name, error, shots) {
+  const message = error instanceof CheckFailed ? error.message : `unexpected error: ${error.stack || error}`;
+  console.error(`${name}: FAILED: ${message}`);
+  for (const [page, path, fullPage] of shots) {
+    if (!page) continue;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      await page.screenshot({ path, fullPage, timeout: 5_000 });
+      console.error(`${name}: screenshot of the failed page: ${path}`);
+    } catch {
+      // the failure above is the one to report
+    }
+  }
+  process.exitCode = 1;
 }

@@ -18,7 +18,7 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { CheckFailed, checkArgs, fail, hardDeadline, launchChromium, watchPage } from "./check-common.mjs";
+import { checkArgs, fail, hardDeadline, launchChromium, reportFailure, watchPage } from "./check-common.mjs";
 
 const DEADLINE_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 20_000;
@@ -119,18 +119,7 @@ try {
     elapsed_ms: Date.now() - started,
   };
 } catch (e) {
-  const message = e instanceof CheckFailed ? e.message : `unexpected error: ${e.stack || e}`;
-  console.error(`dashboard-check: FAILED: ${message}`);
-  if (page) {
-    try {
-      mkdirSync(dirname(args.screenshot), { recursive: true });
-      await page.screenshot({ path: args.screenshot, fullPage: true, timeout: 5_000 });
-      console.error(`dashboard-check: screenshot of the failed page: ${args.screenshot}`);
-    } catch {
-      // the failure above is the one to report
-    }
-  }
-  process.exitCode = 1;
+  await reportFailure("dashboard-check", e, [[page, args.screenshot, true]]);
 } finally {
   await browser?.close().catch(() => {});
 }

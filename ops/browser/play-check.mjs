@@ -19,7 +19,7 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname, extname } from "node:path";
-import { CheckFailed, checkArgs, fail, hardDeadline, launchChromium, watchPage } from "./check-common.mjs";
+import { checkArgs, fail, hardDeadline, launchChromium, reportFailure, watchPage } from "./check-common.mjs";
 
 const DEADLINE_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 20_000;
@@ -173,19 +173,7 @@ try {
     elapsed_ms: Date.now() - started,
   };
 } catch (e) {
-  const message = e instanceof CheckFailed ? e.message : `unexpected error: ${e.stack || e}`;
-  console.error(`play-check: FAILED: ${message}`);
-  for (const [page, path] of [[b, args.screenshot], [a, moverShot]]) {
-    if (!page) continue;
-    try {
-      mkdirSync(dirname(path), { recursive: true });
-      await page.screenshot({ path, timeout: 5_000 });
-      console.error(`play-check: screenshot of the failed page: ${path}`);
-    } catch {
-      // the failure above is the one to report
-    }
-  }
-  process.exitCode = 1;
+  await reportFailure("play-check", e, [[b, args.screenshot, false], [a, moverShot, false]]);
 } finally {
   await browser?.close().catch(() => {});
 }
