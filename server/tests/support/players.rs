@@ -90,18 +90,28 @@ impl Player {
     }
 
     /// Stops moving; returns the position of the first State that applied
-    /// the stop (the player stays there).
+    /// the stop (the player stays there). A stop the server dropped (a full
+    /// input queue under load is counted, not an error) is sent again after
+    /// 20 States without its ack; the whole wait is bounded by `WAIT`.
     async fn halt(mut self) -> (Player, Stopped) {
-        let seq = self
-            .client
-            .send_input(&arena_input(0, 0))
-            .await
-            .expect("stop sent");
+        let give_up = Instant::now() + WAIT;
         loop {
-            let state = next_state(&mut self.client, WAIT).await;
-            if state.ack_for(self.entity).is_some_and(|ack| ack >= seq) {
-                let (x, y) = position(&state.state, self.entity).expect("own entity in state");
-                return (self, Stopped { x, y });
+            let seq = self
+                .client
+                .send_input(&arena_input(0, 0))
+                .await
+                .expect("stop sent");
+            for _ in 0..20 {
+                assert!(
+                    Instant::now() < give_up,
+                    "{}: no stop acknowledged within {WAIT:?}",
+                    self.id
+                );
+                let state = next_state(&mut self.client, WAIT).await;
+                if state.ack_for(self.entity).is_some_and(|ack| ack >= seq) {
+                    let (x, y) = position(&state.state, self.entity).expect("own entity in state");
+                    return (self, Stopped { x, y });
+                }
             }
         }
     }
