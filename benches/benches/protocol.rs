@@ -154,7 +154,7 @@ fn bench_joined(c: &mut Criterion) {
             b.iter(|| {
                 let players = ids.iter().enumerate().map(|(i, id)| PlayerEntry {
                     entity_id: i as u32 + 1,
-                    player_id: id,
+                    name: id,
                 });
                 enc.joined(black_box(&fields), black_box(players))
             })

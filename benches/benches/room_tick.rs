@@ -56,6 +56,7 @@ fn setup(players: u16) -> Bench {
         seat.join(JoinRequest {
             session,
             player_id: Arc::from(format!("p{session}")),
+            name: Arc::from(format!("P{session}")),
             outbox: tx,
             kick: Arc::new(Kick::default()),
             inputs_queued: queued.clone(),

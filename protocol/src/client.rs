@@ -83,6 +83,18 @@ pub enum ClientError {
         /// The room.
         room_id: String,
     },
+    /// The server refused the session's identity or ended it by access
+    /// control: 4003 (the token failed a check; `reason` names it), 4004
+    /// (banned), 4005 (replaced by a newer login of the same player), 4006
+    /// (kicked by an operator). Reconnecting with the same token will not help
+    /// for 4003/4004; a 4005 means another device took over.
+    #[error("access denied ({code}): {reason}")]
+    AccessDenied {
+        /// WebSocket close code (4003..=4006).
+        code: u16,
+        /// Close reason, e.g. `auth_expired`, `banned`, `replaced`.
+        reason: String,
+    },
     /// The server closed the connection.
     #[error("closed ({code}): {reason}")]
     Closed {
@@ -91,6 +103,9 @@ pub enum ClientError {
         /// Close reason.
         reason: String,
     },
+    /// The token provider failed.
+    #[error("token provider: {0}")]
+    Token(String),
     /// A message arrived that the request did not expect.
     #[error("unexpected {0} message")]
     Unexpected(&'static str),
@@ -111,11 +126,34 @@ impl ClientError {
             ClientError::Refused { .. } => "refused",
             ClientError::Redirected { .. } => "redirected",
             ClientError::Closed { .. } => "closed",
+            ClientError::AccessDenied { .. } => "access_denied",
+            ClientError::Token(_) => "token",
             ClientError::Unexpected(_) => "unexpected",
             ClientError::Timeout(_) => "timeout",
         }
     }
+
+    /// The close code and reason when the server closed the connection.
+    pub fn close(&self) -> Option<(u16, &str)> {
+        match self {
+            ClientError::Closed { code, reason } | ClientError::AccessDenied { code, reason } => {
+                Some((*code, reason))
+            }
+            _ => None,
+        }
+    }
 }
+
+/// Close codes the server uses for access control (see [`ClientError::AccessDenied`]).
+pub const ACCESS_DENIED_CODES: std::ops::RangeInclusive<u16> = 4003..=4006;
+
+/// A source of session tokens, asked once per (re)connect, so an expiring
+/// token can be refreshed from the game's login service before each attempt.
+pub type TokenProvider = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Runs `fut` within `limit`, or fails with [`ClientError::Timeout`].
 async fn within<T>(
@@ -129,12 +167,16 @@ async fn within<T>(
 }
 
 /// How to connect.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectOptions {
-    /// Player id sent in Hello.
+    /// Player id sent in Hello: empty (the server takes the token's subject)
+    /// or equal to it; taken on trust only by a server in `trust-hello` mode.
     pub player_id: String,
-    /// Optional auth token sent in Hello.
+    /// Session token sent in Hello (a JWT). [`ConnectOptions::token_provider`]
+    /// wins when both are set.
     pub token: Option<String>,
+    /// Asked for a fresh token before every connect.
+    pub token_provider: Option<TokenProvider>,
     /// Client version sent in Hello.
     pub client_version: String,
     /// Socket receive buffer (SO_RCVBUF), if it should be set.
@@ -147,12 +189,42 @@ pub struct ConnectOptions {
     pub timeout: Duration,
 }
 
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("player_id", &self.player_id)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_provider", &self.token_provider.is_some())
+            .field("client_version", &self.client_version)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ConnectOptions {
-    /// Defaults for `player_id`.
+    /// Defaults with a session token: the player id is the token's subject.
+    pub fn token(token: impl Into<String>) -> Self {
+        Self {
+            token: Some(token.into()),
+            ..Self::player("")
+        }
+    }
+
+    /// Defaults with a token provider, called before every connect.
+    pub fn token_provider(provider: TokenProvider) -> Self {
+        Self {
+            token_provider: Some(provider),
+            ..Self::player("")
+        }
+    }
+
+    /// Defaults for `player_id` with no token: only a server started with
+    /// `--auth trust-hello` (local development) accepts it.
     pub fn player(player_id: impl Into<String>) -> Self {
         Self {
             player_id: player_id.into(),
             token: None,
+            token_provider: None,
             client_version: concat!("tickforge-rust/", env!("CARGO_PKG_VERSION")).to_string(),
             recv_buffer_bytes: None,
             max_frame_bytes: 1 << 20,
@@ -175,6 +247,10 @@ pub struct WelcomeInfo {
     pub server_time_us: u64,
     /// Protocol version of the server.
     pub protocol_version: u16,
+    /// The verified player id (the token's subject).
+    pub player_id: String,
+    /// Display name shown to other players.
+    pub name: String,
 }
 
 /// The server's Joined.
@@ -260,6 +336,11 @@ fn string(s: Option<&str>) -> String {
     s.unwrap_or_default().to_string()
 }
 
+/// A member's display name (`player_id` from servers that predate names).
+fn display_name(p: &crate::wire::PlayerInfo<'_>) -> String {
+    string(p.name().or(p.player_id()))
+}
+
 fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
     Ok(match decode_server(frame, &Limits::SERVER)? {
         ServerMsg::Welcome(w) => Event::Welcome(WelcomeInfo {
@@ -268,6 +349,8 @@ fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
             tick_rate_hz: w.tick_rate_hz(),
             server_time_us: w.server_time_us(),
             protocol_version: w.protocol_version(),
+            player_id: string(w.player_id()),
+            name: string(w.name()),
         }),
         ServerMsg::Joined(j) => Event::Joined(JoinedInfo {
             room_id: string(j.room_id()),
@@ -284,7 +367,7 @@ fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
                 .players()
                 .map(|ps| {
                     ps.iter()
-                        .map(|p| (p.entity_id(), string(p.player_id())))
+                        .map(|p| (p.entity_id(), display_name(&p)))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -302,10 +385,10 @@ fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
                 .unwrap_or_default(),
         }),
         ServerMsg::PlayerJoined(p) => {
-            Event::PlayerJoined(p.player().entity_id(), string(p.player().player_id()))
+            Event::PlayerJoined(p.player().entity_id(), display_name(&p.player()))
         }
         ServerMsg::PlayerLeft(p) => {
-            Event::PlayerLeft(p.player().entity_id(), string(p.player().player_id()))
+            Event::PlayerLeft(p.player().entity_id(), display_name(&p.player()))
         }
         ServerMsg::Left(l) => Event::Left(string(l.room_id())),
         ServerMsg::Pong(p) => Event::Pong {
@@ -371,11 +454,15 @@ impl Client {
     }
 
     async fn connect_now(url: &str, options: &ConnectOptions) -> Result<Client, ClientError> {
+        let token = match &options.token_provider {
+            Some(provider) => Some(provider().await.map_err(ClientError::Token)?),
+            None => options.token.clone(),
+        };
         let mut ws = Self::open(url, options).await?;
         let mut enc = ClientEncoder::new();
         let hello = enc.hello(
             &options.player_id,
-            options.token.as_deref(),
+            token.as_deref(),
             &options.client_version,
         );
         ws.send(Message::Binary(hello)).await?;
@@ -392,6 +479,8 @@ impl Client {
                 tick_rate_hz: 0,
                 server_time_us: 0,
                 protocol_version: PROTOCOL_VERSION,
+                player_id: String::new(),
+                name: String::new(),
             },
         };
         match client.read_event().await? {
@@ -461,6 +550,14 @@ impl Client {
     /// Join-or-create by mode; waits for Joined.
     pub async fn join_or_create(&mut self, mode: &str) -> Result<JoinedInfo, ClientError> {
         let frame = self.enc.join_or_create(mode);
+        self.ws.send(Message::Binary(frame)).await?;
+        self.await_joined().await
+    }
+
+    /// Creates a private room of `mode` (never listed; joined only by its
+    /// id); waits for Joined.
+    pub async fn create_private(&mut self, mode: &str) -> Result<JoinedInfo, ClientError> {
+        let frame = self.enc.join_mode(mode, true);
         self.ws.send(Message::Binary(frame)).await?;
         self.await_joined().await
     }
@@ -603,6 +700,10 @@ impl Client {
 /// The close code and reason carried by a close frame.
 pub fn closed(frame: Option<CloseFrame>) -> ClientError {
     match frame {
+        Some(f) if ACCESS_DENIED_CODES.contains(&u16::from(f.code)) => ClientError::AccessDenied {
+            code: f.code.into(),
+            reason: f.reason.to_string(),
+        },
         Some(f) => ClientError::Closed {
             code: f.code.into(),
             reason: f.reason.to_string(),

@@ -15,8 +15,10 @@ use crate::{CLIENT_FRAME_ID, PROTOCOL_VERSION, SERVER_FRAME_ID};
 pub struct PlayerEntry<'a> {
     /// The member's entity in the game.
     pub entity_id: u32,
-    /// The member's player id from Hello.
-    pub player_id: &'a str,
+    /// The member's display name. Written to `PlayerInfo.name`, and to
+    /// `PlayerInfo.player_id` for clients that read only that field: other
+    /// players never see the verified player id (it may be an account id).
+    pub name: &'a str,
 }
 
 /// Everything a Joined frame carries.
@@ -71,15 +73,19 @@ impl ServerEncoder {
         bytes
     }
 
-    /// Welcome: answer to Hello.
+    /// Welcome: answer to Hello, with the verified player id and the display name.
     pub fn welcome(
         &mut self,
         session_id: u64,
         node_id: &str,
         tick_rate_hz: u16,
         now_us: u64,
+        player_id: &str,
+        name: &str,
     ) -> Bytes {
         let node_id = self.fbb.create_string(node_id);
+        let player_id = self.fbb.create_string(player_id);
+        let name = self.fbb.create_string(name);
         let msg = wire::Welcome::create(
             &mut self.fbb,
             &wire::WelcomeArgs {
@@ -88,6 +94,8 @@ impl ServerEncoder {
                 tick_rate_hz,
                 server_time_us: now_us,
                 protocol_version: PROTOCOL_VERSION,
+                player_id: Some(player_id),
+                name: Some(name),
             },
         );
         self.finish(ServerMessage::Welcome, msg.as_union_value())
@@ -101,14 +109,8 @@ impl ServerEncoder {
     ) -> Bytes {
         let mut infos = Vec::with_capacity(players.len());
         for p in players {
-            let player_id = self.fbb.create_string(p.player_id);
-            infos.push(wire::PlayerInfo::create(
-                &mut self.fbb,
-                &wire::PlayerInfoArgs {
-                    entity_id: p.entity_id,
-                    player_id: Some(player_id),
-                },
-            ));
+            let info = self.player_info(p);
+            infos.push(info);
         }
         let players = self.fbb.create_vector(&infos);
         let room_id = self.fbb.create_string(fields.room_id);
@@ -147,12 +149,13 @@ impl ServerEncoder {
     }
 
     fn player_info(&mut self, player: PlayerEntry<'_>) -> WIPOffset<wire::PlayerInfo<'static>> {
-        let player_id = self.fbb.create_string(player.player_id);
+        let name = self.fbb.create_string(player.name);
         wire::PlayerInfo::create(
             &mut self.fbb,
             &wire::PlayerInfoArgs {
                 entity_id: player.entity_id,
-                player_id: Some(player_id),
+                player_id: Some(name),
+                name: Some(name),
             },
         )
     }
@@ -291,6 +294,7 @@ impl ClientEncoder {
             &wire::JoinRoomArgs {
                 room_id: Some(room_id),
                 mode: None,
+                private: false,
             },
         );
         self.finish(ClientMessage::JoinRoom, msg.as_union_value())
@@ -298,12 +302,19 @@ impl ClientEncoder {
 
     /// JoinRoom by mode: join a room of `mode` with a free seat, or create one.
     pub fn join_or_create(&mut self, mode: &str) -> Bytes {
+        self.join_mode(mode, false)
+    }
+
+    /// JoinRoom by mode; with `private`, always a new room that is never
+    /// listed and is joined only by its id.
+    pub fn join_mode(&mut self, mode: &str, private: bool) -> Bytes {
         let mode = self.fbb.create_string(mode);
         let msg = wire::JoinRoom::create(
             &mut self.fbb,
             &wire::JoinRoomArgs {
                 room_id: None,
                 mode: Some(mode),
+                private,
             },
         );
         self.finish(ClientMessage::JoinRoom, msg.as_union_value())

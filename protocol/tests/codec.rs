@@ -75,15 +75,15 @@ fn server_frames() -> Vec<Bytes> {
     let players = [
         PlayerEntry {
             entity_id: 1,
-            player_id: "alice",
+            name: "alice",
         },
         PlayerEntry {
             entity_id: 2,
-            player_id: "bob",
+            name: "bob",
         },
     ];
     vec![
-        enc.welcome(5, "node-a", 30, 1_700_000_000_000_000),
+        enc.welcome(5, "node-a", 30, 1_700_000_000_000_000, "alice", "Alice"),
         enc.joined(&joined_fields(&state), players.iter().copied()),
         enc.state(11, 1_700_000_000_000_003, &state, &[ack(1, 7), ack(2, 0)]),
         enc.player_joined(players[1]),
@@ -282,7 +282,14 @@ mod server_messages {
 
     #[test]
     fn welcome_round_trips_every_field() {
-        let frame = ServerEncoder::new().welcome(u64::MAX, "node-a", 30, 1_700_000_000_000_000);
+        let frame = ServerEncoder::new().welcome(
+            u64::MAX,
+            "node-a",
+            30,
+            1_700_000_000_000_000,
+            "alice",
+            "Alice",
+        );
         let msg = server(&frame);
         let ServerMsg::Welcome(welcome) = msg else {
             panic!("expected Welcome, got {msg:?}");
@@ -300,15 +307,15 @@ mod server_messages {
         let players = [
             PlayerEntry {
                 entity_id: 1,
-                player_id: "alice",
+                name: "alice",
             },
             PlayerEntry {
                 entity_id: 2,
-                player_id: "bob",
+                name: "bob",
             },
             PlayerEntry {
                 entity_id: 3,
-                player_id: "carol",
+                name: "carol",
             },
         ];
         let frame = ServerEncoder::new().joined(&joined_fields(&state), players.iter().copied());
@@ -371,7 +378,7 @@ mod server_messages {
         let mut enc = ServerEncoder::new();
         let carol = PlayerEntry {
             entity_id: 9,
-            player_id: "carol",
+            name: "carol",
         };
         let joined = enc.player_joined(carol);
         let left = enc.player_left(carol);
@@ -801,7 +808,7 @@ mod limits {
         let ids: Vec<String> = (0..players).map(|i| format!("p{i}")).collect();
         let entries = ids.iter().enumerate().map(|(i, id)| PlayerEntry {
             entity_id: i as u32,
-            player_id: id,
+            name: id,
         });
         ServerEncoder::new().joined(&joined_fields(&[]), entries)
     }

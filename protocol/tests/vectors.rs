@@ -299,6 +299,8 @@ fn encode_server(case: &Case, f: &Fields) -> Bytes {
                 f.str("node_id"),
                 narrow(f.case, f.uint("tick_rate_hz")),
                 f.u64("server_time_us"),
+                f.opt_str("player_id").unwrap_or_default(),
+                f.opt_str("name").unwrap_or_default(),
             )
         }
         Some("Joined") => {
@@ -314,9 +316,9 @@ fn encode_server(case: &Case, f: &Fields) -> Bytes {
                     capacity: narrow(f.case, f.uint("capacity")),
                     state: &state,
                 },
-                players.iter().map(|(entity_id, player_id)| PlayerEntry {
+                players.iter().map(|(entity_id, name)| PlayerEntry {
                     entity_id: *entity_id,
-                    player_id,
+                    name,
                 }),
             )
         }
@@ -342,14 +344,14 @@ fn encode_server(case: &Case, f: &Fields) -> Bytes {
             let (entity_id, player_id) = player(&f.sub("player"));
             enc.player_joined(PlayerEntry {
                 entity_id,
-                player_id: &player_id,
+                name: &player_id,
             })
         }
         Some("PlayerLeft") => {
             let (entity_id, player_id) = player(&f.sub("player"));
             enc.player_left(PlayerEntry {
                 entity_id,
-                player_id: &player_id,
+                name: &player_id,
             })
         }
         Some("Left") => enc.left(f.str("room_id")),

@@ -74,10 +74,10 @@ mod tests {
         let acks: Vec<_> = (1..=32).map(|e| ack(e, e * 3)).collect();
         let player = PlayerEntry {
             entity_id: 3,
-            player_id: "bot-3",
+            name: "bot-3",
         };
         let frames = vec![
-            enc.welcome(1, "node-1", 30, 123),
+            enc.welcome(1, "node-1", 30, 123, "bot-3", "bot-3"),
             enc.joined(
                 &JoinedFields {
                     room_id: "room-1",

@@ -179,7 +179,14 @@ impl Session {
         }
         self.player = Some(Arc::from(player_id));
         let tick_rate = self.lobby.tick_rate_hz();
-        let welcome = self.enc.welcome(self.id, NODE_ID, tick_rate, now_micros());
+        let welcome = self.enc.welcome(
+            self.id,
+            NODE_ID,
+            tick_rate,
+            now_micros(),
+            player_id,
+            player_id,
+        );
         self.send(welcome);
         Ok(())
     }

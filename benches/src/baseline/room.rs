@@ -168,7 +168,7 @@ impl Room {
             .map_err(|_| JoinRefused::GameRefused)?;
         let newcomer = PlayerEntry {
             entity_id: entity,
-            player_id: &joiner.player_id,
+            name: &joiner.player_id,
         };
         for member in &mut self.members {
             let frame = self.enc.player_joined(newcomer);
@@ -193,7 +193,7 @@ impl Room {
         };
         let players = self.members.iter().map(|m| PlayerEntry {
             entity_id: m.entity,
-            player_id: &m.player_id,
+            name: &m.player_id,
         });
         let joined = self.enc.joined(&fields, players);
         let delivered = joiner.outbox.push(Message::Binary(joined));
@@ -254,7 +254,7 @@ impl Room {
             self.game.remove_player(gone.entity);
             let player = PlayerEntry {
                 entity_id: gone.entity,
-                player_id: &gone.player_id,
+                name: &gone.player_id,
             };
             for member in &mut self.members {
                 let frame = self.enc.player_left(player);

@@ -475,8 +475,11 @@ pub enum HelloOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
 /// First message on every connection. Sent once; the server answers Welcome.
-/// `player_id` keys presence and saved state; it is taken on trust until
-/// signed tokens are checked.
+/// `token` is a signed session token (a JWT: from the game's login service,
+/// an identity provider, or tickforge's own `POST /auth/guest`); the player
+/// id is the token's subject. `player_id` must equal that subject or be
+/// empty (then the subject is used). A refused token closes the connection
+/// with 4003 (reason: which check failed), 4004 for a banned player.
 pub struct Hello<'a> {
   pub _tab: ::flatbuffers::Table<'a>,
 }
@@ -611,6 +614,8 @@ pub enum JoinRoomOffset {}
 /// Join a room: by `room_id`, or join-or-create by `mode` when `room_id` is
 /// absent. Answered by Joined, Error or Redirect. A session is in at most one
 /// room; joining while in a room is an Error (already_in_room).
+/// `private` (with `mode`): create a new room that is never listed and is
+/// joined only by its id (room ids are random and unguessable).
 pub struct JoinRoom<'a> {
   pub _tab: ::flatbuffers::Table<'a>,
 }
@@ -626,6 +631,7 @@ impl<'a> ::flatbuffers::Follow<'a> for JoinRoom<'a> {
 impl<'a> JoinRoom<'a> {
   pub const VT_ROOM_ID: ::flatbuffers::VOffsetT = 4;
   pub const VT_MODE: ::flatbuffers::VOffsetT = 6;
+  pub const VT_PRIVATE: ::flatbuffers::VOffsetT = 8;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -639,6 +645,7 @@ impl<'a> JoinRoom<'a> {
     let mut builder = JoinRoomBuilder::new(_fbb);
     if let Some(x) = args.mode { builder.add_mode(x); }
     if let Some(x) = args.room_id { builder.add_room_id(x); }
+    builder.add_private(args.private);
     builder.finish()
   }
 
@@ -657,6 +664,13 @@ impl<'a> JoinRoom<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(JoinRoom::VT_MODE, None)}
   }
+  #[inline]
+  pub fn private(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(JoinRoom::VT_PRIVATE, Some(false)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for JoinRoom<'_> {
@@ -667,6 +681,7 @@ impl ::flatbuffers::Verifiable for JoinRoom<'_> {
     v.visit_table(pos)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("room_id", Self::VT_ROOM_ID, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("mode", Self::VT_MODE, false)?
+     .visit_field::<bool>("private", Self::VT_PRIVATE, false)?
      .finish();
     Ok(())
   }
@@ -674,6 +689,7 @@ impl ::flatbuffers::Verifiable for JoinRoom<'_> {
 pub struct JoinRoomArgs<'a> {
     pub room_id: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub mode: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub private: bool,
 }
 impl<'a> Default for JoinRoomArgs<'a> {
   #[inline]
@@ -681,6 +697,7 @@ impl<'a> Default for JoinRoomArgs<'a> {
     JoinRoomArgs {
       room_id: None,
       mode: None,
+      private: false,
     }
   }
 }
@@ -697,6 +714,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> JoinRoomBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_mode(&mut self, mode: ::flatbuffers::WIPOffset<&'b  str>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(JoinRoom::VT_MODE, mode);
+  }
+  #[inline]
+  pub fn add_private(&mut self, private: bool) {
+    self.fbb_.push_slot::<bool>(JoinRoom::VT_PRIVATE, private, false);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> JoinRoomBuilder<'a, 'b, A> {
@@ -718,6 +739,7 @@ impl ::core::fmt::Debug for JoinRoom<'_> {
     let mut ds = f.debug_struct("JoinRoom");
       ds.field("room_id", &self.room_id());
       ds.field("mode", &self.mode());
+      ds.field("private", &self.private());
       ds.finish()
   }
 }
@@ -1301,6 +1323,8 @@ impl<'a> Welcome<'a> {
   pub const VT_TICK_RATE_HZ: ::flatbuffers::VOffsetT = 8;
   pub const VT_SERVER_TIME_US: ::flatbuffers::VOffsetT = 10;
   pub const VT_PROTOCOL_VERSION: ::flatbuffers::VOffsetT = 12;
+  pub const VT_PLAYER_ID: ::flatbuffers::VOffsetT = 14;
+  pub const VT_NAME: ::flatbuffers::VOffsetT = 16;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1314,6 +1338,8 @@ impl<'a> Welcome<'a> {
     let mut builder = WelcomeBuilder::new(_fbb);
     builder.add_server_time_us(args.server_time_us);
     builder.add_session_id(args.session_id);
+    if let Some(x) = args.name { builder.add_name(x); }
+    if let Some(x) = args.player_id { builder.add_player_id(x); }
     if let Some(x) = args.node_id { builder.add_node_id(x); }
     builder.add_protocol_version(args.protocol_version);
     builder.add_tick_rate_hz(args.tick_rate_hz);
@@ -1357,6 +1383,21 @@ impl<'a> Welcome<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u16>(Welcome::VT_PROTOCOL_VERSION, Some(1)).unwrap()}
   }
+  /// The verified player id (the token's subject) and display name.
+  #[inline]
+  pub fn player_id(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Welcome::VT_PLAYER_ID, None)}
+  }
+  #[inline]
+  pub fn name(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Welcome::VT_NAME, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Welcome<'_> {
@@ -1370,6 +1411,8 @@ impl ::flatbuffers::Verifiable for Welcome<'_> {
      .visit_field::<u16>("tick_rate_hz", Self::VT_TICK_RATE_HZ, false)?
      .visit_field::<u64>("server_time_us", Self::VT_SERVER_TIME_US, false)?
      .visit_field::<u16>("protocol_version", Self::VT_PROTOCOL_VERSION, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("player_id", Self::VT_PLAYER_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, false)?
      .finish();
     Ok(())
   }
@@ -1380,6 +1423,8 @@ pub struct WelcomeArgs<'a> {
     pub tick_rate_hz: u16,
     pub server_time_us: u64,
     pub protocol_version: u16,
+    pub player_id: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for WelcomeArgs<'a> {
   #[inline]
@@ -1390,6 +1435,8 @@ impl<'a> Default for WelcomeArgs<'a> {
       tick_rate_hz: 0,
       server_time_us: 0,
       protocol_version: 1,
+      player_id: None,
+      name: None,
     }
   }
 }
@@ -1420,6 +1467,14 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> WelcomeBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<u16>(Welcome::VT_PROTOCOL_VERSION, protocol_version, 1);
   }
   #[inline]
+  pub fn add_player_id(&mut self, player_id: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Welcome::VT_PLAYER_ID, player_id);
+  }
+  #[inline]
+  pub fn add_name(&mut self, name: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Welcome::VT_NAME, name);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> WelcomeBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     WelcomeBuilder {
@@ -1442,13 +1497,18 @@ impl ::core::fmt::Debug for Welcome<'_> {
       ds.field("tick_rate_hz", &self.tick_rate_hz());
       ds.field("server_time_us", &self.server_time_us());
       ds.field("protocol_version", &self.protocol_version());
+      ds.field("player_id", &self.player_id());
+      ds.field("name", &self.name());
       ds.finish()
   }
 }
 pub enum PlayerInfoOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
-/// A member of a room as announced to the other members.
+/// A member of a room as announced to the other members. `player_id` is no
+/// longer sent (it may be an account id) and stays empty; `name` is the
+/// player's display name (the token's `name` claim or the guest's chosen
+/// name, at most 32 characters, control and invisible characters removed).
 pub struct PlayerInfo<'a> {
   pub _tab: ::flatbuffers::Table<'a>,
 }
@@ -1464,6 +1524,7 @@ impl<'a> ::flatbuffers::Follow<'a> for PlayerInfo<'a> {
 impl<'a> PlayerInfo<'a> {
   pub const VT_ENTITY_ID: ::flatbuffers::VOffsetT = 4;
   pub const VT_PLAYER_ID: ::flatbuffers::VOffsetT = 6;
+  pub const VT_NAME: ::flatbuffers::VOffsetT = 8;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1475,6 +1536,7 @@ impl<'a> PlayerInfo<'a> {
     args: &'args PlayerInfoArgs<'args>
   ) -> ::flatbuffers::WIPOffset<PlayerInfo<'bldr>> {
     let mut builder = PlayerInfoBuilder::new(_fbb);
+    if let Some(x) = args.name { builder.add_name(x); }
     if let Some(x) = args.player_id { builder.add_player_id(x); }
     builder.add_entity_id(args.entity_id);
     builder.finish()
@@ -1495,6 +1557,13 @@ impl<'a> PlayerInfo<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(PlayerInfo::VT_PLAYER_ID, None)}
   }
+  #[inline]
+  pub fn name(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(PlayerInfo::VT_NAME, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for PlayerInfo<'_> {
@@ -1505,6 +1574,7 @@ impl ::flatbuffers::Verifiable for PlayerInfo<'_> {
     v.visit_table(pos)?
      .visit_field::<u32>("entity_id", Self::VT_ENTITY_ID, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("player_id", Self::VT_PLAYER_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, false)?
      .finish();
     Ok(())
   }
@@ -1512,6 +1582,7 @@ impl ::flatbuffers::Verifiable for PlayerInfo<'_> {
 pub struct PlayerInfoArgs<'a> {
     pub entity_id: u32,
     pub player_id: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for PlayerInfoArgs<'a> {
   #[inline]
@@ -1519,6 +1590,7 @@ impl<'a> Default for PlayerInfoArgs<'a> {
     PlayerInfoArgs {
       entity_id: 0,
       player_id: None,
+      name: None,
     }
   }
 }
@@ -1535,6 +1607,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> PlayerInfoBuilder<'a, 'b, A> 
   #[inline]
   pub fn add_player_id(&mut self, player_id: ::flatbuffers::WIPOffset<&'b  str>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(PlayerInfo::VT_PLAYER_ID, player_id);
+  }
+  #[inline]
+  pub fn add_name(&mut self, name: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(PlayerInfo::VT_NAME, name);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> PlayerInfoBuilder<'a, 'b, A> {
@@ -1556,6 +1632,7 @@ impl ::core::fmt::Debug for PlayerInfo<'_> {
     let mut ds = f.debug_struct("PlayerInfo");
       ds.field("entity_id", &self.entity_id());
       ds.field("player_id", &self.player_id());
+      ds.field("name", &self.name());
       ds.finish()
   }
 }

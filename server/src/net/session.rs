@@ -282,6 +282,8 @@ impl Session {
                 &self.node.node_id,
                 self.node.config.room.tick_rate,
                 clock::now_micros(),
+                player_id,
+                player_id,
             )
         });
         self.reply(OutKind::Welcome, welcome);
@@ -353,6 +355,7 @@ impl Session {
         let inputs_queued = Arc::new(AtomicU32::new(0));
         let joined = seat.join(JoinRequest {
             session: self.id,
+            name: player_id.clone(),
             player_id,
             outbox: tx,
             kick: self.kick.clone(),

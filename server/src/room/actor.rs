@@ -28,6 +28,7 @@ struct Member {
     session: SessionId,
     entity: EntityId,
     player_id: Arc<str>,
+    name: Arc<str>,
     outbox: OutboxSender,
     kick: Arc<Kick>,
     inputs_queued: Arc<AtomicU32>,
@@ -211,6 +212,7 @@ impl Room {
             session: request.session,
             entity,
             player_id: request.player_id,
+            name: request.name,
             outbox: request.outbox,
             kick: request.kick,
             inputs_queued: request.inputs_queued,
@@ -219,7 +221,7 @@ impl Room {
         };
         let announce = self.enc.player_joined(PlayerEntry {
             entity_id: entity,
-            player_id: &member.player_id,
+            name: &member.name,
         });
         self.broadcast(OutKind::PlayerJoined, &announce, None);
         let player = member.player_id.clone();
@@ -239,7 +241,7 @@ impl Room {
         };
         let players = self.members.iter().map(|m| PlayerEntry {
             entity_id: m.entity,
-            player_id: &m.player_id,
+            name: &m.name,
         });
         let joined = self.enc.joined(&fields, players);
         self.broadcast(OutKind::Joined, &joined, Some(request.session));
@@ -292,7 +294,7 @@ impl Room {
             if !self.members.is_empty() {
                 let left = self.enc.player_left(PlayerEntry {
                     entity_id: member.entity,
-                    player_id: &member.player_id,
+                    name: &member.name,
                 });
                 self.broadcast(OutKind::PlayerLeft, &left, None);
             }

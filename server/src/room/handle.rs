@@ -58,8 +58,10 @@ pub struct Seat {
 pub struct JoinRequest {
     /// The joining session.
     pub session: SessionId,
-    /// Player id from Hello.
+    /// The verified player id (saved state, presence).
     pub player_id: Arc<str>,
+    /// Display name shown to the other members.
+    pub name: Arc<str>,
     /// The session's outbox; the room never blocks on it.
     pub outbox: super::OutboxSender,
     /// How the room tells the session to close (slow consumer).
@@ -354,6 +356,7 @@ mod tests {
         let request = JoinRequest {
             session: 9,
             player_id: Arc::from("p"),
+            name: Arc::from("P"),
             outbox: tx,
             kick: Arc::new(Kick::default()),
             inputs_queued: Arc::new(AtomicU32::new(0)),

@@ -6,8 +6,11 @@ import * as flatbuffers from 'flatbuffers';
 
 /**
  * First message on every connection. Sent once; the server answers Welcome.
- * `player_id` keys presence and saved state; it is taken on trust until
- * signed tokens are checked.
+ * `token` is a signed session token (a JWT: from the game's login service,
+ * an identity provider, or tickforge's own `POST /auth/guest`); the player
+ * id is the token's subject. `player_id` must equal that subject or be
+ * empty (then the subject is used). A refused token closes the connection
+ * with 4003 (reason: which check failed), 4004 for a banned player.
  */
 export class Hello {
   bb: flatbuffers.ByteBuffer|null = null;

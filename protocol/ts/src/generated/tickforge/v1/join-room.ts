@@ -8,6 +8,8 @@ import * as flatbuffers from 'flatbuffers';
  * Join a room: by `room_id`, or join-or-create by `mode` when `room_id` is
  * absent. Answered by Joined, Error or Redirect. A session is in at most one
  * room; joining while in a room is an Error (already_in_room).
+ * `private` (with `mode`): create a new room that is never listed and is
+ * joined only by its id (room ids are random and unguessable).
  */
 export class JoinRoom {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -41,8 +43,13 @@ mode(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+private_():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startJoinRoom(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addRoomId(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset) {
@@ -53,15 +60,20 @@ static addMode(builder:flatbuffers.Builder, modeOffset:flatbuffers.Offset) {
   builder.addFieldOffset(1, modeOffset, 0);
 }
 
+static addPrivate(builder:flatbuffers.Builder, private_:boolean) {
+  builder.addFieldInt8(2, +private_, +false);
+}
+
 static endJoinRoom(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createJoinRoom(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset, modeOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createJoinRoom(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset, modeOffset:flatbuffers.Offset, private_:boolean):flatbuffers.Offset {
   JoinRoom.startJoinRoom(builder);
   JoinRoom.addRoomId(builder, roomIdOffset);
   JoinRoom.addMode(builder, modeOffset);
+  JoinRoom.addPrivate(builder, private_);
   return JoinRoom.endJoinRoom(builder);
 }
 }

@@ -5,7 +5,10 @@
 import * as flatbuffers from 'flatbuffers';
 
 /**
- * A member of a room as announced to the other members.
+ * A member of a room as announced to the other members. `player_id` is no
+ * longer sent (it may be an account id) and stays empty; `name` is the
+ * player's display name (the token's `name` claim or the guest's chosen
+ * name, at most 32 characters, control and invisible characters removed).
  */
 export class PlayerInfo {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -37,8 +40,15 @@ playerId(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+name():string|null
+name(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+name(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startPlayerInfo(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addEntityId(builder:flatbuffers.Builder, entityId:number) {
@@ -49,15 +59,20 @@ static addPlayerId(builder:flatbuffers.Builder, playerIdOffset:flatbuffers.Offse
   builder.addFieldOffset(1, playerIdOffset, 0);
 }
 
+static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, nameOffset, 0);
+}
+
 static endPlayerInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createPlayerInfo(builder:flatbuffers.Builder, entityId:number, playerIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createPlayerInfo(builder:flatbuffers.Builder, entityId:number, playerIdOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset):flatbuffers.Offset {
   PlayerInfo.startPlayerInfo(builder);
   PlayerInfo.addEntityId(builder, entityId);
   PlayerInfo.addPlayerId(builder, playerIdOffset);
+  PlayerInfo.addName(builder, nameOffset);
   return PlayerInfo.endPlayerInfo(builder);
 }
 }

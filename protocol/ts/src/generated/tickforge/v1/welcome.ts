@@ -55,8 +55,25 @@ protocolVersion():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 1;
 }
 
+/**
+ * The verified player id (the token's subject) and display name.
+ */
+playerId():string|null
+playerId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+playerId(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+name():string|null
+name(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+name(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startWelcome(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(7);
 }
 
 static addSessionId(builder:flatbuffers.Builder, sessionId:bigint) {
@@ -79,18 +96,28 @@ static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
   builder.addFieldInt16(4, protocolVersion, 1);
 }
 
+static addPlayerId(builder:flatbuffers.Builder, playerIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, playerIdOffset, 0);
+}
+
+static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, nameOffset, 0);
+}
+
 static endWelcome(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createWelcome(builder:flatbuffers.Builder, sessionId:bigint, nodeIdOffset:flatbuffers.Offset, tickRateHz:number, serverTimeUs:bigint, protocolVersion:number):flatbuffers.Offset {
+static createWelcome(builder:flatbuffers.Builder, sessionId:bigint, nodeIdOffset:flatbuffers.Offset, tickRateHz:number, serverTimeUs:bigint, protocolVersion:number, playerIdOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset):flatbuffers.Offset {
   Welcome.startWelcome(builder);
   Welcome.addSessionId(builder, sessionId);
   Welcome.addNodeId(builder, nodeIdOffset);
   Welcome.addTickRateHz(builder, tickRateHz);
   Welcome.addServerTimeUs(builder, serverTimeUs);
   Welcome.addProtocolVersion(builder, protocolVersion);
+  Welcome.addPlayerId(builder, playerIdOffset);
+  Welcome.addName(builder, nameOffset);
   return Welcome.endWelcome(builder);
 }
 }
