@@ -23,6 +23,8 @@ pub mod client;
 pub mod codec;
 pub mod encode;
 mod generated;
+#[cfg(feature = "session-keys")]
+pub mod session_token;
 
 pub use codec::{ClientMsg, DecodeError, ServerMsg, decode_client, decode_server};
 pub use encode::{ClientEncoder, ServerEncoder};

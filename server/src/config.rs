@@ -13,7 +13,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
-use crate::persist::SnapshotOptions;
+pub use crate::auth::AuthOptions;
+use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
 
 /// All of tickforge's settings.
@@ -56,6 +57,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub snapshots: SnapshotOptions,
+    /// Identity and access.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub auth: AuthOptions,
     /// What to do; without a command the server runs.
     #[command(subcommand)]
     #[serde(skip)]
@@ -69,6 +74,33 @@ pub enum Command {
     /// embedded database file), then exit. Idempotent; the server also does
     /// it at start.
     Migrate,
+    /// Session keys and tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `tickforge token …`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Print a new session key file (Ed25519; `--hmac` for HMAC-SHA256):
+    /// `tickforge token keygen > session-key.json`.
+    Keygen {
+        /// An HMAC-SHA256 secret instead of an Ed25519 key pair.
+        #[arg(long)]
+        hmac: bool,
+    },
+    /// Print a token for PLAYER signed with `--session-key-file`.
+    Mint {
+        /// Player id (the token's subject).
+        #[arg(long)]
+        player: String,
+        /// Lifetime, e.g. `1h`, `15m`, `7d`.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// Listener and node identity.
@@ -324,6 +356,21 @@ impl Config {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
         if let Some(problem) = self.presence.problem() {
             return invalid(problem);
+        }
+        let shared_cluster = self.presence.redis_url().is_some();
+        if let Some(problem) = self
+            .auth
+            .problem(self.net.listen.ip().is_loopback(), shared_cluster)
+        {
+            return Err(ConfigError::Invalid(problem));
+        }
+        if shared_cluster
+            && self.snapshots.snapshots == SnapshotTarget::Embedded
+            && !self.snapshots.allow_node_local_snapshots
+        {
+            return invalid(
+                "with --presence redis://… players move between nodes, so saved state must be                  shared: use --snapshots scylla://… (or --allow-node-local-snapshots when                  testing presence alone)",
+            );
         }
         if self.room.tick_rate == 0 || self.room.tick_rate > 1000 {
             return invalid("tick_rate must be 1..=1000 Hz");

@@ -6,6 +6,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`] | every setting: flags, `TICKFORGE_*` variables, TOML file |
+//! | [`auth`] | identity: session tokens, guests, bans, one live session per player, origins |
 //! | [`server`] | start/stop: listeners, shard threads, runtimes |
 //! | [`shard`] | a shard's handle, load counters, new-room placement |
 //! | [`node`] | what shards share: modes, directories, shutdown token; room creation |
@@ -27,6 +28,7 @@
 //! once and hands the same bytes to every member's bounded outbox; sessions
 //! feed their outbox to the socket and flush once per batch.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod directory;

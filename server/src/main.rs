@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use tickforge_server::config::{Command, Config, ConfigError, LogOptions};
+use tickforge_protocol::session_token::{Claims, SessionKeys};
+use tickforge_server::config::{Command, Config, ConfigError, LogOptions, TokenCommand};
 use tickforge_server::{GameRegistry, Server, shutdown};
 use tracing_subscriber::EnvFilter;
 
@@ -16,6 +17,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Token(command)) = &config.command {
+        return token(&config, command);
+    }
     init_tracing(&config.log);
     if config.command == Some(Command::Migrate) {
         return match tickforge_server::persist::migrate(&config.snapshots) {
@@ -47,6 +51,34 @@ fn main() -> ExitCode {
     server.wait();
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// `tickforge token keygen|mint`: prints a key file or a token on stdout.
+fn token(config: &Config, command: &TokenCommand) -> ExitCode {
+    let printed = match command {
+        TokenCommand::Keygen { hmac: false } => SessionKeys::generate_ed25519_json(),
+        TokenCommand::Keygen { hmac: true } => SessionKeys::generate_hs256_json(),
+        TokenCommand::Mint { player, ttl, name } => {
+            let Some(path) = &config.auth.session_key_file else {
+                eprintln!(
+                    "tickforge token mint: --session-key-file (or TICKFORGE_SESSION_KEY_FILE) is required"
+                );
+                return ExitCode::from(2);
+            };
+            SessionKeys::load(path)
+                .and_then(|keys| keys.mint(&Claims::new(player.clone(), name.clone(), *ttl)))
+        }
+    };
+    match printed {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tickforge token: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_tracing(options: &LogOptions) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::directory::{Directory, JoinError};
 use crate::game::{GameParams, GameRegistry, Mode};
@@ -41,6 +42,8 @@ pub struct Node {
     pub observer: Observer,
     /// Player snapshots: hand-over and loads.
     pub snapshots: WriteBehindHandle,
+    /// Identity checks, guest sessions, bans, live sessions per player.
+    pub auth: Arc<Auth>,
     next_session: AtomicU64,
     ready: AtomicBool,
 }
@@ -64,6 +67,7 @@ impl Node {
         metrics: PrometheusHandle,
         presence: PresenceHandle,
         snapshots: WriteBehindHandle,
+        auth: Arc<Auth>,
         shutdown: CancellationToken,
     ) -> Result<Node, UnknownGame> {
         let mut modes = HashMap::new();
@@ -103,6 +107,7 @@ impl Node {
             metrics,
             observer: Observer::default(),
             snapshots,
+            auth,
             next_session: AtomicU64::new(1),
             ready: AtomicBool::new(false),
         })

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::{Auth, AuthSetupError};
 use crate::config::Config;
 use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
@@ -46,6 +47,9 @@ pub enum StartError {
     /// The snapshot store could not be opened.
     #[error(transparent)]
     Snapshots(#[from] PersistError),
+    /// The identity keys could not be loaded.
+    #[error(transparent)]
+    Auth(#[from] AuthSetupError),
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
@@ -67,6 +71,8 @@ impl Server {
         let handle = metrics::install();
         let budget = config.room.tick_budget();
         metrics::register_node(budget);
+        let auth = Arc::new(Auth::new(&config.auth)?);
+        metrics::register_auth(auth.trusts_hello());
         let (listeners, local_addr) =
             listener::bind_shards(config.net.listen, count, config.net.backlog)
                 .map_err(io("binding listeners"))?;
@@ -102,6 +108,7 @@ impl Server {
                     handle,
                     presence,
                     snapshots,
+                    auth,
                     shutdown.clone(),
                 )?;
                 Ok((Arc::new(node), thread))
@@ -254,9 +261,12 @@ async fn serve_shard(node: Arc<Node>, shard: usize, listener: std::net::TcpListe
     });
     let token = node.shutdown.clone();
     let app = router::router(node.clone(), shard);
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { token.cancelled().await })
-        .into_future();
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { token.cancelled().await })
+    .into_future();
     tokio::pin!(serve);
     let mut served = false;
     tokio::select! {

@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(5);
 const TICK_TOLERANCE: f64 = 0.8;
 
 fn hello() -> Bytes {
-    ClientEncoder::new().hello("mallory", None, "test")
+    ClientEncoder::new().hello("mallory", Some(&support::token("mallory")), "test")
 }
 
 /// Opens a connection, says Hello when asked, sends `frames` and returns the close.
@@ -97,13 +97,13 @@ async fn every_bad_input_closes_only_its_own_connection_with_a_documented_code()
             "hello_required",
         ),
         (
-            "an empty player id",
+            "a Hello without a token",
             false,
             vec![Message::Binary(
                 ClientEncoder::new().hello("", None, "test"),
             )],
-            1008,
-            "invalid_hello",
+            4003,
+            "auth_missing",
         ),
     ];
     for (what, say_hello, frames, code, reason) in cases {

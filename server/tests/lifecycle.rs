@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::SinkExt;
 use support::{client_close_of, close_of, next_state, start};
 use tickforge_protocol::ClientEncoder;
-use tickforge_protocol::client::{Client, ConnectOptions, Event};
+use tickforge_protocol::client::{Client, Event};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -31,7 +31,7 @@ async fn a_client_that_stops_reading_is_disconnected_while_the_others_keep_recei
     ]);
     let mut reader = server.connect("reader").await;
     let joined = reader.join_or_create("arena").await.expect("joins");
-    let mut options = ConnectOptions::player("sleeper");
+    let mut options = support::player_options("sleeper");
     options.recv_buffer_bytes = Some(4096);
     let mut sleeper = Client::connect(&server.url(), options)
         .await
@@ -114,9 +114,11 @@ async fn a_silent_client_is_closed_at_the_idle_timeout_and_an_answering_one_is_n
     ]);
     let mut silent = server.raw().await;
     silent
-        .send(Message::Binary(
-            ClientEncoder::new().hello("silent", None, "t"),
-        ))
+        .send(Message::Binary(ClientEncoder::new().hello(
+            "silent",
+            Some(&support::token("silent")),
+            "t",
+        )))
         .await
         .expect("sent");
     let mut alive = server.connect("alive").await;

@@ -8,13 +8,13 @@ mod support;
 use std::time::Duration;
 
 use support::cluster::{NodeProcess, Redis, eventually};
-use tickforge_protocol::client::{Client, ClientError, ConnectOptions};
+use tickforge_protocol::client::{Client, ClientError};
 
 /// Generous: presence is asynchronous, and the machine is shared.
 const SEEN: Duration = Duration::from_secs(15);
 
 async fn player(node: &NodeProcess, id: &str) -> Client {
-    Client::connect(&node.url(), ConnectOptions::player(id))
+    Client::connect(&node.url(), support::player_options(id))
         .await
         .expect("client connects")
 }
@@ -87,7 +87,7 @@ async fn a_join_for_a_room_owned_elsewhere_is_redirected_to_its_owner() {
     assert_eq!(url, a.url());
     assert_eq!(room_id, room);
 
-    let mut bob = Client::connect(&url, ConnectOptions::player("bob"))
+    let mut bob = Client::connect(&url, support::player_options("bob"))
         .await
         .unwrap();
     let joined = bob.join(&room_id).await.unwrap();
@@ -241,7 +241,7 @@ async fn counts_stay_exact_after_a_thousand_join_leave_cycles() {
     for w in 0..10 {
         let url = a.url();
         workers.push(tokio::spawn(async move {
-            let mut c = Client::connect(&url, ConnectOptions::player(format!("churn{w}")))
+            let mut c = Client::connect(&url, support::player_options(&format!("churn{w}")))
                 .await
                 .unwrap();
             for _ in 0..100 {

@@ -2,6 +2,8 @@
 //! the WebSocket close code and reason sent to the client. README's table
 //! of close codes is this file.
 
+use crate::auth::AuthRefusal;
+
 /// Every way a session can end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Disconnect {
@@ -33,11 +35,19 @@ pub enum Disconnect {
     ProtocolError,
     /// The connection failed (I/O error, reset).
     NetworkError,
+    /// Hello's token failed a check (close code 4003; the reason names it).
+    Unauthorized(AuthRefusal),
+    /// The player is banned (4004).
+    Banned,
+    /// A newer login of the same player took over (4005).
+    Replaced,
+    /// An operator kicked the player (4006).
+    Kicked,
 }
 
 impl Disconnect {
     /// All causes, for registering metrics at zero.
-    pub const ALL: [Disconnect; 14] = [
+    pub const ALL: [Disconnect; 28] = [
         Disconnect::ClientClose,
         Disconnect::SlowConsumer,
         Disconnect::BadFrame,
@@ -52,6 +62,20 @@ impl Disconnect {
         Disconnect::Shutdown,
         Disconnect::ProtocolError,
         Disconnect::NetworkError,
+        Disconnect::Unauthorized(AuthRefusal::Missing),
+        Disconnect::Unauthorized(AuthRefusal::Malformed),
+        Disconnect::Unauthorized(AuthRefusal::Signature),
+        Disconnect::Unauthorized(AuthRefusal::Algorithm),
+        Disconnect::Unauthorized(AuthRefusal::Expired),
+        Disconnect::Unauthorized(AuthRefusal::NotYetValid),
+        Disconnect::Unauthorized(AuthRefusal::Audience),
+        Disconnect::Unauthorized(AuthRefusal::Issuer),
+        Disconnect::Unauthorized(AuthRefusal::UnknownKey),
+        Disconnect::Unauthorized(AuthRefusal::SubjectMismatch),
+        Disconnect::Unauthorized(AuthRefusal::GuestDisabled),
+        Disconnect::Banned,
+        Disconnect::Replaced,
+        Disconnect::Kicked,
     ];
 
     /// Stable label: metric label value and close reason.
@@ -71,6 +95,10 @@ impl Disconnect {
             Disconnect::Shutdown => "shutdown",
             Disconnect::ProtocolError => "protocol_error",
             Disconnect::NetworkError => "network_error",
+            Disconnect::Unauthorized(refusal) => refusal.label(),
+            Disconnect::Banned => "banned",
+            Disconnect::Replaced => "replaced",
+            Disconnect::Kicked => "kicked",
         }
     }
 
@@ -90,6 +118,10 @@ impl Disconnect {
             Disconnect::SlowConsumer => Some(4000),
             Disconnect::IdleTimeout => Some(4001),
             Disconnect::HandshakeTimeout => Some(4002),
+            Disconnect::Unauthorized(_) => Some(4003),
+            Disconnect::Banned => Some(4004),
+            Disconnect::Replaced => Some(4005),
+            Disconnect::Kicked => Some(4006),
         }
     }
 
@@ -119,6 +151,9 @@ mod tests {
         assert_eq!(labels.len(), Disconnect::ALL.len());
         for d in Disconnect::ALL {
             assert_eq!(Disconnect::from_index(d.index()), d);
+        }
+        for refusal in AuthRefusal::ALL {
+            assert!(Disconnect::ALL.contains(&Disconnect::Unauthorized(refusal)));
         }
     }
 }

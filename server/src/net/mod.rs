@@ -3,6 +3,7 @@
 
 pub mod close;
 pub mod cluster;
+pub mod guest;
 pub mod kick;
 pub mod listener;
 pub mod router;

@@ -8,11 +8,11 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tickforge_protocol::SUBPROTOCOL;
 
-use super::{cluster, session};
+use super::{cluster, guest, session};
 use crate::node::Node;
 
 /// Target of tungstenite's write buffer before it writes on its own; flushes
@@ -30,6 +30,10 @@ pub struct AppState {
 pub fn router(node: Arc<Node>, shard: usize) -> Router {
     Router::new()
         .route("/ws", get(upgrade))
+        .route(
+            "/auth/guest",
+            post(guest::issue).layer(axum::extract::DefaultBodyLimit::max(guest::MAX_BODY_BYTES)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/rooms", get(rooms))
@@ -39,9 +43,26 @@ pub fn router(node: Arc<Node>, shard: usize) -> Router {
         .with_state(AppState { node, shard })
 }
 
-async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if app.node.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    // An unreadable header counts as present (and matches nothing).
+    let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if !app.node.auth.origins.allows(
+        header(axum::http::header::ORIGIN),
+        header(axum::http::header::HOST),
+    ) {
+        metrics::counter!(crate::metrics::ORIGIN_REFUSED).increment(1);
+        return (
+            StatusCode::FORBIDDEN,
+            "this page's origin may not open tickforge sessions (--allowed-origins)",
+        )
+            .into_response();
     }
     let ws = ws.protocols([SUBPROTOCOL]);
     if ws.selected_protocol().is_none() {
@@ -73,15 +94,26 @@ async fn healthz() -> &'static str {
 /// serving its own rooms; the body says so), 503 otherwise.
 async fn readyz(State(app): State<AppState>) -> Response {
     let presence = app.node.presence.health().label();
+    let auth = auth_summary(&app.node.auth);
     if app.node.is_ready() {
-        format!("ready\npresence: {presence}\n").into_response()
+        format!("ready\npresence: {presence}\nauth: {auth}\n").into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready\npresence: {presence}\n"),
+            format!("not ready\npresence: {presence}\nauth: {auth}\n"),
         )
             .into_response()
     }
+}
+
+/// The accepted identity modes; `trust-hello` says what it means.
+fn auth_summary(auth: &crate::auth::Auth) -> String {
+    let modes: Vec<_> = auth.modes().iter().map(|m| m.label()).collect();
+    let mut summary = modes.join(",");
+    if auth.trusts_hello() {
+        summary.push_str(" (development only: Hello without a token is believed)");
+    }
+    summary
 }
 
 /// `/rooms` query: `scope=node` (default) or `scope=cluster`.

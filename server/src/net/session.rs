@@ -20,7 +20,7 @@ use std::pin::Pin;
 
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tickforge_protocol::codec::Limits;
-use tickforge_protocol::wire::{ErrorCode, Input, JoinRoom};
+use tickforge_protocol::wire::{ErrorCode, Hello, Input, JoinRoom};
 use tickforge_protocol::{ClientMsg, DecodeError, ServerEncoder, decode_client};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite;
@@ -36,7 +36,7 @@ use crate::persist::{LoadError, Loaded};
 use crate::room::{JoinRequest, OutboxReceiver, RoomHandle, Seat, SessionId, outbox};
 
 /// Longest player id accepted in Hello, in bytes.
-pub const MAX_PLAYER_ID_BYTES: usize = 128;
+pub const MAX_PLAYER_ID_BYTES: usize = crate::auth::verify::MAX_PLAYER_ID_BYTES;
 /// Time allowed to deliver a close frame and read the client's answer.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
@@ -72,7 +72,10 @@ struct Session {
     shard: usize,
     limits: Limits,
     replies: Vec<Message>,
+    /// The verified player, from Hello on.
     player: Option<Arc<str>>,
+    /// The player's display name.
+    name: Arc<str>,
     room: Option<Membership>,
     joining: Option<Joining>,
     /// The room of the join in progress: inputs sent before Joined are
@@ -100,6 +103,7 @@ where
         },
         replies: Vec::with_capacity(2),
         player: None,
+        name: Arc::from(""),
         room: None,
         joining: None,
         joining_room: None,
@@ -110,6 +114,9 @@ where
     };
     let cause = session.serve(&mut socket).await;
     session.leave_room();
+    if let Some(player) = &session.player {
+        session.node.auth.live.release(player, session.id);
+    }
     tracing::debug!(session = session.id, cause = cause.label(), "session ended");
     metrics::disconnected(cause);
     close(&mut socket, cause).await;
@@ -251,7 +258,7 @@ impl Session {
         self.metrics.received(in_kind(&msg), frame.len());
         if self.player.is_none() {
             return match msg {
-                ClientMsg::Hello(hello) => self.on_hello(hello.player_id()),
+                ClientMsg::Hello(hello) => self.on_hello(hello),
                 _ => Step::Close(Disconnect::HelloRequired),
             };
         }
@@ -271,21 +278,42 @@ impl Session {
         Step::Continue
     }
 
-    fn on_hello(&mut self, player_id: &str) -> Step {
-        if player_id.is_empty() || player_id.len() > MAX_PLAYER_ID_BYTES {
-            return Step::Close(Disconnect::InvalidHello);
+    /// Verifies the Hello's identity before anything else; the player is
+    /// the token's subject. A newer session of the same player replaces an
+    /// older one (which closes with `replaced`).
+    fn on_hello(&mut self, hello: Hello<'_>) -> Step {
+        let auth = &self.node.auth;
+        let identity = match auth.identify(hello.player_id(), hello.token()) {
+            Ok(identity) => identity,
+            Err(cause) => {
+                metrics::auth_refused(match cause {
+                    Disconnect::Banned => metrics::REFUSED_BANNED,
+                    other => other.label(),
+                });
+                tracing::debug!(session = self.id, refused = cause.label(), "hello refused");
+                return Step::Close(cause);
+            }
+        };
+        metrics::auth_accepted(identity.kind);
+        if auth.live.claim(&identity.player_id, self.id, &self.kick) {
+            metrics::session_replaced();
+            tracing::debug!(
+                session = self.id,
+                "an older session of this player was replaced"
+            );
         }
-        self.player = Some(Arc::from(player_id));
         let welcome = encode(|e| {
             e.welcome(
                 self.id,
                 &self.node.node_id,
                 self.node.config.room.tick_rate,
                 clock::now_micros(),
-                player_id,
-                player_id,
+                &identity.player_id,
+                &identity.name,
             )
         });
+        self.player = Some(identity.player_id);
+        self.name = identity.name;
         self.reply(OutKind::Welcome, welcome);
         Step::Continue
     }
@@ -355,7 +383,7 @@ impl Session {
         let inputs_queued = Arc::new(AtomicU32::new(0));
         let joined = seat.join(JoinRequest {
             session: self.id,
-            name: player_id.clone(),
+            name: self.name.clone(),
             player_id,
             outbox: tx,
             kick: self.kick.clone(),

@@ -36,6 +36,11 @@ pub struct SnapshotOptions {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// Accept the node-local embedded store together with Redis presence
+    /// (saved state then does not follow players between nodes): for tests
+    /// of presence alone.
+    #[arg(long, env = "TICKFORGE_ALLOW_NODE_LOCAL_SNAPSHOTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_node_local_snapshots: bool,
     /// A room snapshots a player whose saved state changed at most this
     /// often, in milliseconds; always when the player leaves.
     #[arg(long, env = "TICKFORGE_SNAPSHOT_INTERVAL_MS", default_value_t = 1000)]

@@ -142,6 +142,15 @@ impl NodeProcess {
                 "false",
             ])
             .args(["--log", "warn"])
+            .args([
+                "--session-key-file".as_ref(),
+                super::session_key_file().as_os_str(),
+            ])
+            .args(if extra.contains(&"--snapshots") {
+                &[][..]
+            } else {
+                &["--allow-node-local-snapshots"][..]
+            })
             .args(extra)
             .stdout(Stdio::null())
             .spawn()

@@ -7,6 +7,7 @@
 pub mod node;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tickforge_protocol::arena_codec::{self, Move};
 use tickforge_protocol::client::{Client, ClientError, ConnectOptions, Event, StateInfo};
+use tickforge_protocol::session_token::{Claims, SessionKeys};
 use tickforge_server::{Config, GameRegistry, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -45,6 +47,39 @@ fn count_panics() {
 /// Panics seen on server threads in this test process so far.
 pub fn panics() -> usize {
     PANICS.load(Ordering::SeqCst)
+}
+
+/// The session key every test server of this process signs and verifies
+/// tokens with (written once to a temporary file).
+pub fn session_key_file() -> &'static Path {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("tickforge-test-key-{}.json", std::process::id()));
+        let key = SessionKeys::generate_ed25519_json().expect("key generates");
+        std::fs::write(&path, key).expect("key file written");
+        path
+    })
+}
+
+/// A session token for `player` (display name: the player id), valid for an hour.
+pub fn token(player: &str) -> String {
+    static KEYS: OnceLock<SessionKeys> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| SessionKeys::load(session_key_file()).expect("test key loads"));
+    keys.mint(&Claims::new(
+        player,
+        Some(player.to_string()),
+        Duration::from_secs(3600),
+    ))
+    .expect("token signs")
+}
+
+/// Connect options for `player` with a token signed by the test key.
+pub fn player_options(player: &str) -> ConnectOptions {
+    ConnectOptions {
+        player_id: player.to_string(),
+        ..ConnectOptions::token(token(player))
+    }
 }
 
 pub struct TestServer {
@@ -79,6 +114,10 @@ pub fn start(extra: &[&str]) -> TestServer {
         "warn",
     ];
     args.extend_from_slice(extra);
+    let key_file = session_key_file().to_string_lossy().into_owned();
+    if !extra.contains(&"--session-key-file") {
+        args.extend(["--session-key-file", key_file.as_str()]);
+    }
     let own_data_dir = (!extra.contains(&"--data-dir")).then(fresh_data_dir);
     let dir_arg = own_data_dir
         .as_ref()
@@ -102,7 +141,7 @@ impl TestServer {
     }
 
     pub async fn connect(&self, player: &str) -> Client {
-        Client::connect(&self.url(), ConnectOptions::player(player))
+        Client::connect(&self.url(), player_options(player))
             .await
             .expect("client connects")
     }
@@ -259,7 +298,10 @@ pub async fn client_close_of(client: &mut Client, within: Duration) -> (u16, Str
         loop {
             match client.next_event().await {
                 Ok(_) => continue,
-                Err(ClientError::Closed { code, reason }) => return (code, reason),
+                Err(e @ (ClientError::Closed { .. } | ClientError::AccessDenied { .. })) => {
+                    let (code, reason) = e.close().unwrap_or((1006, ""));
+                    return (code, reason.to_string());
+                }
                 Err(e) => return (1006, e.to_string()),
             }
         }

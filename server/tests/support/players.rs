@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tickforge_protocol::arena_codec;
-use tickforge_protocol::client::{Client, ConnectOptions};
+use tickforge_protocol::client::Client;
 use tickforge_server::persist::{Snapshot, SnapshotStore};
 use tokio::time::Instant;
 
@@ -40,7 +40,7 @@ pub async fn join(url: &str, prefix: &str, count: usize) -> Vec<Player> {
             let url = url.clone();
             let id = format!("{prefix}-{index}");
             async move {
-                let mut options = ConnectOptions::player(id.clone());
+                let mut options = super::player_options(&id);
                 options.timeout = WAIT;
                 let mut client = Client::connect(&url, options).await.expect("connects");
                 let joined = client.join_or_create("arena").await.expect("joins");
