@@ -20,16 +20,18 @@ ops/cassandra/start.sh
 pid_db="$(cat ops/cassandra/target/node/cassandra.pid)"
 cargo build --release --locked -p tickforge-server --bin tickforge -p tickforge-swarm
 data="$(mktemp -d)"
+"$target/tickforge" token keygen > "$data/session-key.json"
 taskset -c 0 "$target/tickforge" --listen "127.0.0.1:$port" --shards 1 --pin-cores false \
   --snapshots "scylla://127.0.0.1:9042/tickforge_bench" --data-dir "$data" \
-  --snapshot-interval-ms 100 --log warn &
+  --session-key-file "$data/session-key.json" --snapshot-interval-ms 100 --log warn &
 server=$!
 cleanup() { kill -CONT "$pid_db" 2>/dev/null || true; kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
 for _ in $(seq 1 50); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 total=$((window * 2 + 25))
 taskset -c 1 "$target/tickforge-swarm" --url "ws://127.0.0.1:$port/ws" --bots "$bots" --ramp 500 \
-  --input-hz 10 --duration "${total}s" --scenario arena > /dev/null 2>&1 &
+  --input-hz 10 --duration "${total}s" --scenario arena \
+  --token-key-file "$data/session-key.json" > /dev/null 2>&1 &
 swarm=$!
 scrape() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
 sleep 10

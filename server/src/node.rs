@@ -57,6 +57,18 @@ pub struct UnknownGame {
     known: String,
 }
 
+/// The services a node is built on, started before it.
+pub struct Services {
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Presence backend.
+    pub presence: PresenceHandle,
+    /// Snapshot write-behind.
+    pub snapshots: WriteBehindHandle,
+    /// Identity checks.
+    pub auth: Arc<Auth>,
+}
+
 impl Node {
     /// Builds the node state; shards and the snapshot writer must already
     /// exist, and the writer must stop with `shutdown`.
@@ -64,12 +76,15 @@ impl Node {
         config: Config,
         games: &GameRegistry,
         shards: Vec<ShardHandle>,
-        metrics: PrometheusHandle,
-        presence: PresenceHandle,
-        snapshots: WriteBehindHandle,
-        auth: Arc<Auth>,
+        services: Services,
         shutdown: CancellationToken,
     ) -> Result<Node, UnknownGame> {
+        let Services {
+            metrics,
+            presence,
+            snapshots,
+            auth,
+        } = services;
         let mut modes = HashMap::new();
         for spec in &config.room.modes {
             let kind = games.get(&spec.game).ok_or_else(|| UnknownGame {

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
 use crate::net::{listener, router};
-use crate::node::Node;
+use crate::node::{Node, Services};
 use crate::persist::{PersistError, Persistence};
 use crate::presence::{PresenceHandle, redis};
 use crate::shard::ShardHandle;
@@ -101,16 +101,13 @@ impl Server {
         let snapshots = persistence.handle().clone();
         let started =
             start_presence(&config, local_addr, shutdown.clone()).and_then(|(presence, thread)| {
-                let node = Node::new(
-                    config,
-                    &games,
-                    shards,
-                    handle,
+                let services = Services {
+                    metrics: handle,
                     presence,
                     snapshots,
                     auth,
-                    shutdown.clone(),
-                )?;
+                };
+                let node = Node::new(config, &games, shards, services, shutdown.clone())?;
                 Ok((Arc::new(node), thread))
             });
         let (node, presence_thread) = match started {

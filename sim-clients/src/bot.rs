@@ -242,7 +242,8 @@ impl Bot {
         };
         let player_id = format!("{}-{}", shared.run_id, self.index);
         let mask = session.conn.mask();
-        let n = outbound::hello(session.conn.queue(), mask, &player_id);
+        let token = shared.token_for(&player_id, self.index);
+        let n = outbound::hello(session.conn.queue(), mask, &player_id, token.as_deref());
         shared.stats.sent(n, false);
         let remaining = CONNECT_TIMEOUT.saturating_sub(started.elapsed());
         self.await_reply(&mut session, remaining, |msg| {

@@ -189,6 +189,12 @@ pub struct SwarmConfig {
     /// slow scenario then uses 4096 so the server notices quickly).
     #[arg(long, env = "TICKFORGE_SWARM_RECV_BUFFER", default_value_t = 0)]
     pub recv_buffer: u32,
+    /// Session key file of the server (`tickforge token keygen`): every bot
+    /// gets its own token signed with it, valid for the run plus an hour.
+    /// Without it Hello carries no token, which only a server started with
+    /// `--auth trust-hello` accepts.
+    #[arg(long, env = "TICKFORGE_SWARM_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
 }
 
 impl SwarmConfig {

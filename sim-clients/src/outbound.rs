@@ -26,11 +26,11 @@ thread_local! {
     });
 }
 
-/// Appends `Hello { player_id }`; returns the frame's length.
-pub fn hello(out: &mut Vec<u8>, mask: [u8; 4], player_id: &str) -> usize {
+/// Appends `Hello { player_id, token }`; returns the frame's length.
+pub fn hello(out: &mut Vec<u8>, mask: [u8; 4], player_id: &str, token: Option<&str>) -> usize {
     let version = concat!("tickforge-swarm/", env!("CARGO_PKG_VERSION"));
     ENCODERS.with_borrow_mut(|e| {
-        let msg = e.client.hello(player_id, None, version);
+        let msg = e.client.hello(player_id, token, version);
         append(out, &msg, mask)
     })
 }

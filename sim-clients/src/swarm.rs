@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::errors::CreationError;
+use tickforge_protocol::session_token::{Claims, SessionKeys};
 use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -53,6 +54,9 @@ pub enum RunError {
     /// No bot managed to open a session.
     #[error("no bot could open a session with {0}")]
     NoSession(String),
+    /// The session key file could not be used.
+    #[error("--token-key-file: {0}")]
+    TokenKey(String),
     /// The histograms could not be created.
     #[error("histograms: {0}")]
     Histogram(#[from] CreationError),
@@ -70,6 +74,8 @@ pub struct Shared {
     pub stats: Stats,
     /// Prefix of every bot's player id (unique per run).
     pub run_id: String,
+    /// The server's session key, when bots sign their own tokens.
+    pub tokens: Option<SessionKeys>,
     /// Cancelled when the run ends (for waits; see [`Shared::stopping`]).
     pub stop: CancellationToken,
     stopping: AtomicBool,
@@ -78,6 +84,16 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// A token for bot `index` playing as `player_id`, if the run signs them.
+    pub fn token_for(&self, player_id: &str, index: u32) -> Option<String> {
+        let keys = self.tokens.as_ref()?;
+        let ttl = self.config.duration + Duration::from_secs(3600);
+        let claims = Claims::new(player_id, Some(format!("bot-{index}")), ttl);
+        // Signing with a loaded key does not fail; if it ever did, the bot's
+        // Hello would carry no token and its refusal would show in the report.
+        keys.mint(&claims).ok()
+    }
+
     /// Whether the run is ending: one relaxed load, cheap enough for every
     /// bot wake-up (a `CancellationToken` check takes a shared lock).
     pub fn stopping(&self) -> bool {
@@ -126,6 +142,12 @@ pub async fn run(config: SwarmConfig) -> Result<Report, RunError> {
         addr,
         target,
         run_id: run_id(),
+        tokens: match &config.token_key_file {
+            Some(path) => {
+                Some(SessionKeys::load(path).map_err(|e| RunError::TokenKey(e.to_string()))?)
+            }
+            None => None,
+        },
         stop: CancellationToken::new(),
         stopping: AtomicBool::new(false),
         settled: AtomicU32::new(0),

@@ -33,10 +33,13 @@ fn run_binary(args: &[&str], bound: Duration) -> Output {
 fn an_impossible_slo_exits_with_1_and_names_the_failed_check() {
     let server = start_server(&["--shards", "1"]);
     let url = server.url();
+    let key = support::key_file().to_string_lossy().into_owned();
     let out = run_binary(
         &[
             "--url",
             &url,
+            "--token-key-file",
+            &key,
             "--bots",
             "10",
             "--duration",
@@ -83,4 +86,20 @@ fn a_server_that_is_not_there_exits_with_2() {
 fn a_usage_error_exits_with_2() {
     let out = run_binary(&["--slo", "ack-p99"], Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_swarm_without_tokens_is_refused_by_a_server_with_auth_on_and_says_why() {
+    let server = start_server(&["--shards", "1"]);
+    let url = server.url();
+    let out = run_binary(
+        &["--url", &url, "--bots", "5", "--duration", "1s", "--quiet"],
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("4003") && stderr.contains("auth_missing"),
+        "{stderr}"
+    );
 }

@@ -130,8 +130,11 @@ impl ServerKind {
     }
 
     /// Arguments for one server core listening on `addr`, 30 Hz rooms of 32.
-    pub fn args(self, addr: SocketAddr) -> Vec<String> {
+    /// tickforge verifies every bot's token (mode `guest`, the default, which
+    /// also accepts tokens signed with `session_key`); the baseline reads none.
+    pub fn args(self, addr: SocketAddr, session_key: &std::path::Path) -> Vec<String> {
         let listen = addr.to_string();
+        let key = session_key.display().to_string();
         let tick = TICK_HZ.to_string();
         let seats = ROOM_CAPACITY.to_string();
         let args: Vec<&str> = match self {
@@ -148,6 +151,10 @@ impl ServerKind {
                 &seats,
                 "--log",
                 "warn",
+                "--auth",
+                "guest",
+                "--session-key-file",
+                &key,
             ],
             ServerKind::Baseline => vec![
                 "--listen",
@@ -233,13 +240,18 @@ mod tests {
 
     #[test]
     fn tickforge_runs_one_unpinned_shard_because_taskset_pins_the_process() {
-        let args = ServerKind::Tickforge.args(SocketAddr::from(([127, 0, 0, 1], 7000)));
+        let key = std::path::Path::new("/run/key.json");
+        let args = ServerKind::Tickforge.args(SocketAddr::from(([127, 0, 0, 1], 7000)), key);
         let line = args.join(" ");
         assert!(
             line.contains("--listen 127.0.0.1:7000 --shards 1 --pin-cores false"),
             "{line}"
         );
-        let baseline = ServerKind::Baseline.args(SocketAddr::from(([127, 0, 0, 1], 7000)));
+        assert!(
+            line.contains("--auth guest --session-key-file /run/key.json"),
+            "{line}"
+        );
+        let baseline = ServerKind::Baseline.args(SocketAddr::from(([127, 0, 0, 1], 7000)), key);
         assert!(baseline.join(" ").contains("--threads 1"));
     }
 }

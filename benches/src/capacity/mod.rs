@@ -112,9 +112,17 @@ pub fn run(options: &Options, interrupt: &Interrupt) -> anyhow::Result<CapacityR
 
     let machine = Machine::probe(&workspace, clk_tck);
     let started_utc = machine::utc_now();
+    // tickforge runs with identity checks on: it verifies a token per bot,
+    // signed by the swarm with this run's session key.
+    let session_key = out_dir.join("session-key.json");
+    std::fs::write(
+        &session_key,
+        tickforge_protocol::session_token::SessionKeys::generate_ed25519_json()?,
+    )?;
     let harness = Harness {
         options,
         bins,
+        session_key,
         out_dir,
         clk_tck,
         limits: Limits::default(),

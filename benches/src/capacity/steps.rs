@@ -91,6 +91,8 @@ pub struct Harness<'a> {
     pub bins: Bins,
     /// Reports and logs.
     pub out_dir: PathBuf,
+    /// The session key tickforge verifies and the swarm signs bot tokens with.
+    pub session_key: PathBuf,
     /// Clock ticks per second of `/proc` CPU times.
     pub clk_tck: u64,
     /// The SLO.
@@ -152,7 +154,7 @@ impl Harness<'_> {
         let mut command = process::pinned(
             self.options.server_cpu,
             self.bins.server(kind),
-            &kind.args(addr),
+            &kind.args(addr, &self.session_key),
         );
         without_tickforge_env(&mut command);
         command.envs(kind.env().iter().copied());
@@ -299,6 +301,8 @@ impl Harness<'_> {
             "--quiet".into(),
             "--json".into(),
             json.display().to_string(),
+            "--token-key-file".into(),
+            self.session_key.display().to_string(),
         ]
     }
 }

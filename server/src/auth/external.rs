@@ -12,6 +12,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::options::{AuthOptions, PublicKeyAlg};
+use super::refusal::AuthRefusal;
 
 /// Shortest HS256 secret accepted from the login service, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -115,26 +116,30 @@ impl ExternalKeys {
     }
 
     /// The key a token with `kid` and `alg` is checked against: the JWKS key
-    /// with that `kid`, else a key without a `kid` (the first one allowing
-    /// `alg`, else any, so that a mismatch is reported as such). `None`: no
-    /// key at all for this token.
-    pub fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<ExternalKey> {
+    /// with that `kid`, else a key without a `kid` that allows `alg`.
+    /// Refused: `UnknownKey` when the token names a `kid` no key has (and no
+    /// key without a `kid` allows its algorithm, or none is configured),
+    /// `Algorithm` when it names none and no key allows its algorithm.
+    pub fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<ExternalKey, AuthRefusal> {
         if let (Some(kid), Some(jwks)) = (kid, &self.jwks) {
             jwks.refresh_if_due(false);
             if let Some(key) = jwks.get(kid) {
-                return Some(key);
+                return Ok(key);
             }
             if jwks.refresh_if_due(true)
                 && let Some(key) = jwks.get(kid)
             {
-                return Some(key);
+                return Ok(key);
             }
         }
-        self.anonymous
-            .iter()
-            .find(|k| k.alg == alg)
-            .or(self.anonymous.first())
-            .cloned()
+        if let Some(key) = self.anonymous.iter().find(|k| k.alg == alg) {
+            return Ok(key.clone());
+        }
+        if kid.is_some() || self.is_empty() {
+            Err(AuthRefusal::UnknownKey)
+        } else {
+            Err(AuthRefusal::Algorithm)
+        }
     }
 }
 

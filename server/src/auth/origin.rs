@@ -43,7 +43,7 @@ impl OriginPolicy {
         if host.is_some_and(|h| !origin_host.is_empty() && h.eq_ignore_ascii_case(origin_host)) {
             return true;
         }
-        if self.exact.iter().any(|o| *o == origin) {
+        if self.exact.contains(&origin) {
             return true;
         }
         self.wildcard.iter().any(|(scheme, suffix)| {

@@ -42,10 +42,7 @@ impl Auth {
         let (kind, key_alg, key) = match kid.and_then(|k| self.session.get(k)) {
             Some(own) => (IdentityKind::Session, own.alg, own.decoding.clone()),
             None => {
-                let key = self
-                    .external
-                    .find(kid, alg)
-                    .ok_or(AuthRefusal::UnknownKey)?;
+                let key = self.external.find(kid, alg)?;
                 (IdentityKind::Jwt, key.alg, key.decoding)
             }
         };

@@ -14,6 +14,19 @@ use tickforge_swarm::{Report, SwarmConfig};
 /// Longest any swarm test may take.
 pub const TEST_BOUND: Duration = Duration::from_secs(90);
 
+/// The session key of this process's test servers; the swarm signs each
+/// bot's token with it.
+pub fn key_file() -> &'static std::path::Path {
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = temp_path("session-key.json");
+        let key = tickforge_protocol::session_token::SessionKeys::generate_ed25519_json()
+            .expect("key generates");
+        std::fs::write(&path, key).expect("key file written");
+        path
+    })
+}
+
 pub struct TestServer {
     server: Option<Server>,
     pub addr: SocketAddr,
@@ -30,6 +43,15 @@ pub fn start_server(extra: &[&str]) -> TestServer {
         "--log",
         "warn",
     ];
+    let key = key_file().to_string_lossy().into_owned();
+    args.extend(["--session-key-file", key.as_str()]);
+    // Each server its own embedded store: two in one process would share a lock.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data_dir = temp_path(&format!("data-{n}"))
+        .to_string_lossy()
+        .into_owned();
+    args.extend(["--data-dir", data_dir.as_str()]);
     args.extend_from_slice(extra);
     let config = Config::load_from(args).expect("test server config");
     let server = Server::start(config, GameRegistry::default()).expect("server starts");
@@ -49,7 +71,15 @@ impl TestServer {
     /// quiet (no progress bar in test output).
     pub fn swarm(&self, flags: &[&str]) -> SwarmConfig {
         let url = self.url();
-        let mut args = vec!["tickforge-swarm", "--url", &url, "--quiet"];
+        let key = key_file().to_string_lossy().into_owned();
+        let mut args = vec![
+            "tickforge-swarm",
+            "--url",
+            &url,
+            "--quiet",
+            "--token-key-file",
+            &key,
+        ];
         args.extend_from_slice(flags);
         <SwarmConfig as clap::Parser>::try_parse_from(args).expect("swarm flags")
     }
