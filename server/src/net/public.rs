@@ -1,23 +1,58 @@
-//! The HTTP surface each shard serves: `/ws` (WebSocket upgrade),
-//! `/healthz`, `/readyz`, `/rooms` and `/metrics`.
+//! The public listener's router, served by every shard on `--listen`: what
+//! game clients, browsers and load balancers need, and nothing else —
+//! `/ws` (WebSocket upgrade), `/healthz`, `/readyz`, the public room list
+//! `/rooms` and the `/play` demo. Every other path answers 404; operators'
+//! endpoints are on the admin listener ([`super::admin`]).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use tickforge_protocol::SUBPROTOCOL;
 
-use super::{cluster, session};
+use super::router::{self, Route};
+use super::session;
 use crate::node::Node;
+use crate::web::play;
 
 /// Target of tungstenite's write buffer before it writes on its own; flushes
 /// usually come first (one per batch).
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Every path the public listener serves. A path added here is reachable
+/// from the internet: `server/tests/routes.rs` holds the allow-list it must
+/// be on.
+pub const PUBLIC_ROUTES: &[Route<AppState>] = &[
+    Route {
+        path: "/ws",
+        handler: || get(upgrade),
+    },
+    Route {
+        path: "/healthz",
+        handler: || get(router::healthz),
+    },
+    Route {
+        path: "/readyz",
+        handler: || get(router::readyz),
+    },
+    Route {
+        path: "/rooms",
+        handler: || get(rooms),
+    },
+    Route {
+        path: "/play",
+        handler: || get(play::page),
+    },
+    Route {
+        path: "/play/app.js",
+        handler: || get(play::script),
+    },
+];
 
 /// Router state: the node and the shard serving this router.
 #[derive(Clone)]
@@ -26,17 +61,15 @@ pub struct AppState {
     pub(crate) shard: usize,
 }
 
-/// The router for shard `shard`.
+impl FromRef<AppState> for Arc<Node> {
+    fn from_ref(app: &AppState) -> Arc<Node> {
+        app.node.clone()
+    }
+}
+
+/// The public router of shard `shard`.
 pub fn router(node: Arc<Node>, shard: usize) -> Router {
-    Router::new()
-        .route("/ws", get(upgrade))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/rooms", get(rooms))
-        .route("/presence/{player}", get(cluster::player))
-        .route("/metrics", get(metrics))
-        .merge(crate::web::routes())
-        .with_state(AppState { node, shard })
+    router::build(PUBLIC_ROUTES).with_state(AppState { node, shard })
 }
 
 async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
@@ -65,81 +98,50 @@ async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response 
         .on_upgrade(move |socket| tasks.track_future(session::run(socket, node, shard)))
 }
 
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// 200 while the node serves (a degraded presence backend does not stop it
-/// serving its own rooms; the body says so), 503 otherwise.
-async fn readyz(State(app): State<AppState>) -> Response {
-    let presence = app.node.presence.health().label();
-    if app.node.is_ready() {
-        format!("ready\npresence: {presence}\n").into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready\npresence: {presence}\n"),
-        )
-            .into_response()
-    }
-}
-
-/// `/rooms` query: `scope=node` (default) or `scope=cluster`.
+/// `/rooms` query on the public listener: only this node's rooms.
 #[derive(Debug, Deserialize)]
-pub struct RoomsQuery {
+pub struct PublicRoomsQuery {
     scope: Option<String>,
 }
 
-/// One room in `/rooms`.
+/// One room in the public `/rooms`: what a player needs to pick a room, no
+/// placement details and no player ids.
 #[derive(Debug, Serialize)]
-pub struct RoomView {
+pub struct PublicRoomView {
     id: String,
     mode: String,
     players: u32,
     capacity: u16,
-    shard: usize,
     tick_rate: u16,
-    tick: u64,
 }
 
-async fn rooms(State(app): State<AppState>, Query(query): Query<RoomsQuery>) -> Response {
+/// This node's rooms that are not private, sorted by id. The cluster view
+/// (`?scope=cluster`) is for operators: 404 here, like any path this
+/// listener does not serve.
+async fn rooms(State(node): State<Arc<Node>>, Query(query): Query<PublicRoomsQuery>) -> Response {
     match query.scope.as_deref() {
-        None | Some("node") => Json(node_rooms(&app)).into_response(),
-        Some("cluster") => Json(cluster::rooms(&app)).into_response(),
-        Some(_) => (StatusCode::BAD_REQUEST, "scope must be `node` or `cluster`").into_response(),
+        None | Some("node") => Json(public_rooms(&node)).into_response(),
+        Some(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
-fn node_rooms(app: &AppState) -> Vec<RoomView> {
-    let mut rooms: Vec<RoomView> = app
-        .node
+fn public_rooms(node: &Node) -> Vec<PublicRoomView> {
+    let mut rooms: Vec<PublicRoomView> = node
         .directory
         .rooms()
         .iter()
+        .filter(|r| !r.info().private)
         .map(|r| {
             let info = r.info();
-            RoomView {
+            PublicRoomView {
                 id: info.id.to_string(),
                 mode: info.mode.to_string(),
                 players: r.members(),
                 capacity: info.capacity,
-                shard: info.shard,
                 tick_rate: info.tick_rate_hz,
-                tick: r.tick(),
             }
         })
         .collect();
     rooms.sort_by(|a, b| a.id.cmp(&b.id));
     rooms
-}
-
-async fn metrics(State(app): State<AppState>) -> Response {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.node.metrics.render(),
-    )
-        .into_response()
 }
