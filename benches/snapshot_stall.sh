@@ -4,24 +4,27 @@
 # Runs the release tickforge (one shard, core 0) writing snapshots to the
 # local CQL node (ops/cassandra) every 100 ms per changed player, under a
 # tickforge-swarm load (core 1), and reads the tick-duration histogram from
-# /metrics over two windows: the store reachable, then the store stalled
-# (Cassandra paused with SIGSTOP; resumed with SIGCONT afterwards). Prints
-# p50/p99 per window from the histogram buckets (linear within a bucket),
-# overruns, and the writer's dirty players and oldest unflushed age.
+# /metrics (on the admin listener) over two windows: the store reachable,
+# then the store stalled (Cassandra paused with SIGSTOP; resumed with SIGCONT
+# afterwards). Prints p50/p99 per window from the histogram buckets (linear
+# within a bucket), overruns, and the writer's dirty players and oldest
+# unflushed age.
 #
 #   benches/snapshot_stall.sh [BOTS] [WINDOW_SECS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bots="${1:-1000}"
 window="${2:-20}"
-port=7711
+port=7711        # public listener: the swarm's WebSocket
+admin_port=7712  # admin listener: /metrics
 target="${CARGO_TARGET_DIR:-target}/release"
 ops/cassandra/start.sh
 pid_db="$(cat ops/cassandra/target/node/cassandra.pid)"
 cargo build --release --locked -p tickforge-server --bin tickforge -p tickforge-swarm
 data="$(mktemp -d)"
 "$target/tickforge" token keygen > "$data/session-key.json"
-taskset -c 0 "$target/tickforge" --listen "127.0.0.1:$port" --shards 1 --pin-cores false \
+taskset -c 0 "$target/tickforge" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin_port" \
+  --shards 1 --pin-cores false \
   --snapshots "scylla://127.0.0.1:9042/tickforge_bench" --data-dir "$data" \
   --session-key-file "$data/session-key.json" --snapshot-interval-ms 100 --log warn &
 server=$!
@@ -33,7 +36,7 @@ taskset -c 1 "$target/tickforge-swarm" --url "ws://127.0.0.1:$port/ws" --bots "$
   --input-hz 10 --duration "${total}s" --scenario arena \
   --token-key-file "$data/session-key.json" > /dev/null 2>&1 &
 swarm=$!
-scrape() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
+scrape() { curl -sf "127.0.0.1:$admin_port/metrics" > "$1"; }
 sleep 10
 scrape /tmp/stall-a0; sleep "$window"; scrape /tmp/stall-a1
 kill -STOP "$pid_db"; echo "Cassandra (pid $pid_db) paused with SIGSTOP"

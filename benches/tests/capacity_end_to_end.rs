@@ -107,12 +107,19 @@ fn a_tiny_run_measures_both_kinds_at_every_step_and_writes_json() {
             assert!(step["rss_kib"].as_u64().is_some_and(|r| r > 0), "{step:#}");
         }
     }
-    // tickforge's tick figures come from /metrics; the baseline has none.
+    // tickforge's tick figures come from /metrics, scraped on the admin
+    // listener it was started with; the baseline has none.
     let tickforge_40 = steps
         .iter()
         .find(|s| s["kind"] == "tickforge" && s["bots"] == 40)
         .unwrap();
     assert!(tickforge_40["ticks"]["ticks"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(
+        tickforge_40["server_command"]
+            .as_str()
+            .is_some_and(|c| c.contains("--admin-listen 127.0.0.1:")),
+        "{tickforge_40:#}"
+    );
     assert!(
         steps
             .iter()

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Checks tickforge's built-in live dashboard in a real browser.
 //
-//   node ops/browser/dashboard-check.mjs --url http://127.0.0.1:PORT/dashboard --screenshot PATH
+//   node ops/browser/dashboard-check.mjs --url http://127.0.0.1:7701/dashboard --screenshot PATH
+//
+// The dashboard is served on the admin listener (--admin-listen, default
+// 127.0.0.1:7701), not on the public one.
 //
 // Launches Debian's chromium (/usr/bin/chromium, or --chromium PATH, or
 // $TICKFORGE_CHROMIUM) headless through playwright-core, opens the page and
@@ -28,7 +31,7 @@ const FULL_WINDOW_POINTS = 295; // ~300 samples: the chart slides instead of gro
 const TIME_SERIES = ["tick-duration", "tick-lateness", "connections", "rooms-players", "messages", "bytes", "over-budget"];
 const TRAFFIC = ["messages-in", "messages-out", "bytes-in", "bytes-out"];
 
-const { args, origin } = checkArgs("dashboard-check", "http://127.0.0.1:PORT/dashboard");
+const { args, origin } = checkArgs("dashboard-check", "http://127.0.0.1:ADMIN_PORT/dashboard");
 
 const started = Date.now();
 hardDeadline("dashboard-check", DEADLINE_MS);

@@ -106,9 +106,16 @@ pub enum TokenCommand {
 /// Listener and node identity.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct NetOptions {
-    /// Address every shard listens on (SO_REUSEPORT). Port 0 picks a free port.
+    /// Address every shard listens on (SO_REUSEPORT): game clients (`/ws`),
+    /// health checks, the public room list and `/play`. Port 0 picks a free port.
     #[arg(long, env = "TICKFORGE_LISTEN", default_value = "0.0.0.0:7700")]
     pub listen: SocketAddr,
+    /// Address of the admin listener: `/metrics`, `/dashboard`,
+    /// `/presence/{player}`, the operators' `/rooms` (with `?scope=cluster`)
+    /// and health checks, served on its own thread. Keep it on loopback or a
+    /// private network, never on the internet. Port 0 picks a free port.
+    #[arg(long, env = "TICKFORGE_ADMIN_LISTEN", default_value = "127.0.0.1:7701")]
+    pub admin_listen: SocketAddr,
     /// Node id announced in Welcome. Default: `node-<pid>`.
     #[arg(long, env = "TICKFORGE_NODE_ID")]
     pub node_id: Option<String>,

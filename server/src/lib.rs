@@ -7,21 +7,26 @@
 //! |---|---|
 //! | [`config`] | every setting: flags, `TICKFORGE_*` variables, TOML file |
 //! | [`auth`] | identity: session tokens, guests, bans, one live session per player, origins |
-//! | [`server`] | start/stop: listeners, shard threads, runtimes |
+//! | [`server`] | start/stop: listeners, shard threads, the admin thread, runtimes |
 //! | [`shard`] | a shard's handle, load counters, new-room placement |
 //! | [`node`] | what shards share: modes, directories, shutdown token; room creation |
 //! | [`directory`] | room id → room, session → room (`dashmap`) |
 //! | [`presence`] | who is where across nodes, room ownership; local or Redis (`fred`) |
 //! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
 //! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
-//! | [`net`] | listeners, router (`/ws`, `/healthz`, `/readyz`, `/rooms`, `/metrics`), sessions, close causes |
+//! | [`net`] | listeners; the public router on every shard (`/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play`); the admin listener's thread and router (`/metrics`, `/dashboard`, `/presence`, operators' `/rooms`); sessions, close causes |
 //! | [`metrics`] | metric names and labels, the Prometheus exporter, per-shard handles |
 //! | [`persist`] | player snapshots: write-behind writer, embedded and ScyllaDB stores |
 //! | [`observer`] | once-a-second dashboard samples, exporter upkeep |
-//! | [`web`] | built-in pages: `/dashboard` and its live stream; `/play`, the demo game |
+//! | [`web`] | built-in pages: `/dashboard` and its live stream (admin listener); `/play`, the demo game (public) |
 //! | [`window`] | lock-free per-second latency windows for the built-in dashboard |
 //! | [`shutdown`] | signals and the drain deadline |
 //! | [`clock`] | wall-clock time in protocol units |
+//!
+//! Two listeners: the public one (`--listen`, every shard) for game clients,
+//! and the admin one (`--admin-listen`, its own thread, loopback by default)
+//! for operators; see [`net::public::PUBLIC_ROUTES`] and
+//! [`net::admin::ADMIN_ROUTES`].
 //!
 //! Data path: a shard's listener accepts, the session verifies every frame,
 //! inputs enter the room's bounded queue, the room ticks, encodes its state

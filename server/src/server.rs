@@ -1,5 +1,6 @@
-//! Starting and stopping a node: bind the shard listeners, build one
-//! current-thread runtime per shard, start the pinned shard threads, and on
+//! Starting and stopping a node: bind the shard listeners and the admin
+//! listener, build one current-thread runtime per shard, start the pinned
+//! shard threads (public router) and the admin thread (admin router), and on
 //! shutdown wait for them within the deadline.
 
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use crate::auth::{Auth, AuthSetupError};
 use crate::config::Config;
 use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
-use crate::net::{listener, router};
+use crate::net::{admin, listener, public};
 use crate::node::{Node, Services};
 use crate::persist::{PersistError, Persistence};
 use crate::presence::{PresenceHandle, redis};
@@ -61,6 +62,7 @@ pub struct Server {
     node: Arc<Node>,
     threads: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
+    admin_addr: SocketAddr,
     persistence: Persistence,
 }
 
@@ -76,6 +78,8 @@ impl Server {
         let (listeners, local_addr) =
             listener::bind_shards(config.net.listen, count, config.net.backlog)
                 .map_err(io("binding listeners"))?;
+        let (admin_listener, admin_addr) = listener::bind_admin(config.net.admin_listen)
+            .map_err(io("binding the admin listener"))?;
         let runtimes = (0..count)
             .map(|_| {
                 tokio::runtime::Builder::new_current_thread()
@@ -123,7 +127,7 @@ impl Server {
         } else {
             None
         };
-        let mut threads = Vec::with_capacity(count + 2);
+        let mut threads = Vec::with_capacity(count + 3);
         threads.extend(presence_thread);
         for (id, (runtime, listener)) in runtimes.into_iter().zip(listeners).enumerate() {
             let shard_node = node.clone();
@@ -156,19 +160,39 @@ impl Server {
                 return Err(io("spawning observer thread")(e));
             }
         }
+        match admin::spawn(node.clone(), admin_listener) {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                node.shutdown.cancel();
+                persistence.finish();
+                return Err(io("spawning admin thread")(e));
+            }
+        }
         node.set_ready();
-        tracing::info!(addr = %local_addr, shards = count, node = %node.node_id, "tickforge listening");
+        tracing::info!(
+            addr = %local_addr,
+            admin = %admin_addr,
+            shards = count,
+            node = %node.node_id,
+            "tickforge listening"
+        );
         Ok(Server {
             node,
             threads,
             local_addr,
+            admin_addr,
             persistence,
         })
     }
 
-    /// The address the shards listen on.
+    /// The address the shards listen on (the public listener).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address the admin listener is bound to (operators' endpoints).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// The node (directories, shards, config).
@@ -181,12 +205,14 @@ impl Server {
         self.node.shutdown.cancel();
     }
 
-    /// Blocks until every shard thread (and the observer) has stopped, then
-    /// until the snapshot writer has written (or spilled) every snapshot.
+    /// Blocks until every shard thread (and the presence, observer and
+    /// admin threads) has stopped, then until the snapshot writer has
+    /// written (or spilled) every snapshot.
     pub fn wait(self) {
         for thread in self.threads {
+            let name = thread.thread().name().unwrap_or("unnamed").to_string();
             if thread.join().is_err() {
-                tracing::error!("a shard thread panicked");
+                tracing::error!(thread = %name, "a server thread panicked");
             }
         }
         self.persistence.finish();
@@ -257,7 +283,7 @@ async fn serve_shard(node: Arc<Node>, shard: usize, listener: std::net::TcpListe
         }
     });
     let token = node.shutdown.clone();
-    let app = router::router(node.clone(), shard);
+    let app = public::router(node.clone(), shard);
     let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -1,8 +1,9 @@
 //! The built-in dashboard in a real browser: a server with two shards under a
 //! small bot load, and `ops/browser/dashboard-check.mjs` driving Debian's
-//! chromium through playwright-core to check that the page fills in and keeps
-//! updating, with no console or page errors. The screenshot it takes is left
-//! in `target/test-artifacts/dashboard.png` for a person to look at.
+//! chromium through playwright-core to open the dashboard on the admin
+//! listener and check that the page fills in and keeps updating, with no
+//! console or page errors. The screenshot it takes is left in
+//! `target/test-artifacts/dashboard.png` for a person to look at.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -33,7 +34,7 @@ async fn dashboard_charts_live_load_in_a_real_browser_without_errors() {
     let bots = support::bots(&server, 20, "arena", 20).await;
     tokio::time::sleep(Duration::from_secs(2)).await; // a few samples with load in them
 
-    let url = format!("http://{}/dashboard", server.addr);
+    let url = format!("http://{}/dashboard", server.admin_addr);
     let shot = screenshot.to_string_lossy();
     let args = [
         "ops/browser/dashboard-check.mjs",

@@ -1,7 +1,8 @@
 //! The operations files in `ops/` checked against the real tools: promtool
 //! validates the Prometheus config and alert rules and lints a live
-//! `/metrics` scrape, and a real Prometheus scraping a loaded server answers
-//! every Grafana panel query with data and loads every alert rule.
+//! `/metrics` scrape, and a real Prometheus scraping a loaded server's admin
+//! listener answers every Grafana panel query with data and loads every
+//! alert rule.
 //!
 //! `prometheus` and `promtool` come from Debian's `prometheus` package, which
 //! `./ops/test.sh` installs. Without them these tests fail; they never skip.
@@ -64,6 +65,25 @@ fn the_prometheus_config_and_alert_rules_pass_promtool_check() {
 }
 
 #[test]
+fn the_prometheus_config_scrapes_the_admin_listener() {
+    let admin_port = tickforge_server::Config::defaults().net.admin_listen.port();
+    let config = read(&ops_dir().join("prometheus/prometheus.yml"));
+    let targets: Vec<&str> = config
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- targets:"))
+        .flat_map(|l| l.trim().trim_matches(['[', ']']).split(','))
+        .map(|t| t.trim().trim_matches('"'))
+        .collect();
+    assert!(!targets.is_empty(), "no targets in prometheus.yml");
+    for target in targets {
+        assert!(
+            target.ends_with(&format!(":{admin_port}")),
+            "prometheus.yml scrapes {target}: /metrics is served on the admin port {admin_port} only"
+        );
+    }
+}
+
+#[test]
 fn the_alert_rules_pass_their_promtool_unit_tests() {
     let promtool = tool("promtool");
     let prometheus_dir = ops_dir().join("prometheus");
@@ -89,7 +109,7 @@ async fn a_live_metrics_scrape_passes_promtool_check_metrics() {
     let _load = bots(&server, 4, "arena", 20).await;
     wait_for_ticks(&server).await;
 
-    let (status, body) = server.get("/metrics").await;
+    let (status, body) = server.admin_get("/metrics").await;
     assert_eq!(status, 200, "{body}");
     let lint = tokio::task::spawn_blocking(move || {
         run(
@@ -110,7 +130,7 @@ async fn a_live_metrics_scrape_passes_promtool_check_metrics() {
 #[tokio::test]
 async fn every_metric_the_dashboard_and_alerts_name_is_exported() {
     let server = start(&["--shards", "2"]);
-    let (status, body) = server.get("/metrics").await;
+    let (status, body) = server.admin_get("/metrics").await;
     assert_eq!(status, 200, "{body}");
     let exported: BTreeSet<&str> = body
         .lines()
@@ -169,7 +189,8 @@ fn every_dashboard_panel_uses_the_provisioned_prometheus_datasource() {
 async fn every_dashboard_query_returns_data_and_every_alert_rule_loads_in_a_real_prometheus() {
     let server = start(&["--shards", "2", "--mode", "arena,tick=30,capacity=4"]);
     let _load = bots(&server, 16, "arena", 20).await;
-    let mut prometheus = Prometheus::start(server.addr, &ops_dir().join("prometheus/alerts.yml"));
+    let mut prometheus =
+        Prometheus::start(server.admin_addr, &ops_dir().join("prometheus/alerts.yml"));
     prometheus.wait_until_ready().await;
     prometheus
         .wait_until_evaluates(&format!(

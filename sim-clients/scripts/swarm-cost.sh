@@ -26,7 +26,7 @@ SERVER=target/release/tickforge
 SWARM=target/release/tickforge-swarm
 TCK=$(getconf CLK_TCK)
 
-taskset -c 0 "$SERVER" --listen "127.0.0.1:$PORT" --shards 1 --log warn >"$OUT/server.log" 2>&1 &
+taskset -c 0 "$SERVER" --listen "127.0.0.1:$PORT" --admin-listen 127.0.0.1:0 --shards 1 --log warn >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do

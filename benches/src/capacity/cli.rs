@@ -110,6 +110,16 @@ impl Options {
     }
 }
 
+/// Where a server under test listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerAddrs {
+    /// Game clients (`/ws`) and `/healthz`.
+    pub public: SocketAddr,
+    /// tickforge's admin listener, the only one serving `/metrics` (the
+    /// baseline has none).
+    pub admin: SocketAddr,
+}
+
 /// A server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -129,11 +139,12 @@ impl ServerKind {
         }
     }
 
-    /// Arguments for one server core listening on `addr`, 30 Hz rooms of 32.
-    /// tickforge verifies every bot's token (mode `guest`, the default, which
-    /// also accepts tokens signed with `session_key`); the baseline reads none.
-    pub fn args(self, addr: SocketAddr, session_key: &std::path::Path) -> Vec<String> {
-        let listen = addr.to_string();
+    /// Arguments for one server core listening on `addrs`, 30 Hz rooms of 32.
+    /// tickforge verifies every bot's token (mode `guest`, which also accepts
+    /// tokens signed with `session_key`); the baseline reads none.
+    pub fn args(self, addrs: ServerAddrs, session_key: &std::path::Path) -> Vec<String> {
+        let listen = addrs.public.to_string();
+        let admin = addrs.admin.to_string();
         let key = session_key.display().to_string();
         let tick = TICK_HZ.to_string();
         let seats = ROOM_CAPACITY.to_string();
@@ -141,6 +152,8 @@ impl ServerKind {
             ServerKind::Tickforge => vec![
                 "--listen",
                 &listen,
+                "--admin-listen",
+                &admin,
                 "--shards",
                 "1",
                 "--pin-cores",
@@ -181,6 +194,12 @@ impl ServerKind {
     /// Whether it exports tickforge's tick histograms on `/metrics`.
     pub fn has_tick_metrics(self) -> bool {
         matches!(self, ServerKind::Tickforge)
+    }
+
+    /// Where its `/metrics` is scraped: tickforge's admin listener; `None`
+    /// for the baseline.
+    pub fn metrics_addr(self, addrs: ServerAddrs) -> Option<SocketAddr> {
+        self.has_tick_metrics().then_some(addrs.admin)
     }
 }
 
@@ -238,20 +257,38 @@ mod tests {
         assert!(parse(&["--step-secs", "0"]).is_err());
     }
 
+    fn addrs() -> ServerAddrs {
+        ServerAddrs {
+            public: SocketAddr::from(([127, 0, 0, 1], 7000)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 7001)),
+        }
+    }
+
     #[test]
     fn tickforge_runs_one_unpinned_shard_because_taskset_pins_the_process() {
         let key = std::path::Path::new("/run/key.json");
-        let args = ServerKind::Tickforge.args(SocketAddr::from(([127, 0, 0, 1], 7000)), key);
+        let args = ServerKind::Tickforge.args(addrs(), key);
         let line = args.join(" ");
         assert!(
-            line.contains("--listen 127.0.0.1:7000 --shards 1 --pin-cores false"),
+            line.contains(
+                "--listen 127.0.0.1:7000 --admin-listen 127.0.0.1:7001 --shards 1 --pin-cores false"
+            ),
             "{line}"
         );
         assert!(
             line.contains("--auth guest --session-key-file /run/key.json"),
             "{line}"
         );
-        let baseline = ServerKind::Baseline.args(SocketAddr::from(([127, 0, 0, 1], 7000)), key);
+        let baseline = ServerKind::Baseline.args(addrs(), key);
         assert!(baseline.join(" ").contains("--threads 1"));
+    }
+
+    #[test]
+    fn only_tickforge_is_scraped_and_on_its_admin_listener() {
+        assert_eq!(
+            ServerKind::Tickforge.metrics_addr(addrs()),
+            Some(addrs().admin)
+        );
+        assert_eq!(ServerKind::Baseline.metrics_addr(addrs()), None);
     }
 }

@@ -1,7 +1,7 @@
 //! Child processes the harness owns: each one is a [`Guarded`] that kills
 //! and reaps its process when dropped (on an error, a panic or Ctrl-C, see
 //! [`crate::capacity::interrupt`]), so no server or swarm outlives a run.
-//! Also: pinning with `taskset`, a free loopback port, and waits that are
+//! Also: pinning with `taskset`, free loopback ports, and waits that are
 //! always bounded and give up on Ctrl-C.
 
 use std::fs::File;
@@ -140,11 +140,16 @@ pub fn check_taskset(cpus: &[usize]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A loopback address with a port that was free a moment ago.
-pub fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
-    listener.local_addr().context("reading the free port")
+/// Two loopback addresses with ports that were free a moment ago (both
+/// bound at once, so they differ).
+pub fn free_loopback_pair() -> anyhow::Result<(SocketAddr, SocketAddr)> {
+    let bind =
+        || TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port");
+    let (first, second) = (bind()?, bind()?);
+    Ok((
+        first.local_addr().context("reading the free port")?,
+        second.local_addr().context("reading the free port")?,
+    ))
 }
 
 /// A file for a child's stdout or stderr.

@@ -1,8 +1,8 @@
 //! Sampling a step while it runs: a thread reads the server's and the
 //! swarm's CPU time and the server's RSS from `/proc` (every
 //! [`Intervals::process`]) and scrapes the server's `/metrics` (every
-//! [`Intervals::metrics`], tickforge only), each reading stamped with the
-//! wall clock.
+//! [`Intervals::metrics`], tickforge only, on its admin listener), each
+//! reading stamped with the wall clock.
 //!
 //! The measurement window is only known afterwards, from the swarm's
 //! report (it starts when every bot has joined), so the thread samples the
@@ -144,7 +144,8 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling `server_pid` and `swarm_pid`, and `metrics` if given.
+    /// Starts sampling `server_pid` and `swarm_pid`, and scraping `/metrics`
+    /// at `metrics` (tickforge's admin listener) if given.
     pub fn start(
         server_pid: u32,
         swarm_pid: u32,

@@ -2,11 +2,11 @@
 //!
 //! A step: a fresh server pinned to the server CPU; `/healthz`; its idle
 //! RSS; the swarm pinned to the swarm CPU for `--step-secs` after its ramp;
-//! a [`Sampler`] reading `/proc` (and `/metrics` for tickforge) the whole
-//! time; then the swarm's report gives the window, and the readings inside
-//! it (less [`TRIM_FRACTION`] at each end, where bots are still settling
-//! or already reading late) give CPU, RSS and tick figures. The step is
-//! judged against the SLO ([`slo::judge`]).
+//! a [`Sampler`] reading `/proc` (and, for tickforge, `/metrics` on its
+//! admin listener) the whole time; then the swarm's report gives the
+//! window, and the readings inside it (less [`TRIM_FRACTION`] at each end,
+//! where bots are still settling or already reading late) give CPU, RSS and
+//! tick figures. The step is judged against the SLO ([`slo::judge`]).
 //!
 //! The ladder runs the steps of one kind in ascending order and stops after
 //! the first that is not a pass, unless `--keep-going`.
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tickforge_server::metrics::{TICK_DURATION, TICK_LATENESS, TICKS_OVER_BUDGET};
 
-use super::cli::{Options, ServerKind};
+use super::cli::{Options, ServerAddrs, ServerKind};
 use super::interrupt::Interrupt;
 use super::machine;
 use super::process::{self, Guarded};
@@ -150,11 +150,15 @@ impl Harness<'_> {
                 .with_context(|| format!("removing the old {}", swarm_json.display()))?;
         }
 
-        let addr = process::free_loopback_addr()?;
+        let (addr, admin) = process::free_loopback_pair()?;
+        let addrs = ServerAddrs {
+            public: addr,
+            admin,
+        };
         let mut command = process::pinned(
             self.options.server_cpu,
             self.bins.server(kind),
-            &kind.args(addr, &self.session_key),
+            &kind.args(addrs, &self.session_key),
         );
         without_tickforge_env(&mut command);
         command.envs(kind.env().iter().copied());
@@ -188,7 +192,7 @@ impl Harness<'_> {
         let sampler = Sampler::start(
             server.pid(),
             swarm.pid(),
-            kind.has_tick_metrics().then_some(addr),
+            kind.metrics_addr(addrs),
             Intervals::for_window(self.options.step_duration()),
         )?;
 

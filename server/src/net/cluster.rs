@@ -1,13 +1,15 @@
-//! HTTP views of presence: `GET /presence/{player}` and
-//! `GET /rooms?scope=cluster`, answered from this node's view of the
-//! cluster (no Redis round trip).
+//! HTTP views of presence for operators (served on the admin listener,
+//! [`super::admin`]): `GET /presence/{player}` and `GET /rooms?scope=cluster`,
+//! answered from this node's view of the cluster (no Redis round trip).
+
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde::Serialize;
 
-use super::router::AppState;
+use crate::node::Node;
 
 /// `/presence/{player}`.
 #[derive(Debug, Serialize)]
@@ -24,9 +26,8 @@ struct PlacementView {
 }
 
 /// Where `player` (the id from Hello) is: 200 with every placement, or 404.
-pub async fn player(State(app): State<AppState>, Path(player): Path<String>) -> Response {
-    let placements: Vec<PlacementView> = app
-        .node
+pub async fn player(State(node): State<Arc<Node>>, Path(player): Path<String>) -> Response {
+    let placements: Vec<PlacementView> = node
         .presence
         .view()
         .placements(&player)
@@ -55,8 +56,8 @@ pub struct ClusterRoomView {
 }
 
 /// Every room of the cluster, sorted by id.
-pub fn rooms(app: &AppState) -> Vec<ClusterRoomView> {
-    let view = app.node.presence.view();
+pub fn rooms(node: &Node) -> Vec<ClusterRoomView> {
+    let view = node.presence.view();
     let mut rooms: Vec<ClusterRoomView> = view
         .rooms()
         .into_iter()

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use metrics::counter;
 use serde::Deserialize;
 
-use super::router::AppState;
+use super::public::AppState;
 use crate::auth::guest::GuestRefusal;
 use crate::metrics as names;
 

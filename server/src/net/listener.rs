@@ -1,5 +1,6 @@
 //! `SO_REUSEPORT` listeners: one per shard on the same address, so the
-//! kernel spreads new connections over the shards' accept queues.
+//! kernel spreads new connections over the shards' accept queues. And the
+//! admin listener: one socket, not shared.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -22,10 +23,26 @@ pub fn bind_shards(
     Ok((listeners, bound))
 }
 
+/// TCP listen backlog of the admin listener (a few operators and scrapers).
+const ADMIN_BACKLOG: u32 = 128;
+
+/// Binds the admin listener on `addr` (port 0 picks a free port), without
+/// `SO_REUSEPORT`: no other process can share its port. Returns the listener
+/// and the bound address.
+pub fn bind_admin(addr: SocketAddr) -> io::Result<(TcpListener, SocketAddr)> {
+    let listener = bind(addr, ADMIN_BACKLOG, false)?;
+    let bound = listener.local_addr()?;
+    Ok((listener, bound))
+}
+
 fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    bind(addr, backlog, true)
+}
+
+fn bind(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
+    socket.set_reuse_port(reuse_port)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
@@ -48,5 +65,14 @@ mod tests {
         for l in &listeners {
             assert_eq!(l.local_addr().ok(), Some(addr));
         }
+    }
+
+    #[test]
+    fn the_admin_port_is_not_shared() {
+        let (_admin, addr) = bind_admin("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(addr.port(), 0);
+        assert!(bind_shards(addr, 1, 128).is_err());
+        assert!(bind_admin(addr).is_err());
     }
 }

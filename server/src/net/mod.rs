@@ -1,10 +1,22 @@
-//! The network edge: listeners, the HTTP router, WebSocket sessions and the
-//! reasons a connection ends.
+//! The network edge: two listeners and their HTTP routers, WebSocket
+//! sessions and the reasons a connection ends.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`listener`] | binding: the shards' `SO_REUSEPORT` listeners, the admin listener |
+//! | [`router`] | route tables as data, building a router from one; health checks |
+//! | [`public`] | the public router on every shard: `/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play` |
+//! | [`admin`] | the admin listener's thread and router: `/metrics`, `/dashboard`, `/presence`, operators' `/rooms` |
+//! | [`cluster`] | presence views for operators: `/presence/{player}`, `/rooms?scope=cluster` |
+//! | [`session`] | one WebSocket connection's loop |
+//! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
+pub mod admin;
 pub mod close;
 pub mod cluster;
 pub mod guest;
 pub mod kick;
 pub mod listener;
+pub mod public;
 pub mod router;
 pub mod session;

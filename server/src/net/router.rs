@@ -1,101 +1,49 @@
-//! The HTTP surface each shard serves: `/ws` (WebSocket upgrade),
-//! `/healthz`, `/readyz`, `/rooms` and `/metrics`.
+//! What the two HTTP routers share: a router is built from a table of
+//! [`Route`]s (data, so tests can list what each listener serves; axum
+//! cannot enumerate a `Router`), and both serve the health checks.
+//!
+//! The tables: [`super::public::PUBLIC_ROUTES`] (every shard, `--listen`)
+//! and [`super::admin::ADMIN_ROUTES`] (the admin thread, `--admin-listen`).
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
-use tickforge_protocol::SUBPROTOCOL;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 
-use super::{cluster, guest, session};
 use crate::node::Node;
 
-/// Target of tungstenite's write buffer before it writes on its own; flushes
-/// usually come first (one per batch).
-const WRITE_BUFFER_BYTES: usize = 64 * 1024;
-
-/// Router state: the node and the shard serving this router.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) node: Arc<Node>,
-    pub(crate) shard: usize,
+/// One path of a router and what serves it.
+pub struct Route<S> {
+    /// The path, in axum's syntax (`/presence/{player}`).
+    pub path: &'static str,
+    /// Builds the handler for the path.
+    pub handler: fn() -> MethodRouter<S>,
 }
 
-/// The router for shard `shard`.
-pub fn router(node: Arc<Node>, shard: usize) -> Router {
-    Router::new()
-        .route("/ws", get(upgrade))
-        .route(
-            "/auth/guest",
-            post(guest::issue).layer(axum::extract::DefaultBodyLimit::max(guest::MAX_BODY_BYTES)),
-        )
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/rooms", get(rooms))
-        .route("/presence/{player}", get(cluster::player))
-        .route("/metrics", get(metrics))
-        .merge(crate::web::routes())
-        .with_state(AppState { node, shard })
+/// A router serving exactly `routes`; every other path answers 404.
+pub fn build<S>(routes: &[Route<S>]) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.iter().fold(Router::new(), |router, route| {
+        router.route(route.path, (route.handler)())
+    })
 }
 
-async fn upgrade(
-    State(app): State<AppState>,
-    headers: axum::http::HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if app.node.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
-    // An unreadable header counts as present (and matches nothing).
-    let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    if !app.node.auth.origins.allows(
-        header(axum::http::header::ORIGIN),
-        header(axum::http::header::HOST),
-    ) {
-        metrics::counter!(crate::metrics::ORIGIN_REFUSED).increment(1);
-        return (
-            StatusCode::FORBIDDEN,
-            "this page's origin may not open tickforge sessions (--allowed-origins)",
-        )
-            .into_response();
-    }
-    let ws = ws.protocols([SUBPROTOCOL]);
-    if ws.selected_protocol().is_none() {
-        return (
-            StatusCode::BAD_REQUEST,
-            "tickforge needs the WebSocket subprotocol tickforge.v1 (Sec-WebSocket-Protocol)",
-        )
-            .into_response();
-    }
-    let options = &app.node.config.session;
-    let max_write = options.max_write_buffer_bytes.max(2);
-    let ws = ws
-        .read_buffer_size(options.read_buffer_bytes)
-        .write_buffer_size(WRITE_BUFFER_BYTES.min(max_write / 2))
-        .max_write_buffer_size(max_write)
-        .max_message_size(options.max_frame_bytes)
-        .max_frame_size(options.max_frame_bytes);
-    let tasks = app.node.shards[app.shard].tasks.clone();
-    let (node, shard) = (app.node.clone(), app.shard);
-    ws.on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| tasks.track_future(session::run(socket, node, shard)))
-}
-
-async fn healthz() -> &'static str {
+/// `/healthz`: the process serves.
+pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 while the node serves (a degraded presence backend does not stop it
-/// serving its own rooms; the body says so), 503 otherwise.
-async fn readyz(State(app): State<AppState>) -> Response {
-    let presence = app.node.presence.health().label();
-    let auth = auth_summary(&app.node.auth);
-    if app.node.is_ready() {
+/// `/readyz`: 200 while the node serves (a degraded presence backend does
+/// not stop it serving its own rooms; the body says so), 503 otherwise.
+pub async fn readyz(State(node): State<Arc<Node>>) -> Response {
+    let presence = node.presence.health().label();
+    let auth = auth_summary(&node.auth);
+    if node.is_ready() {
         format!("ready\npresence: {presence}\nauth: {auth}\n").into_response()
     } else {
         (
@@ -114,64 +62,4 @@ fn auth_summary(auth: &crate::auth::Auth) -> String {
         summary.push_str(" (development only: Hello without a token is believed)");
     }
     summary
-}
-
-/// `/rooms` query: `scope=node` (default) or `scope=cluster`.
-#[derive(Debug, Deserialize)]
-pub struct RoomsQuery {
-    scope: Option<String>,
-}
-
-/// One room in `/rooms`.
-#[derive(Debug, Serialize)]
-pub struct RoomView {
-    id: String,
-    mode: String,
-    players: u32,
-    capacity: u16,
-    shard: usize,
-    tick_rate: u16,
-    tick: u64,
-}
-
-async fn rooms(State(app): State<AppState>, Query(query): Query<RoomsQuery>) -> Response {
-    match query.scope.as_deref() {
-        None | Some("node") => Json(node_rooms(&app)).into_response(),
-        Some("cluster") => Json(cluster::rooms(&app)).into_response(),
-        Some(_) => (StatusCode::BAD_REQUEST, "scope must be `node` or `cluster`").into_response(),
-    }
-}
-
-fn node_rooms(app: &AppState) -> Vec<RoomView> {
-    let mut rooms: Vec<RoomView> = app
-        .node
-        .directory
-        .rooms()
-        .iter()
-        .map(|r| {
-            let info = r.info();
-            RoomView {
-                id: info.id.to_string(),
-                mode: info.mode.to_string(),
-                players: r.members(),
-                capacity: info.capacity,
-                shard: info.shard,
-                tick_rate: info.tick_rate_hz,
-                tick: r.tick(),
-            }
-        })
-        .collect();
-    rooms.sort_by(|a, b| a.id.cmp(&b.id));
-    rooms
-}
-
-async fn metrics(State(app): State<AppState>) -> Response {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.node.metrics.render(),
-    )
-        .into_response()
 }

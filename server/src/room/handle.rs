@@ -30,6 +30,9 @@ pub struct RoomShared {
     pub tick_rate_hz: u16,
     /// Inputs one member may have queued between two ticks.
     pub inputs_per_seat: u32,
+    /// Hidden from the public room list (`/rooms` on the public listener);
+    /// operators still see it on the admin listener. Always `false` for now.
+    pub private: bool,
     kind: GameKind,
     /// Reserved plus occupied seats; [`CLOSED`] once disposed.
     pub(crate) seats: AtomicU32,
@@ -142,6 +145,7 @@ impl RoomHandle {
                 capacity,
                 tick_rate_hz: mode.params.tick_rate_hz,
                 inputs_per_seat,
+                private: false,
                 kind: mode.kind,
                 seats: AtomicU32::new(1),
                 members: AtomicU32::new(0),

@@ -1,52 +1,48 @@
 //! Built-in web pages, compiled into the binary (no build step, no network):
 //! the live dashboard at `/dashboard`, fed by the server-sent event stream
 //! `/dashboard/stream` (a `history` event with the kept samples, then one
-//! `sample` event per second; see [`crate::observer::Sample`]).
+//! `sample` event per second; see [`crate::observer::Sample`]). The
+//! dashboard is for operators: the admin listener serves it
+//! ([`crate::net::admin::ADMIN_ROUTES`]).
 //!
-//! The `/play` demo game lives in [`play`].
+//! The `/play` demo game, served on the public listener, lives in [`play`].
 
-use axum::Router;
+use std::convert::Infallible;
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt};
-use std::convert::Infallible;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::net::router::AppState;
+use crate::node::Node;
 
 pub mod play;
 
 const DASHBOARD_HTML: &str = include_str!("dashboard.html");
 const DASHBOARD_JS: &str = include_str!("dashboard.js");
 
-/// Routes of the built-in pages.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/dashboard", get(dashboard))
-        .route("/dashboard/app.js", get(dashboard_js))
-        .route("/dashboard/stream", get(stream_samples))
-        .merge(play::routes())
-}
-
-async fn dashboard() -> Html<&'static str> {
+/// `/dashboard`: the page.
+pub async fn dashboard() -> Html<&'static str> {
     Html(DASHBOARD_HTML)
 }
 
-async fn dashboard_js() -> impl IntoResponse {
+/// `/dashboard/app.js`: the page's script.
+pub async fn dashboard_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         DASHBOARD_JS,
     )
 }
 
-async fn stream_samples(
-    State(app): State<AppState>,
+/// `/dashboard/stream`: the kept samples, then each new one, until the
+/// node shuts down.
+pub async fn stream_samples(
+    State(node): State<Arc<Node>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let node = app.node;
     let history = node.observer.history();
     let mut joined = String::with_capacity(history.iter().map(|h| h.len() + 1).sum::<usize>() + 2);
     joined.push('[');

@@ -2,30 +2,22 @@
 //! page driven by the TypeScript SDK. Both files are compiled in, so the page
 //! works on a fresh machine with no network and no npm: `play.js` is the
 //! committed bundle of `protocol/ts/demo/` and the SDK (its freshness is
-//! checked by `npm test` in `protocol/ts`).
+//! checked by `npm test` in `protocol/ts`). The public listener serves it
+//! ([`crate::net::public::PUBLIC_ROUTES`]).
 
-use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-
-use crate::net::router::AppState;
 
 const PLAY_HTML: &str = include_str!("play.html");
 const PLAY_JS: &str = include_str!("play.js");
 
-/// Routes of the demo page.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/play", get(page))
-        .route("/play/app.js", get(script))
-}
-
-async fn page() -> impl IntoResponse {
+/// `/play`: the page.
+pub async fn page() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-cache")], Html(PLAY_HTML))
 }
 
-async fn script() -> impl IntoResponse {
+/// `/play/app.js`: the bundled script.
+pub async fn script() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),

@@ -1,6 +1,6 @@
-//! Test support: start a real server on 127.0.0.1:0, connect real clients,
-//! read `/rooms` and `/metrics` over HTTP, and count panics on the server's
-//! shard threads.
+//! Test support: start a real server on 127.0.0.1:0 (public and admin
+//! listeners), connect real clients, read `/rooms` and `/metrics` from the
+//! admin listener over HTTP, and count panics on the server's shard threads.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -84,7 +84,10 @@ pub fn player_options(player: &str) -> ConnectOptions {
 
 pub struct TestServer {
     server: Option<Server>,
+    /// The public listener (`/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play`).
     pub addr: SocketAddr,
+    /// The admin listener (`/metrics`, `/dashboard`, `/presence`, operators' `/rooms`).
+    pub admin_addr: SocketAddr,
     /// The server's data directory when the test did not choose one (removed on drop).
     own_data_dir: Option<std::path::PathBuf>,
 }
@@ -101,12 +104,15 @@ pub fn fresh_data_dir() -> std::path::PathBuf {
     dir
 }
 
-/// Starts a server with the given extra flags on a free loopback port.
+/// Starts a server with the given extra flags, both listeners on free
+/// loopback ports.
 pub fn start(extra: &[&str]) -> TestServer {
     count_panics();
     let mut args = vec![
         "tickforge",
         "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
         "127.0.0.1:0",
         "--pin-cores",
         "false",
@@ -128,9 +134,11 @@ pub fn start(extra: &[&str]) -> TestServer {
     let config = Config::load_from(args).expect("test config");
     let server = Server::start(config, GameRegistry::default()).expect("server starts");
     let addr = server.local_addr();
+    let admin_addr = server.admin_addr();
     TestServer {
         server: Some(server),
         addr,
+        admin_addr,
         own_data_dir,
     }
 }
@@ -153,11 +161,25 @@ impl TestServer {
             .expect("raw connect")
     }
 
+    /// `GET path` on the public listener.
     pub async fn get(&self, path: &str) -> (u16, String) {
         http_get(self.addr, path).await
     }
 
+    /// `GET path` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        http_get(self.admin_addr, path).await
+    }
+
+    /// The operators' `/rooms` (admin listener): every room with its shard and tick.
     pub async fn rooms(&self) -> Vec<serde_json::Value> {
+        let (status, body) = self.admin_get("/rooms").await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("rooms json")
+    }
+
+    /// The public `/rooms` (public listener).
+    pub async fn public_rooms(&self) -> Vec<serde_json::Value> {
         let (status, body) = self.get("/rooms").await;
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).expect("rooms json")
@@ -167,9 +189,10 @@ impl TestServer {
         self.rooms().await.into_iter().find(|r| r["id"] == id)
     }
 
-    /// The value of one series in `/metrics`, e.g. `tickforge_disconnects_total{cause="bad_frame"}`.
+    /// The value of one series in `/metrics` (admin listener), e.g.
+    /// `tickforge_disconnects_total{cause="bad_frame"}`.
     pub async fn metric(&self, series: &str) -> f64 {
-        let (_, body) = self.get("/metrics").await;
+        let (_, body) = self.admin_get("/metrics").await;
         body.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0.0)

@@ -38,6 +38,8 @@ pub fn start_server(extra: &[&str]) -> TestServer {
         "tickforge",
         "--listen",
         "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
         "--pin-cores",
         "false",
         "--log",

@@ -1,0 +1,182 @@
+//! The admin listener (`--admin-listen`, default `127.0.0.1:7701`): the
+//! operators' endpoints, served on their own thread with a small
+//! current-thread runtime, off the shards, and stopped by the node's
+//! shutdown token. It must never be exposed to the internet.
+//!
+//! It serves `/metrics` (Prometheus), `/dashboard` and its stream,
+//! `/presence/{player}`, the operators' `/rooms` (every room with its shard
+//! and tick; `?scope=cluster` for the whole cluster) and the health checks.
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use super::cluster;
+use super::router::{self, Route};
+use crate::node::Node;
+use crate::web;
+
+/// Every path the admin listener serves.
+///
+/// Operator actions go here too, when they come: `POST /admin/kick` (close
+/// a player's session) and `POST /admin/ban`. This listener is the only
+/// place for them; never the public table
+/// ([`super::public::PUBLIC_ROUTES`]).
+pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
+    Route {
+        path: "/healthz",
+        handler: || get(router::healthz),
+    },
+    Route {
+        path: "/readyz",
+        handler: || get(router::readyz),
+    },
+    Route {
+        path: "/metrics",
+        handler: || get(metrics),
+    },
+    Route {
+        path: "/rooms",
+        handler: || get(rooms),
+    },
+    Route {
+        path: "/presence/{player}",
+        handler: || get(cluster::player),
+    },
+    Route {
+        path: "/dashboard",
+        handler: || get(web::dashboard),
+    },
+    Route {
+        path: "/dashboard/app.js",
+        handler: || get(web::dashboard_js),
+    },
+    Route {
+        path: "/dashboard/stream",
+        handler: || get(web::stream_samples),
+    },
+];
+
+/// The admin router.
+pub fn router(node: Arc<Node>) -> Router {
+    router::build(ADMIN_ROUTES).with_state(node)
+}
+
+/// Starts the admin thread serving `listener` (bound by
+/// [`super::listener::bind_admin`]); it stops when the node shuts down.
+pub fn spawn(node: Arc<Node>, listener: std::net::TcpListener) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("tickforge-admin".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "admin runtime");
+                    return;
+                }
+            };
+            runtime.block_on(serve(node, listener));
+        })
+}
+
+/// Serves until shutdown, then lets open requests finish within the
+/// shutdown deadline (dashboard streams end at shutdown).
+async fn serve(node: Arc<Node>, listener: std::net::TcpListener) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "admin listener unusable");
+            return;
+        }
+    };
+    let token = node.shutdown.clone();
+    let serve = axum::serve(listener, router(node.clone()))
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .into_future();
+    tokio::pin!(serve);
+    tokio::select! {
+        result = &mut serve => {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+            return;
+        }
+        _ = node.shutdown.cancelled() => {}
+    }
+    let deadline = Duration::from_millis(node.config.net.shutdown_deadline_ms);
+    if tokio::time::timeout(deadline, serve).await.is_err() {
+        tracing::warn!("admin HTTP connections still open at the shutdown deadline");
+    }
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        node.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `/rooms` query: `scope=node` (default) or `scope=cluster`.
+#[derive(Debug, Deserialize)]
+pub struct RoomsQuery {
+    scope: Option<String>,
+}
+
+/// One room in the operators' `/rooms`.
+#[derive(Debug, Serialize)]
+pub struct RoomView {
+    id: String,
+    mode: String,
+    players: u32,
+    capacity: u16,
+    shard: usize,
+    tick_rate: u16,
+    tick: u64,
+}
+
+async fn rooms(State(node): State<Arc<Node>>, Query(query): Query<RoomsQuery>) -> Response {
+    match query.scope.as_deref() {
+        None | Some("node") => Json(node_rooms(&node)).into_response(),
+        Some("cluster") => Json(cluster::rooms(&node)).into_response(),
+        Some(_) => (StatusCode::BAD_REQUEST, "scope must be `node` or `cluster`").into_response(),
+    }
+}
+
+/// Every room of this node, private ones included, sorted by id.
+fn node_rooms(node: &Node) -> Vec<RoomView> {
+    let mut rooms: Vec<RoomView> = node
+        .directory
+        .rooms()
+        .iter()
+        .map(|r| {
+            let info = r.info();
+            RoomView {
+                id: info.id.to_string(),
+                mode: info.mode.to_string(),
+                players: r.members(),
+                capacity: info.capacity,
+                shard: info.shard,
+                tick_rate: info.tick_rate_hz,
+                tick: r.tick(),
+            }
+        })
+        .collect();
+    rooms.sort_by(|a, b| a.id.cmp(&b.id));
+    rooms
+}

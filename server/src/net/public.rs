@@ -1,0 +1,170 @@
+//! The public listener's router, served by every shard on `--listen`: what
+//! game clients, browsers and load balancers need, and nothing else —
+//! `/ws` (WebSocket upgrade), `/auth/guest` (guest sessions), `/healthz`,
+//! `/readyz`, the public room list `/rooms` and the `/play` demo. Every other path answers 404; operators'
+//! endpoints are on the admin listener ([`super::admin`]).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRef, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tickforge_protocol::SUBPROTOCOL;
+
+use super::router::{self, Route};
+use super::{guest, session};
+use crate::node::Node;
+use crate::web::play;
+
+/// Target of tungstenite's write buffer before it writes on its own; flushes
+/// usually come first (one per batch).
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Every path the public listener serves. A path added here is reachable
+/// from the internet: `server/tests/routes.rs` holds the allow-list it must
+/// be on.
+pub const PUBLIC_ROUTES: &[Route<AppState>] = &[
+    Route {
+        path: "/ws",
+        handler: || get(upgrade),
+    },
+    Route {
+        path: "/auth/guest",
+        handler: || {
+            post(guest::issue).layer(axum::extract::DefaultBodyLimit::max(guest::MAX_BODY_BYTES))
+        },
+    },
+    Route {
+        path: "/healthz",
+        handler: || get(router::healthz),
+    },
+    Route {
+        path: "/readyz",
+        handler: || get(router::readyz),
+    },
+    Route {
+        path: "/rooms",
+        handler: || get(rooms),
+    },
+    Route {
+        path: "/play",
+        handler: || get(play::page),
+    },
+    Route {
+        path: "/play/app.js",
+        handler: || get(play::script),
+    },
+];
+
+/// Router state: the node and the shard serving this router.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) node: Arc<Node>,
+    pub(crate) shard: usize,
+}
+
+impl FromRef<AppState> for Arc<Node> {
+    fn from_ref(app: &AppState) -> Arc<Node> {
+        app.node.clone()
+    }
+}
+
+/// The public router of shard `shard`.
+pub fn router(node: Arc<Node>, shard: usize) -> Router {
+    router::build(PUBLIC_ROUTES).with_state(AppState { node, shard })
+}
+
+async fn upgrade(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if app.node.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    // An unreadable header counts as present (and matches nothing).
+    let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if !app.node.auth.origins.allows(
+        header(axum::http::header::ORIGIN),
+        header(axum::http::header::HOST),
+    ) {
+        metrics::counter!(crate::metrics::ORIGIN_REFUSED).increment(1);
+        return (
+            StatusCode::FORBIDDEN,
+            "this page's origin may not open tickforge sessions (--allowed-origins)",
+        )
+            .into_response();
+    }
+    let ws = ws.protocols([SUBPROTOCOL]);
+    if ws.selected_protocol().is_none() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "tickforge needs the WebSocket subprotocol tickforge.v1 (Sec-WebSocket-Protocol)",
+        )
+            .into_response();
+    }
+    let options = &app.node.config.session;
+    let max_write = options.max_write_buffer_bytes.max(2);
+    let ws = ws
+        .read_buffer_size(options.read_buffer_bytes)
+        .write_buffer_size(WRITE_BUFFER_BYTES.min(max_write / 2))
+        .max_write_buffer_size(max_write)
+        .max_message_size(options.max_frame_bytes)
+        .max_frame_size(options.max_frame_bytes);
+    let tasks = app.node.shards[app.shard].tasks.clone();
+    let (node, shard) = (app.node.clone(), app.shard);
+    ws.on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
+        .on_upgrade(move |socket| tasks.track_future(session::run(socket, node, shard)))
+}
+
+/// `/rooms` query on the public listener: only this node's rooms.
+#[derive(Debug, Deserialize)]
+pub struct PublicRoomsQuery {
+    scope: Option<String>,
+}
+
+/// One room in the public `/rooms`: what a player needs to pick a room, no
+/// placement details and no player ids.
+#[derive(Debug, Serialize)]
+pub struct PublicRoomView {
+    id: String,
+    mode: String,
+    players: u32,
+    capacity: u16,
+    tick_rate: u16,
+}
+
+/// This node's rooms that are not private, sorted by id. The cluster view
+/// (`?scope=cluster`) is for operators: 404 here, like any path this
+/// listener does not serve.
+async fn rooms(State(node): State<Arc<Node>>, Query(query): Query<PublicRoomsQuery>) -> Response {
+    match query.scope.as_deref() {
+        None | Some("node") => Json(public_rooms(&node)).into_response(),
+        Some(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn public_rooms(node: &Node) -> Vec<PublicRoomView> {
+    let mut rooms: Vec<PublicRoomView> = node
+        .directory
+        .rooms()
+        .iter()
+        .filter(|r| !r.info().private)
+        .map(|r| {
+            let info = r.info();
+            PublicRoomView {
+                id: info.id.to_string(),
+                mode: info.mode.to_string(),
+                players: r.members(),
+                capacity: info.capacity,
+                tick_rate: info.tick_rate_hz,
+            }
+        })
+        .collect();
+    rooms.sort_by(|a, b| a.id.cmp(&b.id));
+    rooms
+}
