@@ -38,7 +38,7 @@ fn setup(players: u16) -> Bench {
             tick_rate_hz: 30,
         },
     };
-    let (handle, creator) = RoomHandle::create(Arc::from("bench"), &mode, 0, 4);
+    let (handle, creator) = RoomHandle::create(Arc::from("bench"), &mode, 0, 4, false);
     drop(creator);
     let settings = RoomSettings {
         empty_grace: Duration::from_secs(60),

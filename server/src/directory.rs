@@ -3,9 +3,11 @@
 //! (`dashmap`), touched on join, leave and `/rooms` only.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dashmap::DashMap;
+use rand_core::{OsRng, RngCore};
 
 use crate::room::{ReserveError, RoomHandle, Seat, SessionId};
 
@@ -42,7 +44,6 @@ impl JoinError {
 pub struct Directory {
     rooms: DashMap<Arc<str>, RoomHandle>,
     sessions: DashMap<SessionId, Arc<str>>,
-    next_room: AtomicU64,
     prefix: String,
 }
 
@@ -52,15 +53,16 @@ impl Directory {
         Directory {
             rooms: DashMap::new(),
             sessions: DashMap::new(),
-            next_room: AtomicU64::new(1),
             prefix: prefix.into(),
         }
     }
 
-    /// A fresh room id, unique on this node.
+    /// A fresh room id: the node's prefix and 96 random bits, so ids can
+    /// be neither guessed nor enumerated (private rooms rely on it).
     pub fn next_room_id(&self) -> Arc<str> {
-        let n = self.next_room.fetch_add(1, Ordering::Relaxed);
-        Arc::from(format!("{}-{n}", self.prefix))
+        let mut bytes = [0u8; 12];
+        OsRng.fill_bytes(&mut bytes);
+        Arc::from(format!("{}-{}", self.prefix, URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     /// Registers a room.
@@ -93,7 +95,10 @@ impl Directory {
         let candidates = |own: bool| {
             self.rooms
                 .iter()
-                .filter(move |r| &*r.info().mode == mode && (r.info().shard == shard) == own)
+                .filter(move |r| {
+                    let info = r.info();
+                    !info.private && &*info.mode == mode && (info.shard == shard) == own
+                })
                 .map(|r| r.value().clone())
                 .collect::<Vec<_>>()
         };

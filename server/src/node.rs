@@ -177,7 +177,24 @@ impl Node {
             self.config.shard.shard_imbalance_pct,
             mode.params.capacity,
         );
-        Ok(JoinTarget::Here(self.create_room(mode, target)))
+        Ok(JoinTarget::Here(self.create_room(mode, target, false)))
+    }
+
+    /// A new private room of `mode` for a session on `shard`: never listed,
+    /// never offered to join-or-create, joined only by its id.
+    pub fn create_private(
+        self: &Arc<Self>,
+        mode_name: &str,
+        shard: usize,
+    ) -> Result<JoinTarget, JoinError> {
+        let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
+        let target = shard::place(
+            &self.shards,
+            shard,
+            self.config.shard.shard_imbalance_pct,
+            mode.params.capacity,
+        );
+        Ok(JoinTarget::Here(self.create_room(mode, target, true)))
     }
 
     /// The owner of `room_id`, if another node runs it.
@@ -195,18 +212,19 @@ impl Node {
 
     /// Creates a room of `mode` on shard `target`, starts its actor there and
     /// returns the creator's seat (reserved before the room is visible).
-    fn create_room(self: &Arc<Self>, mode: &Mode, target: usize) -> Seat {
+    fn create_room(self: &Arc<Self>, mode: &Mode, target: usize, private: bool) -> Seat {
         let shard = &self.shards[target];
         let (handle, seat) = RoomHandle::create(
             self.directory.next_room_id(),
             mode,
             target,
             self.config.room.inputs_per_seat,
+            private,
         );
         self.directory.insert(handle.clone());
         let info = handle.info();
         self.presence
-            .room_opened(&info.id, &info.mode, info.capacity);
+            .room_opened(&info.id, &info.mode, info.capacity, private);
         let settings = RoomSettings {
             empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
             metrics: shard.metrics.clone(),

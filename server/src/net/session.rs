@@ -324,6 +324,7 @@ impl Session {
         }
         let seat = match (join.room_id(), join.mode()) {
             (Some(room_id), _) => self.node.join_room(room_id),
+            (None, Some(mode)) if join.private() => self.node.create_private(mode, self.shard),
             (None, Some(mode)) => self.node.join_or_create(mode, self.shard),
             (None, None) => Err(JoinError::NothingToJoin),
         };

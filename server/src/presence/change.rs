@@ -18,6 +18,9 @@ pub enum Change {
         mode: Arc<str>,
         /// Seats.
         capacity: u16,
+        /// Joined only by id: never offered to join-or-create elsewhere.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        private: bool,
     },
     /// A room was disposed.
     RoomClosed {

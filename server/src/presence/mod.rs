@@ -94,11 +94,12 @@ impl PresenceHandle {
     }
 
     /// A room was created on this node.
-    pub fn room_opened(&self, room: &Arc<str>, mode: &Arc<str>, capacity: u16) {
+    pub fn room_opened(&self, room: &Arc<str>, mode: &Arc<str>, capacity: u16, private: bool) {
         self.record(Change::RoomOpened {
             room: room.clone(),
             mode: mode.clone(),
             capacity,
+            private,
         });
     }
 

@@ -34,6 +34,8 @@ pub struct RoomRecord {
     pub capacity: u16,
     /// Players seated.
     pub players: u32,
+    /// Joined only by id (never offered to join-or-create).
+    pub private: bool,
     /// Sequence number of the change that set `players`.
     #[serde(skip)]
     pub seq: u64,
@@ -85,6 +87,7 @@ impl PresenceView {
                 room,
                 mode,
                 capacity,
+                private,
             } => {
                 self.rooms
                     .entry(room.clone())
@@ -93,6 +96,7 @@ impl PresenceView {
                             r.node = node.clone();
                             r.mode = mode.clone();
                             r.capacity = *capacity;
+                            r.private = *private;
                             r.seq = stamped.seq;
                         }
                     })
@@ -101,6 +105,7 @@ impl PresenceView {
                         mode: mode.clone(),
                         capacity: *capacity,
                         players: 0,
+                        private: *private,
                         seq: stamped.seq,
                     });
             }
@@ -273,7 +278,12 @@ impl PresenceView {
     pub fn free_room_elsewhere(&self, mode: &str) -> Option<(Arc<str>, RoomRecord)> {
         self.rooms
             .iter()
-            .find(|r| r.node != self.own && &*r.mode == mode && r.players < u32::from(r.capacity))
+            .find(|r| {
+                r.node != self.own
+                    && !r.private
+                    && &*r.mode == mode
+                    && r.players < u32::from(r.capacity)
+            })
             .map(|r| (r.key().clone(), r.value().clone()))
     }
 
@@ -310,6 +320,7 @@ mod tests {
             room: room.into(),
             mode: "arena".into(),
             capacity: 4,
+            private: false,
         }
     }
 
@@ -373,6 +384,7 @@ mod tests {
                     mode: "arena".into(),
                     capacity: 4,
                     players: 1,
+                    private: false,
                     seq: 3,
                 },
             )],

@@ -134,6 +134,7 @@ impl RoomHandle {
         mode: &Mode,
         shard: usize,
         inputs_per_seat: u32,
+        private: bool,
     ) -> (RoomHandle, Seat) {
         let capacity = mode.params.capacity;
         let seats = capacity as usize;
@@ -145,7 +146,7 @@ impl RoomHandle {
                 capacity,
                 tick_rate_hz: mode.params.tick_rate_hz,
                 inputs_per_seat,
-                private: false,
+                private,
                 kind: mode.kind,
                 seats: AtomicU32::new(1),
                 members: AtomicU32::new(0),
@@ -297,7 +298,7 @@ mod tests {
                 tick_rate_hz: 30,
             },
         };
-        RoomHandle::create(Arc::from("r"), &mode, 0, inputs_per_seat)
+        RoomHandle::create(Arc::from("r"), &mode, 0, inputs_per_seat, false)
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `tf:nodes` | set | ids of nodes that joined the cluster |
 //! | `tf:node:{node}` | string, TTL | heartbeat: `{instance token} {public url}` |
-//! | `tf:rooms:{node}` | hash, TTL | room id → `{mode}\t{capacity}\t{players}\t{seq}` |
+//! | `tf:rooms:{node}` | hash, TTL | room id → `{mode}\t{capacity}\t{players}\t{seq}[\tprivate]` |
 //! | `tf:players:{node}` | hash, TTL | `{room id}\t{player id}` → joined at (Unix ms) |
 //! | `tf:room:{room}` | string, TTL | owning node (set if absent) |
 //! | channel `tf:presence` | pub/sub | JSON bulletins |
@@ -64,7 +64,11 @@ pub fn parse_player_field(field: &str) -> Option<(&str, &str)> {
 
 /// Value of a room entry.
 pub fn room_value(r: &RoomRecord) -> String {
-    format!("{}\t{}\t{}\t{}", r.mode, r.capacity, r.players, r.seq)
+    let private = if r.private { "\tprivate" } else { "" };
+    format!(
+        "{}\t{}\t{}\t{}{private}",
+        r.mode, r.capacity, r.players, r.seq
+    )
 }
 
 /// A room entry of `node`, read back.
@@ -74,11 +78,13 @@ pub fn parse_room(node: &Arc<str>, value: &str) -> Option<RoomRecord> {
     let capacity = parts.next()?.parse().ok()?;
     let players = parts.next()?.parse().ok()?;
     let seq = parts.next()?.parse().ok()?;
+    let private = parts.next() == Some("private");
     Some(RoomRecord {
         node: node.clone(),
         mode: Arc::from(mode),
         capacity,
         players,
+        private,
         seq,
     })
 }
@@ -109,9 +115,15 @@ mod tests {
             mode: "arena".into(),
             capacity: 32,
             players: 7,
+            private: false,
             seq: 99,
         };
         assert_eq!(parse_room(&node, &room_value(&room)).unwrap(), room);
+        let private = RoomRecord {
+            private: true,
+            ..room.clone()
+        };
+        assert_eq!(parse_room(&node, &room_value(&private)).unwrap(), private);
         let field = player_field("a-1", "p\twith tab");
         let (player, placement) = parse_player(&node, &field, "12").unwrap();
         assert_eq!(&*player, "p\twith tab");
