@@ -802,12 +802,12 @@ export class TickforgeClient<S = Uint8Array> {
 
   /** Joins a room of `mode` with a free seat, or a new one; resolves with Joined or rejects with a {@link RefusedError}. */
   joinOrCreate(mode: string): Promise<JoinedRoom<S>> {
-    return this.joinWith({ type: "joinRoom", roomId: null, mode });
+    return this.joinWith({ type: "joinRoom", roomId: null, mode, private: false });
   }
 
   /** Joins the room `roomId`; rejects with a {@link RefusedError} (`RoomNotFound`, `RoomFull`) or a {@link RedirectError}. */
   join(roomId: string): Promise<JoinedRoom<S>> {
-    return this.joinWith({ type: "joinRoom", roomId, mode: null });
+    return this.joinWith({ type: "joinRoom", roomId, mode: null, private: false });
   }
 
   /** Leaves the room; no more State events follow. */

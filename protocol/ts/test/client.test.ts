@@ -87,7 +87,7 @@ test("joinOrCreate and join resolve with the room and its decoded state", async 
   assert.equal(room.entityId, 1);
   assert.equal(room.tick, 10);
   assert.deepEqual(room.state.entities.map((e) => [e.id, e.x, e.y]), [[1, 100, 200]]);
-  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: null, mode: "arena" });
+  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: null, mode: "arena", private: false });
   assert.equal(c.joinedRoom?.roomId, "room-1");
 
   await assert.rejects(c.join("lobby"), StateError, "joining while in a room");
@@ -95,7 +95,7 @@ test("joinOrCreate and join resolve with the room and its decoded state", async 
   assert.equal(c.joinedRoom, null);
   const lobby = await c.join("lobby");
   assert.equal(lobby.roomId, "lobby");
-  assert.deepEqual(sent(server, "joinRoom")[1], { type: "joinRoom", roomId: "lobby", mode: null });
+  assert.deepEqual(sent(server, "joinRoom")[1], { type: "joinRoom", roomId: "lobby", mode: null, private: false });
   await c.close();
 });
 
@@ -253,7 +253,7 @@ test("a close by the server carries its code and reason, and a retryable one rec
   const again = await rejoined;
   assert.equal(again.roomId, room.roomId, "the same room by id");
   assert.equal(server.sockets.length, 2);
-  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: room.roomId, mode: null });
+  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: room.roomId, mode: null, private: false });
   assert.equal(c.status, "open");
   await c.close();
 });
@@ -414,11 +414,11 @@ test("players joining and leaving are tracked", async () => {
   await c.connect();
   await c.joinOrCreate("arena");
   const joined = next(c, "playerJoined");
-  server.last.deliver({ type: "playerJoined", player: { entityId: 9, playerId: "bob" } });
+  server.last.deliver({ type: "playerJoined", player: { entityId: 9, playerId: "bob", name: "bob" } });
   assert.deepEqual(await joined, { entityId: 9, playerId: "bob" });
   assert.deepEqual(c.players.map((p) => p.playerId).sort(), ["alice", "bob"]);
   const left = next(c, "playerLeft");
-  server.last.deliver({ type: "playerLeft", player: { entityId: 9, playerId: "bob" } });
+  server.last.deliver({ type: "playerLeft", player: { entityId: 9, playerId: "bob", name: "bob" } });
   await left;
   assert.deepEqual(c.players.map((p) => p.playerId), ["alice"]);
   await c.close();

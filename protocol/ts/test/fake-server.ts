@@ -139,6 +139,9 @@ export class FakeServer {
             tickRateHz: 30,
             serverTimeUs: 1_700_000_000_000_000n,
             protocolVersion: 1,
+            // A server with identity: the token's subject, or the id from Hello.
+            playerId: msg.playerId || "g_fake",
+            name: "Ada",
           });
         }
         return;
@@ -162,7 +165,7 @@ export class FakeServer {
           tickRateHz: 30,
           capacity: 8,
           state: arenaState([{ id: entityId, x: 100, y: 200, vx: 0, vy: 0, buttons: 0 }]),
-          players: [{ entityId, playerId: "alice" }],
+          players: [{ entityId, playerId: "alice", name: "alice" }],
         });
         return;
       }

@@ -1212,8 +1212,12 @@ var JoinRoom = class _JoinRoom {
     const offset = this.bb.__offset(this.bb_pos, 6);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  private_() {
+    const offset = this.bb.__offset(this.bb_pos, 8);
+    return offset ? !!this.bb.readInt8(this.bb_pos + offset) : false;
+  }
   static startJoinRoom(builder) {
-    builder.startObject(2);
+    builder.startObject(3);
   }
   static addRoomId(builder, roomIdOffset) {
     builder.addFieldOffset(0, roomIdOffset, 0);
@@ -1221,14 +1225,18 @@ var JoinRoom = class _JoinRoom {
   static addMode(builder, modeOffset) {
     builder.addFieldOffset(1, modeOffset, 0);
   }
+  static addPrivate(builder, private_) {
+    builder.addFieldInt8(2, +private_, 0);
+  }
   static endJoinRoom(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createJoinRoom(builder, roomIdOffset, modeOffset) {
+  static createJoinRoom(builder, roomIdOffset, modeOffset, private_) {
     _JoinRoom.startJoinRoom(builder);
     _JoinRoom.addRoomId(builder, roomIdOffset);
     _JoinRoom.addMode(builder, modeOffset);
+    _JoinRoom.addPrivate(builder, private_);
     return _JoinRoom.endJoinRoom(builder);
   }
 };
@@ -1390,8 +1398,12 @@ var PlayerInfo = class _PlayerInfo {
     const offset = this.bb.__offset(this.bb_pos, 6);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  name(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 8);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
   static startPlayerInfo(builder) {
-    builder.startObject(2);
+    builder.startObject(3);
   }
   static addEntityId(builder, entityId) {
     builder.addFieldInt32(0, entityId, 0);
@@ -1399,14 +1411,18 @@ var PlayerInfo = class _PlayerInfo {
   static addPlayerId(builder, playerIdOffset) {
     builder.addFieldOffset(1, playerIdOffset, 0);
   }
+  static addName(builder, nameOffset) {
+    builder.addFieldOffset(2, nameOffset, 0);
+  }
   static endPlayerInfo(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createPlayerInfo(builder, entityId, playerIdOffset) {
+  static createPlayerInfo(builder, entityId, playerIdOffset, nameOffset) {
     _PlayerInfo.startPlayerInfo(builder);
     _PlayerInfo.addEntityId(builder, entityId);
     _PlayerInfo.addPlayerId(builder, playerIdOffset);
+    _PlayerInfo.addName(builder, nameOffset);
     return _PlayerInfo.endPlayerInfo(builder);
   }
 };
@@ -1898,8 +1914,16 @@ var Welcome = class _Welcome {
     const offset = this.bb.__offset(this.bb_pos, 12);
     return offset ? this.bb.readUint16(this.bb_pos + offset) : 1;
   }
+  playerId(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 14);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
+  name(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 16);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
   static startWelcome(builder) {
-    builder.startObject(5);
+    builder.startObject(7);
   }
   static addSessionId(builder, sessionId) {
     builder.addFieldInt64(0, sessionId, BigInt("0"));
@@ -1916,17 +1940,25 @@ var Welcome = class _Welcome {
   static addProtocolVersion(builder, protocolVersion) {
     builder.addFieldInt16(4, protocolVersion, 1);
   }
+  static addPlayerId(builder, playerIdOffset) {
+    builder.addFieldOffset(5, playerIdOffset, 0);
+  }
+  static addName(builder, nameOffset) {
+    builder.addFieldOffset(6, nameOffset, 0);
+  }
   static endWelcome(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createWelcome(builder, sessionId, nodeIdOffset, tickRateHz, serverTimeUs, protocolVersion) {
+  static createWelcome(builder, sessionId, nodeIdOffset, tickRateHz, serverTimeUs, protocolVersion, playerIdOffset, nameOffset) {
     _Welcome.startWelcome(builder);
     _Welcome.addSessionId(builder, sessionId);
     _Welcome.addNodeId(builder, nodeIdOffset);
     _Welcome.addTickRateHz(builder, tickRateHz);
     _Welcome.addServerTimeUs(builder, serverTimeUs);
     _Welcome.addProtocolVersion(builder, protocolVersion);
+    _Welcome.addPlayerId(builder, playerIdOffset);
+    _Welcome.addName(builder, nameOffset);
     return _Welcome.endWelcome(builder);
   }
 };
@@ -1986,9 +2018,10 @@ var Hello2 = table("Hello", 3, (t) => {
   t.string(1);
   t.string(2);
 });
-var JoinRoom2 = table("JoinRoom", 2, (t) => {
+var JoinRoom2 = table("JoinRoom", 3, (t) => {
   t.string(0);
   t.string(1);
+  t.scalar(2, U8);
 });
 var LeaveRoom2 = table("LeaveRoom", 0, () => {
 });
@@ -2011,16 +2044,19 @@ var clientMessages = /* @__PURE__ */ new Map([
 var ClientFrame = table("ClientFrame", 2, (t) => {
   t.union(0, clientMessages, true);
 });
-var Welcome2 = table("Welcome", 5, (t) => {
+var Welcome2 = table("Welcome", 7, (t) => {
   t.scalar(0, U64);
   t.string(1);
   t.scalar(2, U162);
   t.scalar(3, U64);
   t.scalar(4, U162);
+  t.string(5);
+  t.string(6);
 });
-var PlayerInfo2 = table("PlayerInfo", 2, (t) => {
+var PlayerInfo2 = table("PlayerInfo", 3, (t) => {
   t.scalar(0, U322);
   t.string(1);
+  t.string(2);
 });
 var Joined2 = table("Joined", 8, (t) => {
   t.string(0);
@@ -2229,7 +2265,7 @@ function present(t, slot) {
   return t.bb !== null && t.bb.__offset(t.bb_pos, 4 + 2 * slot) !== 0;
 }
 function playerInfo(p) {
-  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)) };
+  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)), name: str((e) => p.name(e)) };
 }
 function unknownMessage(type) {
   return new DecodeError("unexpected_message", `unknown message type ${type}`);
@@ -2246,7 +2282,9 @@ function decodeServerFrame(bytes, limits = SERVER_LIMITS) {
         nodeId: str((e) => m.nodeId(e)),
         tickRateHz: m.tickRateHz(),
         serverTimeUs: m.serverTimeUs(),
-        protocolVersion: m.protocolVersion()
+        protocolVersion: m.protocolVersion(),
+        playerId: str((e) => m.playerId(e)),
+        name: str((e) => m.name(e))
       };
     }
     case 2 /* Joined */: {
@@ -2343,7 +2381,7 @@ function encodeClientFrame(msg, builder = new Builder(256)) {
       const roomId = string(builder, msg.roomId);
       const mode2 = string(builder, msg.mode);
       type = 2 /* JoinRoom */;
-      offset = JoinRoom.createJoinRoom(builder, roomId, mode2);
+      offset = JoinRoom.createJoinRoom(builder, roomId, mode2, msg.private);
       break;
     }
     case "leaveRoom":
@@ -2910,11 +2948,11 @@ var TickforgeClient = class {
   }
   /** Joins a room of `mode` with a free seat, or a new one; resolves with Joined or rejects with a {@link RefusedError}. */
   joinOrCreate(mode2) {
-    return this.joinWith({ type: "joinRoom", roomId: null, mode: mode2 });
+    return this.joinWith({ type: "joinRoom", roomId: null, mode: mode2, private: false });
   }
   /** Joins the room `roomId`; rejects with a {@link RefusedError} (`RoomNotFound`, `RoomFull`) or a {@link RedirectError}. */
   join(roomId) {
-    return this.joinWith({ type: "joinRoom", roomId, mode: null });
+    return this.joinWith({ type: "joinRoom", roomId, mode: null, private: false });
   }
   /** Leaves the room; no more State events follow. */
   leave() {
