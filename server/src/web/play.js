@@ -783,7 +783,8 @@ var TickforgeError = class extends Error {
 };
 var CloseError = class extends TickforgeError {
   constructor(code, reason, byClient = false, options) {
-    super(`connection closed (${code}${reason ? ` ${reason}` : ""})${byClient ? " by the client" : ""}`, options);
+    const what = `connection closed (${code}${reason ? ` ${reason}` : ""})${byClient ? " by the client" : ""}`;
+    super(options?.detail ? `${what}: ${options.detail}` : what, options);
     this.code = code;
     this.reason = reason;
     this.byClient = byClient;
@@ -814,6 +815,28 @@ function isRetryableClose(code) {
     default:
       return false;
   }
+}
+var DENIALS = /* @__PURE__ */ new Map([
+  [4003, { denial: "token", detail: "the server refused the session token" }],
+  [4004, { denial: "banned", detail: "this player is banned" }],
+  [4005, { denial: "replaced", detail: "a newer connection of this player took over" }],
+  [4006, { denial: "kicked", detail: "an operator removed this player" }]
+]);
+function isAccessDeniedClose(code) {
+  return DENIALS.has(code);
+}
+var AccessDeniedError = class extends CloseError {
+  /** Which of the four closes this is. */
+  denial;
+  constructor(code, reason, options) {
+    const known = DENIALS.get(code);
+    super(code, reason, false, { ...options, detail: known?.detail ?? "access denied" });
+    this.name = "AccessDeniedError";
+    this.denial = known?.denial ?? "token";
+  }
+};
+function serverCloseError(code, reason) {
+  return isAccessDeniedClose(code) ? new AccessDeniedError(code, reason) : new CloseError(code, reason);
 }
 var RefusedError = class extends TickforgeError {
   constructor(code, codeName, serverMessage) {
@@ -870,9 +893,12 @@ var StateError = class extends TickforgeError {
 };
 var ConnectError = class extends TickforgeError {
   kind = "connect";
+  /** Whether another attempt may succeed (a failed token provider); a bad URL or subprotocol will not. */
+  retryable;
   constructor(message2, options) {
     super(message2, options);
     this.name = "ConnectError";
+    this.retryable = options?.retryable ?? false;
   }
 };
 
@@ -2408,6 +2434,7 @@ var SDK_VERSION = "0.1.0";
 
 // src/client.ts
 var MAX_PLAYER_ID_BYTES = 128;
+var ACCESS_TOKEN_REFUSED = 4003;
 var CLOSE_WAIT_MS = 2e3;
 var ERROR_CLOSE_WAIT_MS = 1e3;
 var utf83 = new TextEncoder();
@@ -2421,12 +2448,19 @@ function globalWebSocket(url, protocols) {
 function nowMicros() {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3));
 }
+function toPlayer(p) {
+  const playerId = p.playerId ?? "";
+  return { entityId: p.entityId, name: p.name || playerId, playerId };
+}
 function num(value) {
   return Number(value);
 }
 var TickforgeClient = class {
   url;
-  hello;
+  playerId;
+  token;
+  tokenProvider;
+  clientVersion;
   decodeState;
   requestTimeoutMs;
   pingIntervalMs;
@@ -2451,6 +2485,14 @@ var TickforgeClient = class {
   closeWaiters = [];
   room = null;
   rejoinTarget = null;
+  /** Whether the room being joined is private (created private, or rejoined as such). */
+  joiningPrivate = false;
+  /** A 4003 the next Hello's token must replace. */
+  rejectedToken = null;
+  /** Whether this attempt sequence already retried after a 4003 (reset by every Welcome). */
+  tokenRetried = false;
+  /** Incremented by `close()`: an attempt waiting for its token gives up when it changed. */
+  lifetime = 0;
   pendingJoin = null;
   pendingLeave = null;
   pings = /* @__PURE__ */ new Map();
@@ -2465,26 +2507,25 @@ var TickforgeClient = class {
   lastRtt = null;
   smoothedRtt = null;
   constructor(options) {
-    const idBytes = utf83.encode(options.playerId).length;
-    if (idBytes < 1 || idBytes > MAX_PLAYER_ID_BYTES) {
-      throw new RangeError(`playerId must be 1–${MAX_PLAYER_ID_BYTES} bytes of UTF-8, not ${idBytes}`);
+    const playerId = options.playerId ?? "";
+    const idBytes = utf83.encode(playerId).length;
+    if (idBytes > MAX_PLAYER_ID_BYTES) {
+      throw new RangeError(`playerId must be at most ${MAX_PLAYER_ID_BYTES} bytes of UTF-8, not ${idBytes}`);
+    }
+    if (idBytes === 0 && !options.token && !options.tokenProvider) {
+      throw new RangeError("give a token, a tokenProvider or a playerId: the server needs to know who plays");
     }
     this.url = options.url;
-    this.hello = encodeClientFrame(
-      {
-        type: "hello",
-        playerId: options.playerId,
-        token: options.token ?? null,
-        clientVersion: options.clientVersion ?? `tickforge-ts/${SDK_VERSION}`
-      },
-      this.builder
-    );
+    this.playerId = playerId;
+    this.token = options.token ?? null;
+    this.tokenProvider = options.tokenProvider ?? null;
+    this.clientVersion = options.clientVersion ?? `tickforge-ts/${SDK_VERSION}`;
     this.decodeState = options.decodeState ?? ((bytes) => bytes);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 1e4;
     this.pingIntervalMs = options.pingIntervalMs ?? 2e3;
     this.silenceTimeoutMs = options.silenceTimeoutMs ?? 1e4;
     this.reconnectOptions = options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...options.reconnect };
-    this.shouldReconnect = options.shouldReconnect ?? ((e) => e instanceof CloseError ? e.retryable : e instanceof TimeoutError);
+    this.shouldReconnect = options.shouldReconnect ?? ((e) => e instanceof CloseError ? e.retryable : e instanceof TimeoutError || e instanceof ConnectError && e.retryable);
     this.rejoinAfterReconnect = options.rejoin ?? true;
     this.webSocket = options.webSocket ?? globalWebSocket;
     this.random = options.random ?? Math.random;
@@ -2573,23 +2614,82 @@ var TickforgeClient = class {
     this.closeError = null;
     this.hadSession = false;
     this.attempt = 0;
+    this.tokenRetried = false;
+    this.rejectedToken = null;
     this.setStatus("connecting");
-    const connecting = this.open().then(
+    const connecting = this.openRetryingRefusedToken().then(
       (welcome) => {
-        this.connecting = null;
+        if (this.connecting === connecting) this.connecting = null;
         return welcome;
       },
       (error) => {
-        this.connecting = null;
-        this.setStatus("closed");
+        if (this.connecting === connecting) {
+          this.connecting = null;
+          this.setStatus("closed");
+        }
         throw error;
       }
     );
     this.connecting = connecting;
     return connecting;
   }
-  /** Opens one socket and resolves when its Welcome arrives. */
-  open() {
+  /** `connect()`'s attempt: one more, at once, when a token provider may replace a refused token. */
+  async openRetryingRefusedToken() {
+    try {
+      return await this.open();
+    } catch (e) {
+      if (!this.mayRetryRefusedToken(e)) throw e;
+      return await this.open();
+    }
+  }
+  /**
+   * Whether `error` is a 4003 that a fresh token may cure, once per attempt
+   * sequence; if so, the next Hello asks the provider for a token replacing
+   * the refused one.
+   */
+  mayRetryRefusedToken(error) {
+    const cure = error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && this.tokenProvider !== null && !this.tokenRetried && this.closeError === null;
+    if (cure) {
+      this.tokenRetried = true;
+      this.rejectedToken = error;
+    }
+    return cure;
+  }
+  /** The Hello of the next attempt, with a token from the provider when there is one. */
+  async helloFrame() {
+    let token = this.token;
+    const provider = this.tokenProvider;
+    if (provider) {
+      const request = { attempt: this.attempt, rejected: this.rejectedToken };
+      this.rejectedToken = null;
+      let timer;
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError("token", this.requestTimeoutMs)), this.requestTimeoutMs);
+      });
+      try {
+        token = await Promise.race([Promise.resolve().then(() => provider(request)), timeout]);
+      } catch (e) {
+        if (e instanceof TimeoutError) throw e;
+        throw new ConnectError(`the token provider failed: ${String(e)}`, { cause: e, retryable: true });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (typeof token !== "string") {
+        throw new ConnectError(`the token provider gave ${typeof token}, not a string`, { retryable: true });
+      }
+    }
+    return encodeClientFrame({ type: "hello", playerId: this.playerId, token, clientVersion: this.clientVersion }, this.builder);
+  }
+  /** Gets the Hello ready, opens one socket and resolves when its Welcome arrives. */
+  async open() {
+    const lifetime = this.lifetime;
+    const hello = await this.helloFrame();
+    if (this.closeError || lifetime !== this.lifetime) {
+      throw this.closeError ?? new CloseError(1e3, "client_close", true);
+    }
+    return this.openSocket(hello);
+  }
+  openSocket(hello) {
     return new Promise((resolve, reject) => {
       let ws;
       try {
@@ -2607,7 +2707,7 @@ var TickforgeClient = class {
       };
       ws.binaryType = "arraybuffer";
       ws.onopen = () => {
-        if (generation === this.socketGeneration) this.onOpen(ws);
+        if (generation === this.socketGeneration) this.onOpen(ws, hello);
       };
       ws.onmessage = (event) => {
         if (generation === this.socketGeneration) this.onMessage(event.data);
@@ -2627,12 +2727,12 @@ var TickforgeClient = class {
       };
     });
   }
-  onOpen(ws) {
+  onOpen(ws, hello) {
     if (ws.protocol !== SUBPROTOCOL) {
       this.drop(new ConnectError(`the server did not accept the subprotocol ${SUBPROTOCOL} (got "${ws.protocol}")`));
       return;
     }
-    this.send(this.hello);
+    this.send(hello);
   }
   onMessage(data) {
     this.lastReceivedAt = performance.now();
@@ -2663,7 +2763,7 @@ var TickforgeClient = class {
   onClose(code, reason) {
     this.socket = null;
     this.socketGeneration++;
-    this.dropped(new CloseError(code, reason));
+    this.dropped(serverCloseError(code, reason));
   }
   /** Lets go of the socket because of `error` found on this side, then handles the drop. */
   drop(error) {
@@ -2699,7 +2799,8 @@ var TickforgeClient = class {
   }
   scheduleReconnect(error, attempt) {
     const options = this.reconnectOptions;
-    const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && this.shouldReconnect(error);
+    const worthIt = error instanceof AccessDeniedError ? this.mayRetryRefusedToken(error) : this.shouldReconnect(error);
+    const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && worthIt;
     if (!retry) {
       this.setStatus("closed");
       this.emit("disconnected", { error, reconnecting: false, attempt, delayMs: 0 });
@@ -2716,14 +2817,14 @@ var TickforgeClient = class {
     }, delayMs);
   }
   reconnect() {
+    const lifetime = this.lifetime;
     this.open().then(
       () => {
-        this.attempt = 0;
         const target = this.rejoinTarget;
         if (target && this.rejoinAfterReconnect) void this.rejoin(target);
       },
       (error) => {
-        if (this.closeError) return;
+        if (this.closeError || lifetime !== this.lifetime) return;
         this.scheduleReconnect(error, this.attempt + 1);
       }
     );
@@ -2731,13 +2832,13 @@ var TickforgeClient = class {
   async rejoin(target) {
     try {
       try {
-        await this.join(target.roomId);
+        await this.joinWith({ type: "joinRoom", roomId: target.roomId, mode: null, private: false }, target.private);
         return;
       } catch (e) {
         const gone = e instanceof RefusedError && (e.code === 1 /* RoomNotFound */ || e.code === 2 /* RoomFull */);
         if (!gone || !target.mode) throw e;
       }
-      await this.joinOrCreate(target.mode);
+      await (target.private ? this.createPrivate(target.mode) : this.joinOrCreate(target.mode));
     } catch (e) {
       if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
     }
@@ -2773,13 +2874,13 @@ var TickforgeClient = class {
       case "state":
         return this.onState_(msg);
       case "playerJoined": {
-        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        const player = toPlayer(msg.player);
         this.room?.players.set(player.entityId, player);
         this.emit("playerJoined", player);
         return;
       }
       case "playerLeft": {
-        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        const player = toPlayer(msg.player);
         this.room?.players.delete(player.entityId);
         this.emit("playerLeft", player);
         return;
@@ -2811,15 +2912,20 @@ var TickforgeClient = class {
     }
     this.opening = null;
     clearTimeout(opening.timer);
+    const playerId = msg.playerId || this.playerId;
     const welcome = {
       sessionId: msg.sessionId,
       nodeId: msg.nodeId ?? "",
       tickRateHz: msg.tickRateHz,
       serverTimeUs: num(msg.serverTimeUs),
-      protocolVersion: msg.protocolVersion
+      protocolVersion: msg.protocolVersion,
+      playerId,
+      name: msg.name || playerId
     };
     this.welcomeInfo = welcome;
     this.hadSession = true;
+    this.attempt = 0;
+    this.tokenRetried = false;
     this.lastPingAt = 0;
     this.setStatus("open");
     this.startHeartbeat();
@@ -2827,7 +2933,7 @@ var TickforgeClient = class {
     this.emit("welcome", welcome);
   }
   onJoined(msg) {
-    const players = (msg.players ?? []).map((p) => ({ entityId: p.entityId, playerId: p.playerId ?? "" }));
+    const players = (msg.players ?? []).map(toPlayer);
     const info = {
       roomId: msg.roomId ?? "",
       mode: msg.mode ?? "",
@@ -2839,7 +2945,7 @@ var TickforgeClient = class {
       players
     };
     this.room = { info, players: new Map(players.map((p) => [p.entityId, p])) };
-    this.rejoinTarget = { roomId: info.roomId, mode: info.mode };
+    this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.joiningPrivate };
     const join = this.pendingJoin;
     this.pendingJoin = null;
     if (join) {
@@ -2934,7 +3040,8 @@ var TickforgeClient = class {
       throw new StateError(`cannot ${what}: the client is ${this.currentStatus}`);
     }
   }
-  joinWith(msg) {
+  /** Sends a JoinRoom; `privateRoom` says what a reconnect creates when the room is gone. */
+  joinWith(msg, privateRoom = msg.private) {
     try {
       this.requireOpen("join");
       if (this.pendingJoin) throw new StateError("a join is already in progress");
@@ -2942,6 +3049,7 @@ var TickforgeClient = class {
     } catch (e) {
       return Promise.reject(e);
     }
+    this.joiningPrivate = privateRoom;
     return this.request("Joined", this.encode(msg), (p) => {
       this.pendingJoin = p;
     });
@@ -2953,6 +3061,15 @@ var TickforgeClient = class {
   /** Joins the room `roomId`; rejects with a {@link RefusedError} (`RoomNotFound`, `RoomFull`) or a {@link RedirectError}. */
   join(roomId) {
     return this.joinWith({ type: "joinRoom", roomId, mode: null, private: false });
+  }
+  /**
+   * Creates a private room of `mode` and joins it: a new room that is never
+   * listed (no joinOrCreate lands in it) and is joined only by its id, so
+   * share `roomId` with the friends who should come in. After a reconnect
+   * the client joins it again by id, and creates a new private room if it is gone.
+   */
+  createPrivate(mode2) {
+    return this.joinWith({ type: "joinRoom", roomId: null, mode: mode2, private: true });
   }
   /** Leaves the room; no more State events follow. */
   leave() {
@@ -3053,6 +3170,8 @@ var TickforgeClient = class {
     if (this.currentStatus === "closed" || this.currentStatus === "idle") return Promise.resolve();
     const error = new CloseError(1e3, "client_close", true);
     this.closeError = error;
+    this.lifetime++;
+    this.connecting = null;
     this.rejoinTarget = null;
     if (this.reconnectTimer !== null) {
       clearTimeout(this.reconnectTimer);
