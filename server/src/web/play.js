@@ -901,6 +901,19 @@ var ConnectError = class extends TickforgeError {
     this.retryable = options?.retryable ?? false;
   }
 };
+var GuestSessionError = class extends TickforgeError {
+  constructor(reason, status, retryAfterSeconds, detail, options) {
+    super(`no guest session (${reason}${status ? ` ${status}` : ""}): ${detail}`, options);
+    this.reason = reason;
+    this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
+    this.name = "GuestSessionError";
+  }
+  reason;
+  status;
+  retryAfterSeconds;
+  kind = "guest";
+};
 
 // src/verifier.ts
 var InvalidFlatbuffer = class extends Error {
@@ -3210,6 +3223,64 @@ var TickforgeClient = class {
   }
 };
 
+// src/guest.ts
+function retryAfter(header, nowMs) {
+  if (header === null) return null;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - nowMs) / 1e3));
+}
+function session(body) {
+  if (body === null || typeof body !== "object") return null;
+  const { token, player_id: playerId, name, expires_at: expiresAt } = body;
+  if (typeof token !== "string" || token === "" || typeof playerId !== "string" || typeof name !== "string") return null;
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return null;
+  return { token, playerId, name, expiresAt };
+}
+async function fetchGuestSession(baseUrl, name, options = {}) {
+  const url = `${baseUrl.replace(/\/+$/, "")}/auth/guest`;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  if (typeof doFetch !== "function") {
+    throw new GuestSessionError("network", 0, null, "this runtime has no global fetch: pass options.fetch");
+  }
+  const init = { method: "POST", headers: { accept: "application/json" } };
+  if (name !== void 0) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify({ name });
+  }
+  if (options.signal) init.signal = options.signal;
+  let res;
+  try {
+    res = await doFetch(url, init);
+  } catch (e) {
+    throw new GuestSessionError("network", 0, null, `POST ${url} failed: ${String(e)}`, { cause: e });
+  }
+  switch (res.status) {
+    case 200:
+      break;
+    case 429: {
+      const wait = retryAfter(res.headers.get("retry-after"), Date.now());
+      throw new GuestSessionError("rate_limited", 429, wait, `too many guest sessions from this address${wait === null ? "" : `; retry in ${wait} s`}`);
+    }
+    case 404:
+      throw new GuestSessionError("disabled", 404, null, "the server does not offer guest sessions");
+    case 400:
+      throw new GuestSessionError("bad_request", 400, null, "the server refused the request");
+    default:
+      throw new GuestSessionError("http", res.status, null, `POST ${url} answered HTTP ${res.status}`);
+  }
+  let body;
+  try {
+    body = await res.json();
+  } catch (e) {
+    throw new GuestSessionError("bad_response", 200, null, "the answer is not JSON", { cause: e });
+  }
+  const parsed = session(body);
+  if (!parsed) throw new GuestSessionError("bad_response", 200, null, "the answer lacks token, player_id, name or expires_at");
+  return parsed;
+}
+
 // src/generated/tickforge/arena/arena-input.ts
 var ArenaInput2 = class _ArenaInput {
   bb = null;
@@ -3768,7 +3839,9 @@ var World = class {
 
 // demo/play.ts
 var NAME_KEY = "tickforge.play.name";
+var SESSION_KEY = "tickforge.play.session";
 var MAX_NAME = 32;
+var EXPIRY_MARGIN_S = 60;
 function element(id) {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);
@@ -3777,14 +3850,55 @@ function element(id) {
 function wallMs() {
   return performance.timeOrigin + performance.now();
 }
+function guestFailure(error) {
+  if (error instanceof GuestSessionError) return error;
+  return error instanceof ConnectError && error.cause instanceof GuestSessionError ? error.cause : null;
+}
 function describe(error) {
   if (error instanceof CloseError) return `${error.code}${error.reason ? ` ${error.reason}` : ""}`;
+  const guest = guestFailure(error);
+  if (guest) return guest.reason === "rate_limited" ? "too many new players from here" : `no guest session: ${guest.reason}`;
   return error.message;
+}
+function deniedMessage(error) {
+  switch (error.denial) {
+    case "replaced":
+      return "This player connected from another tab · reload to play here";
+    case "banned":
+      return "This player is banned from this server";
+    case "kicked":
+      return "An operator removed you from the game · reload to play again";
+    case "token":
+      return `The server refused this session (${error.reason}) · reload to play again`;
+  }
+}
+function storedSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null");
+    if (!s || typeof s.token !== "string" || typeof s.playerId !== "string" || typeof s.name !== "string" || typeof s.expiresAt !== "number") {
+      return null;
+    }
+    return { token: s.token, playerId: s.playerId, name: s.name, expiresAt: s.expiresAt };
+  } catch {
+    return null;
+  }
+}
+function fresh(session2) {
+  return session2.expiresAt - Date.now() / 1e3 > EXPIRY_MARGIN_S;
+}
+async function provideToken(request) {
+  const stored = storedSession();
+  if (stored && fresh(stored) && request.rejected === null) return stored.token;
+  const session2 = await fetchGuestSession(location.origin, playerName || void 0);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session2));
+  return session2.token;
 }
 var params = new URLSearchParams(location.search);
 var mode = params.get("mode") || "arena";
 var wantedRoom = params.get("room");
-var playerName = (params.get("name") || localStorage.getItem(NAME_KEY) || `player-${Math.floor(1e3 + Math.random() * 9e3)}`).slice(0, MAX_NAME);
+var askedName = params.get("name")?.trim().slice(0, MAX_NAME) || null;
+if (askedName !== null && storedSession()?.name !== askedName) sessionStorage.removeItem(SESSION_KEY);
+var playerName = askedName ?? storedSession()?.name ?? (localStorage.getItem(NAME_KEY) || "").slice(0, MAX_NAME);
 var ui = {
   status: element("status"),
   statusText: element("status-text"),
@@ -3888,11 +4002,18 @@ function wire(c) {
     if (c !== client) return;
     setStatus(status === "open" ? "live" : status);
   });
+  c.on("welcome", (welcome) => {
+    if (c !== client) return;
+    const picked = !playerName;
+    playerName = welcome.name;
+    if (document.activeElement !== ui.name) ui.name.value = welcome.name;
+    if (picked) toast(`You play as ${welcome.name}: type a name above to change it`, "good");
+  });
   c.on("joined", (room) => {
     if (c !== client) return;
     world.enter(room.entityId, room.tickRateHz, room.state);
     names.clear();
-    for (const p of room.players) names.set(p.entityId, p.playerId);
+    for (const p of room.players) names.set(p.entityId, p.name);
     wantedRoom = room.roomId;
     showRoomInUrl(room.roomId);
     ui.room.textContent = room.roomId;
@@ -3910,15 +4031,15 @@ function wire(c) {
   });
   c.on("playerJoined", (p) => {
     if (c !== client) return;
-    names.set(p.entityId, p.playerId);
+    names.set(p.entityId, p.name);
     renderPlayers();
-    toast(`${p.playerId} joined`, "good");
+    toast(`${p.name} joined`, "good");
   });
   c.on("playerLeft", (p) => {
     if (c !== client) return;
     names.delete(p.entityId);
     renderPlayers();
-    toast(`${p.playerId} left`);
+    toast(`${p.name} left`);
   });
   c.on("disconnected", (d) => {
     if (c !== client) return;
@@ -3930,6 +4051,14 @@ function wire(c) {
   });
   c.on("closed", (error) => {
     if (c !== client) return;
+    if (error instanceof AccessDeniedError) {
+      world.leave();
+      names.clear();
+      renderPlayers();
+      message = deniedMessage(error);
+      toast(message, "bad");
+      return;
+    }
     message = `disconnected (${describe(error)}) · reload to play again`;
     toast(`Disconnected: ${describe(error)}`, "bad");
   });
@@ -3943,10 +4072,10 @@ function wire(c) {
     toast(error.message, "warn");
   });
 }
-async function play(name) {
+async function play() {
   const c = new TickforgeClient({
     url: wsUrl(),
-    playerId: name,
+    tokenProvider: provideToken,
     clientVersion: "tickforge-play/1",
     decodeState: decodeArenaState,
     pingIntervalMs: 1e3
@@ -3964,7 +4093,15 @@ async function play(name) {
     } catch (e) {
       if (c !== client) return;
       const error = e;
-      const delay = backoffDelay(attempt, DEFAULT_RECONNECT);
+      const guest = guestFailure(error);
+      if (error instanceof AccessDeniedError || guest?.reason === "disabled") {
+        message = error instanceof AccessDeniedError ? deniedMessage(error) : "This server does not offer guest play";
+        setStatus("closed", "not playing");
+        toast(message, "bad");
+        return;
+      }
+      const waitS = guest?.retryAfterSeconds ?? 0;
+      const delay = Math.max(backoffDelay(attempt, DEFAULT_RECONNECT), waitS * 1e3);
       message = `cannot join (${describe(error)}) · retrying in ${(delay / 1e3).toFixed(1)} s`;
       if (c.status !== "open") setStatus("reconnecting", "retrying");
       await new Promise((r) => setTimeout(r, delay));
@@ -3976,16 +4113,18 @@ async function rename(name) {
   if (!trimmed || trimmed === playerName) return;
   playerName = trimmed;
   localStorage.setItem(NAME_KEY, trimmed);
+  sessionStorage.removeItem(SESSION_KEY);
   const old = client;
   client = null;
   names.clear();
   world.leave();
   message = "reconnecting as " + trimmed + "…";
   await old?.close();
-  await play(trimmed);
-  toast(`Playing as ${trimmed}`, "good");
+  await play();
+  toast(`Playing as ${playerName}`, "good");
 }
 ui.name.value = playerName;
+ui.name.placeholder = "your name";
 ui.nameForm.addEventListener("submit", (e) => {
   e.preventDefault();
   ui.name.blur();
@@ -4015,14 +4154,15 @@ requestAnimationFrame(frame);
 window.tickforgePlay = {
   snapshot: () => ({
     status: client?.status ?? "idle",
-    playerId: playerName,
+    playerId: client?.welcome?.playerId ?? null,
+    name: playerName,
     roomId: client?.joinedRoom?.roomId ?? null,
     entityId: client?.entityId ?? null,
     tick: lastTick,
     rttMs: client?.smoothedRttMs ?? null,
     frames: renderer.frames,
     own: world.ownPosition(),
-    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, playerId: names.get(e.id) ?? null }))
+    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, name: names.get(e.id) ?? null }))
   })
 };
-void play(playerName);
+void play();
