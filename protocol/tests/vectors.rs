@@ -26,7 +26,7 @@ use tickforge_protocol::arena::ArenaEntity;
 use tickforge_protocol::arena_codec::{self, Move, Saved};
 use tickforge_protocol::codec::Limits;
 use tickforge_protocol::encode::{JoinedFields, PlayerEntry, ack};
-use tickforge_protocol::wire::ErrorCode;
+use tickforge_protocol::wire::{ErrorCode, PlayerInfo};
 use tickforge_protocol::{
     ClientEncoder, ClientMsg, PROTOCOL_VERSION, ServerEncoder, ServerMsg, decode_client,
     decode_server,
@@ -114,6 +114,11 @@ impl<'a> Fields<'a> {
                 }))
             }
         }
+    }
+    fn bool(&self, name: &str) -> bool {
+        self.get(name)
+            .as_bool()
+            .unwrap_or_else(|| panic!("case {}: {name} must be a boolean", self.case))
     }
     fn uint(&self, name: &str) -> u64 {
         self.get(name)
@@ -250,11 +255,18 @@ fn byte_field(f: &Fields) -> Vec<u8> {
     }
 }
 
+/// A member's entity id and display name. The Rust encoder writes the name
+/// into `player_id` as well (other players never see the verified id), so
+/// the case must say the same text for both.
 fn player(f: &Fields) -> (u32, String) {
-    (
-        narrow(f.case, f.uint("entity_id")),
-        f.str("player_id").to_string(),
-    )
+    let name = f.str("name");
+    assert_eq!(
+        f.opt_str("player_id"),
+        Some(name),
+        "case {}: the Rust encoder writes the display name into player_id too",
+        f.case
+    );
+    (narrow(f.case, f.uint("entity_id")), name.to_string())
 }
 
 fn encode_client(case: &Case, f: &Fields) -> Bytes {
@@ -265,11 +277,11 @@ fn encode_client(case: &Case, f: &Fields) -> Bytes {
             f.opt_str("token"),
             f.str("client_version"),
         ),
-        Some("JoinRoom") => match (f.opt_str("room_id"), f.opt_str("mode")) {
-            (Some(room), None) => enc.join_room(room),
-            (None, Some(mode)) => enc.join_or_create(mode),
+        Some("JoinRoom") => match (f.opt_str("room_id"), f.opt_str("mode"), f.bool("private")) {
+            (Some(room), None, false) => enc.join_room(room),
+            (None, Some(mode), private) => enc.join_mode(mode, private),
             _ => panic!(
-                "case {}: the Rust encoder sets exactly one of room_id and mode",
+                "case {}: the Rust encoder sets exactly one of room_id and mode, and private only with mode",
                 case.name
             ),
         },
@@ -299,8 +311,8 @@ fn encode_server(case: &Case, f: &Fields) -> Bytes {
                 f.str("node_id"),
                 narrow(f.case, f.uint("tick_rate_hz")),
                 f.u64("server_time_us"),
-                f.opt_str("player_id").unwrap_or_default(),
-                f.opt_str("name").unwrap_or_default(),
+                f.str("player_id"),
+                f.str("name"),
             )
         }
         Some("Joined") => {
@@ -341,17 +353,17 @@ fn encode_server(case: &Case, f: &Fields) -> Bytes {
             )
         }
         Some("PlayerJoined") => {
-            let (entity_id, player_id) = player(&f.sub("player"));
+            let (entity_id, name) = player(&f.sub("player"));
             enc.player_joined(PlayerEntry {
                 entity_id,
-                name: &player_id,
+                name: &name,
             })
         }
         Some("PlayerLeft") => {
-            let (entity_id, player_id) = player(&f.sub("player"));
+            let (entity_id, name) = player(&f.sub("player"));
             enc.player_left(PlayerEntry {
                 entity_id,
-                name: &player_id,
+                name: &name,
             })
         }
         Some("Left") => enc.left(f.str("room_id")),
@@ -387,6 +399,10 @@ fn s(v: Option<&str>) -> Value {
 
 fn u64s(v: u64) -> Value {
     Value::String(v.to_string())
+}
+
+fn player_json(p: PlayerInfo<'_>) -> Value {
+    json!({ "entity_id": p.entity_id(), "player_id": s(p.player_id()), "name": s(p.name()) })
 }
 
 fn decode_arena(root: &str, bytes: &[u8]) -> Result<Value, String> {
@@ -443,7 +459,7 @@ fn decode_frame(case: &Case, bytes: &[u8]) -> Result<Value, String> {
             ),
             ClientMsg::JoinRoom(m) => (
                 "JoinRoom",
-                json!({ "room_id": s(m.room_id()), "mode": s(m.mode()) }),
+                json!({ "room_id": s(m.room_id()), "mode": s(m.mode()), "private": m.private() }),
             ),
             ClientMsg::LeaveRoom => ("LeaveRoom", json!({})),
             ClientMsg::Input(m) => (
@@ -468,6 +484,8 @@ fn decode_frame(case: &Case, bytes: &[u8]) -> Result<Value, String> {
                     "tick_rate_hz": m.tick_rate_hz(),
                     "server_time_us": u64s(m.server_time_us()),
                     "protocol_version": m.protocol_version(),
+                    "player_id": s(m.player_id()),
+                    "name": s(m.name()),
                 }),
             ),
             ServerMsg::Joined(m) => (
@@ -482,7 +500,7 @@ fn decode_frame(case: &Case, bytes: &[u8]) -> Result<Value, String> {
                     "state": decode_bytes(&f["state"], m.state().map(|v| v.bytes()))?,
                     "players": m.players().map(|ps| {
                         ps.iter()
-                            .map(|p| json!({ "entity_id": p.entity_id(), "player_id": s(p.player_id()) }))
+                            .map(player_json)
                             .collect::<Vec<_>>()
                     }),
                 }),
@@ -500,14 +518,12 @@ fn decode_frame(case: &Case, bytes: &[u8]) -> Result<Value, String> {
                     }),
                 }),
             ),
-            ServerMsg::PlayerJoined(m) => (
-                "PlayerJoined",
-                json!({ "player": { "entity_id": m.player().entity_id(), "player_id": s(m.player().player_id()) } }),
-            ),
-            ServerMsg::PlayerLeft(m) => (
-                "PlayerLeft",
-                json!({ "player": { "entity_id": m.player().entity_id(), "player_id": s(m.player().player_id()) } }),
-            ),
+            ServerMsg::PlayerJoined(m) => {
+                ("PlayerJoined", json!({ "player": player_json(m.player()) }))
+            }
+            ServerMsg::PlayerLeft(m) => {
+                ("PlayerLeft", json!({ "player": player_json(m.player()) }))
+            }
             ServerMsg::Left(m) => ("Left", json!({ "room_id": s(m.room_id()) })),
             ServerMsg::Pong(m) => (
                 "Pong",

@@ -1,10 +1,14 @@
 //! The TypeScript SDK against the real server: compiles `protocol/ts` and
 //! runs `protocol/ts/test/live/server.test.ts` under Node with
 //! `TICKFORGE_BIN` set to the `tickforge` binary cargo built. That file
-//! starts and stops servers itself: a player joins, moves and sees its acks;
-//! two players see each other come and go; refused joins carry the server's
-//! error codes; and a server restart surfaces as `1001 shutdown`, followed
-//! by backoff while the server is down and a rejoin once it is back.
+//! starts and stops servers itself, and every player in it is a guest with a
+//! token from the server's `POST /auth/guest`: a player joins, moves and
+//! sees its acks; two players see each other's display names come and go;
+//! refused joins carry the server's error codes; a server restart surfaces
+//! as `1001 shutdown`, followed by backoff while the server is down and a
+//! rejoin once it is back; and a private room is joined only by its id,
+//! while a second login of the same player closes the first with `4005
+//! replaced`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -18,7 +22,7 @@ use support::node::{require_node_packages, run_node, workspace_root};
 const TSC_TIMEOUT: Duration = Duration::from_secs(120);
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The tests in server.test.ts; fewer passing means some did not run.
-const LIVE_TESTS: usize = 4;
+const LIVE_TESTS: usize = 5;
 
 /// `node:test`'s summary count for `label` (`# pass 4`), if printed.
 fn tap_count(tap: &str, label: &str) -> Option<usize> {

@@ -1,21 +1,29 @@
-// The /play page: the arena game in the browser, built on the SDK. It
-// connects to the server that serves the page, joins the room named in the
-// URL (or any arena room with a free seat) and keeps the URL pointing at the
-// room, so the link invites friends. Bundled with the SDK into
-// server/src/web/play.js by scripts/bundle.mjs.
+// The /play page: the arena game in the browser, built on the SDK. It plays
+// as a guest of the server that serves the page: each browser tab keeps its
+// own guest session (token, player id, display name) in sessionStorage, so a
+// reload is the same player and two tabs are two players. It joins the room
+// named in the URL (or any arena room with a free seat) and keeps the URL
+// pointing at the room, so the link invites friends. Bundled with the SDK
+// into server/src/web/play.js by scripts/bundle.mjs.
 
 import {
+  AccessDeniedError,
   CloseError,
+  ConnectError,
   DEFAULT_RECONNECT,
   ErrorCode,
+  GuestSessionError,
   RefusedError,
   TickforgeClient,
   backoffDelay,
   decodeArenaState,
   encodeArenaInput,
+  fetchGuestSession,
   type ArenaMove,
   type ArenaStateView,
+  type GuestSession,
   type TickforgeError,
+  type TokenRequest,
 } from "../src/index.js";
 import { Controls } from "./controls.js";
 import { Renderer, colorOf } from "./render.js";
@@ -23,8 +31,13 @@ import { World } from "./world.js";
 
 type Client = TickforgeClient<ArenaStateView>;
 
+/** The display name last chosen in this browser (localStorage: every tab starts with it). */
 const NAME_KEY = "tickforge.play.name";
+/** This tab's guest session (sessionStorage: survives a reload, not shared with other tabs). */
+const SESSION_KEY = "tickforge.play.session";
 const MAX_NAME = 32;
+/** A session that expires sooner than this (seconds) is replaced before connecting. */
+const EXPIRY_MARGIN_S = 60;
 
 function element<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -37,9 +50,63 @@ function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** The guest-session failure behind a failed connection attempt, if that is what it was. */
+function guestFailure(error: TickforgeError): GuestSessionError | null {
+  if (error instanceof GuestSessionError) return error;
+  return error instanceof ConnectError && error.cause instanceof GuestSessionError ? error.cause : null;
+}
+
 function describe(error: TickforgeError): string {
   if (error instanceof CloseError) return `${error.code}${error.reason ? ` ${error.reason}` : ""}`;
+  const guest = guestFailure(error);
+  if (guest) return guest.reason === "rate_limited" ? "too many new players from here" : `no guest session: ${guest.reason}`;
   return error.message;
+}
+
+/** What to tell a player the server turned away. */
+function deniedMessage(error: AccessDeniedError): string {
+  switch (error.denial) {
+    case "replaced":
+      return "This player connected from another tab · reload to play here";
+    case "banned":
+      return "This player is banned from this server";
+    case "kicked":
+      return "An operator removed you from the game · reload to play again";
+    case "token":
+      return `The server refused this session (${error.reason}) · reload to play again`;
+  }
+}
+
+// ------------------------------------------------------------ the guest session
+
+function storedSession(): GuestSession | null {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null") as Partial<GuestSession> | null;
+    if (!s || typeof s.token !== "string" || typeof s.playerId !== "string" || typeof s.name !== "string" || typeof s.expiresAt !== "number") {
+      return null;
+    }
+    return { token: s.token, playerId: s.playerId, name: s.name, expiresAt: s.expiresAt };
+  } catch {
+    return null;
+  }
+}
+
+function fresh(session: GuestSession): boolean {
+  return session.expiresAt - Date.now() / 1000 > EXPIRY_MARGIN_S;
+}
+
+/**
+ * The token for each Hello (the SDK asks before every connect and
+ * reconnect): the tab's stored session while it is fresh and was not
+ * refused, else a new guest session under the current name, stored for
+ * reloads. A new session is a new guest: the player id changes with it.
+ */
+async function provideToken(request: TokenRequest): Promise<string> {
+  const stored = storedSession();
+  if (stored && fresh(stored) && request.rejected === null) return stored.token;
+  const session = await fetchGuestSession(location.origin, playerName || undefined);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  return session.token;
 }
 
 // ------------------------------------------------------------ page state
@@ -47,7 +114,11 @@ function describe(error: TickforgeError): string {
 const params = new URLSearchParams(location.search);
 const mode = params.get("mode") || "arena";
 let wantedRoom = params.get("room");
-let playerName = (params.get("name") || localStorage.getItem(NAME_KEY) || `player-${Math.floor(1000 + Math.random() * 9000)}`).slice(0, MAX_NAME);
+/** A name in the URL starts a new guest under it, unless this tab already plays under that name. */
+const askedName = params.get("name")?.trim().slice(0, MAX_NAME) || null;
+if (askedName !== null && storedSession()?.name !== askedName) sessionStorage.removeItem(SESSION_KEY);
+/** The display name: the session's, once the server said it; empty lets the server pick one. */
+let playerName = askedName ?? storedSession()?.name ?? (localStorage.getItem(NAME_KEY) || "").slice(0, MAX_NAME);
 
 const ui = {
   status: element("status"),
@@ -172,11 +243,18 @@ function wire(c: Client): void {
     if (c !== client) return;
     setStatus(status === "open" ? "live" : status);
   });
+  c.on("welcome", (welcome) => {
+    if (c !== client) return;
+    const picked = !playerName;
+    playerName = welcome.name;
+    if (document.activeElement !== ui.name) ui.name.value = welcome.name;
+    if (picked) toast(`You play as ${welcome.name}: type a name above to change it`, "good");
+  });
   c.on("joined", (room) => {
     if (c !== client) return;
     world.enter(room.entityId, room.tickRateHz, room.state);
     names.clear();
-    for (const p of room.players) names.set(p.entityId, p.playerId);
+    for (const p of room.players) names.set(p.entityId, p.name);
     wantedRoom = room.roomId;
     showRoomInUrl(room.roomId);
     ui.room.textContent = room.roomId;
@@ -195,15 +273,15 @@ function wire(c: Client): void {
   });
   c.on("playerJoined", (p) => {
     if (c !== client) return;
-    names.set(p.entityId, p.playerId);
+    names.set(p.entityId, p.name);
     renderPlayers();
-    toast(`${p.playerId} joined`, "good");
+    toast(`${p.name} joined`, "good");
   });
   c.on("playerLeft", (p) => {
     if (c !== client) return;
     names.delete(p.entityId);
     renderPlayers();
-    toast(`${p.playerId} left`);
+    toast(`${p.name} left`);
   });
   c.on("disconnected", (d) => {
     if (c !== client) return;
@@ -215,6 +293,14 @@ function wire(c: Client): void {
   });
   c.on("closed", (error) => {
     if (c !== client) return;
+    if (error instanceof AccessDeniedError) {
+      world.leave();
+      names.clear();
+      renderPlayers();
+      message = deniedMessage(error);
+      toast(message, "bad");
+      return;
+    }
     message = `disconnected (${describe(error)}) · reload to play again`;
     toast(`Disconnected: ${describe(error)}`, "bad");
   });
@@ -230,11 +316,11 @@ function wire(c: Client): void {
   });
 }
 
-/** Connects as `name`, retrying with backoff until the server answers. */
-async function play(name: string): Promise<void> {
+/** Connects with the tab's guest session, retrying with backoff until the server answers. */
+async function play(): Promise<void> {
   const c: Client = new TickforgeClient({
     url: wsUrl(),
-    playerId: name,
+    tokenProvider: provideToken,
     clientVersion: "tickforge-play/1",
     decodeState: decodeArenaState,
     pingIntervalMs: 1000,
@@ -252,7 +338,15 @@ async function play(name: string): Promise<void> {
     } catch (e) {
       if (c !== client) return;
       const error = e as TickforgeError;
-      const delay = backoffDelay(attempt, DEFAULT_RECONNECT);
+      const guest = guestFailure(error);
+      if (error instanceof AccessDeniedError || guest?.reason === "disabled") {
+        message = error instanceof AccessDeniedError ? deniedMessage(error) : "This server does not offer guest play";
+        setStatus("closed", "not playing");
+        toast(message, "bad");
+        return;
+      }
+      const waitS = guest?.retryAfterSeconds ?? 0;
+      const delay = Math.max(backoffDelay(attempt, DEFAULT_RECONNECT), waitS * 1000);
       message = `cannot join (${describe(error)}) · retrying in ${(delay / 1000).toFixed(1)} s`;
       if (c.status !== "open") setStatus("reconnecting", "retrying");
       await new Promise((r) => setTimeout(r, delay));
@@ -260,24 +354,27 @@ async function play(name: string): Promise<void> {
   }
 }
 
+/** Plays on under another name: a new guest session carries it. */
 async function rename(name: string): Promise<void> {
   const trimmed = name.trim().slice(0, MAX_NAME);
   if (!trimmed || trimmed === playerName) return;
   playerName = trimmed;
   localStorage.setItem(NAME_KEY, trimmed);
+  sessionStorage.removeItem(SESSION_KEY);
   const old = client;
   client = null;
   names.clear();
   world.leave();
   message = "reconnecting as " + trimmed + "…";
   await old?.close();
-  await play(trimmed);
-  toast(`Playing as ${trimmed}`, "good");
+  await play();
+  toast(`Playing as ${playerName}`, "good");
 }
 
 // ------------------------------------------------------------ page wiring
 
 ui.name.value = playerName;
+ui.name.placeholder = "your name";
 ui.nameForm.addEventListener("submit", (e) => {
   e.preventDefault();
   ui.name.blur();
@@ -310,15 +407,16 @@ requestAnimationFrame(frame);
 (window as unknown as { tickforgePlay: unknown }).tickforgePlay = {
   snapshot: () => ({
     status: client?.status ?? "idle",
-    playerId: playerName,
+    playerId: client?.welcome?.playerId ?? null,
+    name: playerName,
     roomId: client?.joinedRoom?.roomId ?? null,
     entityId: client?.entityId ?? null,
     tick: lastTick,
     rttMs: client?.smoothedRttMs ?? null,
     frames: renderer.frames,
     own: world.ownPosition(),
-    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, playerId: names.get(e.id) ?? null })),
+    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, name: names.get(e.id) ?? null })),
   }),
 };
 
-void play(playerName);
+void play();

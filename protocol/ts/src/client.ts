@@ -1,5 +1,6 @@
 // TickforgeClient: one player's connection to a tickforge server from a
-// browser (or any runtime with a WebSocket). It says Hello, joins rooms,
+// browser (or any runtime with a WebSocket). It says Hello with a session
+// token (fetched again before every reconnect when a provider is given), joins rooms,
 // sends inputs with sequence numbers and timestamps, hands every State to
 // the game with the player's own input ack, measures the round trip,
 // notices a silent server, and reopens a dropped connection with
@@ -18,9 +19,11 @@ import {
   errorCodeName,
   type ClientMsg,
   type PlayerAck,
+  type PlayerInfo,
   type ServerMsg,
 } from "./codec.js";
 import {
+  AccessDeniedError,
   CloseError,
   ConnectError,
   DecodeError,
@@ -29,6 +32,7 @@ import {
   StateError,
   TickforgeError,
   TimeoutError,
+  serverCloseError,
 } from "./errors.js";
 import { SDK_VERSION } from "./version.js";
 
@@ -50,14 +54,37 @@ export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLi
 /** Where the client is in its life. */
 export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
-/** How to connect; only `url` and `playerId` are required. */
+/** What a `tokenProvider` is called for. */
+export interface TokenRequest {
+  /** 0 for `connect()`, else the number of the reconnect attempt. */
+  readonly attempt: number;
+  /**
+   * The refusal (a 4003) of the token this call replaces, or null: a
+   * provider that caches tokens must not hand the same one out again.
+   */
+  readonly rejected: AccessDeniedError | null;
+}
+
+/** How to connect: `url`, and a `token`, a `tokenProvider` or (for servers that take ids on trust) a `playerId`. */
 export interface ClientOptions<S = Uint8Array> {
   /** WebSocket URL of the server's `/ws`, e.g. `ws://127.0.0.1:7700/ws`. */
   readonly url: string;
-  /** Player id sent in Hello: 1–128 bytes of UTF-8. */
-  readonly playerId: string;
-  /** Token sent in Hello (checked once the server verifies tokens). */
+  /**
+   * Player id sent in Hello: up to 128 bytes of UTF-8. With a token it may
+   * be left out (it is sent empty): the server takes the token's subject,
+   * and refuses a different id with 4003 `auth_subject_mismatch`.
+   */
+  readonly playerId?: string;
+  /** Session token sent in Hello: a JWT whose subject is the player id (see {@link fetchGuestSession}). */
   readonly token?: string;
+  /**
+   * Gives the token for each Hello: called before `connect()` opens its
+   * socket and before every reconnect attempt (a token is checked only at
+   * Hello, and every reconnect needs a valid one). Wins over `token`. When
+   * it throws, the attempt fails with a retryable {@link ConnectError}; when
+   * it takes longer than `requestTimeoutMs`, with a {@link TimeoutError}.
+   */
+  readonly tokenProvider?: (request: TokenRequest) => Promise<string> | string;
   /** Client version sent in Hello. Default `tickforge-ts/<version>`. */
   readonly clientVersion?: string;
   /** Decodes the game's state bytes (e.g. `decodeArenaState`); may throw. Default: the bytes themselves. */
@@ -73,7 +100,12 @@ export interface ClientOptions<S = Uint8Array> {
   readonly silenceTimeoutMs?: number;
   /** Reconnect policy, or `false` to stay closed after a drop. */
   readonly reconnect?: Partial<ReconnectOptions> | false;
-  /** Whether a dropped connection is worth reopening. Default: {@link CloseError.retryable}. */
+  /**
+   * Whether a dropped connection is worth reopening. Default:
+   * {@link CloseError.retryable}, timeouts and a failed token provider. Not
+   * asked about an {@link AccessDeniedError}: 4004–4006 are never retried,
+   * 4003 once with a fresh token from the `tokenProvider`.
+   */
   readonly shouldReconnect?: (error: TickforgeError) => boolean;
   /** Join the same room again after a reconnect (by id, else by its mode). Default true. */
   readonly rejoin?: boolean;
@@ -92,11 +124,22 @@ export interface Welcome {
   /** Server clock, µs since the UNIX epoch. */
   readonly serverTimeUs: number;
   readonly protocolVersion: number;
+  /** The verified player id: the token's subject (from servers before identity: the `playerId` option). */
+  readonly playerId: string;
+  /** The player's display name as others see it (from servers before identity: the player id). */
+  readonly name: string;
 }
 
 /** A member of a room. */
 export interface Player {
   readonly entityId: number;
+  /** The display name to show (from servers before identity: the member's player id). */
+  readonly name: string;
+  /**
+   * `PlayerInfo.player_id` as sent: servers with identity never tell other
+   * players' ids and put the display name here too; older servers put the
+   * id from Hello. Show `name`.
+   */
   readonly playerId: string;
 }
 
@@ -186,12 +229,20 @@ interface Room<S> {
   players: Map<number, Player>;
 }
 
+/** How the room was entered: what a reconnect tries when the room is gone. */
+interface RejoinTarget {
+  roomId: string;
+  mode: string;
+  private: boolean;
+}
+
 interface PingSent {
   sentAt: number;
   pending: Pending<number> | null;
 }
 
 const MAX_PLAYER_ID_BYTES = 128;
+const ACCESS_TOKEN_REFUSED = 4003;
 const CLOSE_WAIT_MS = 2000;
 /** How long an error event may go without the close event that should follow it. */
 const ERROR_CLOSE_WAIT_MS = 1000;
@@ -210,6 +261,12 @@ function nowMicros(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
 
+/** A member as the client shows it: the display name, else (older servers) the player id. */
+function toPlayer(p: PlayerInfo): Player {
+  const playerId = p.playerId ?? "";
+  return { entityId: p.entityId, name: p.name || playerId, playerId };
+}
+
 /** A 64-bit protocol value as a number (exact below 2^53: µs timestamps and ticks are). */
 function num(value: bigint): number {
   return Number(value);
@@ -219,7 +276,8 @@ function num(value: bigint): number {
  * A connection to a tickforge server for one player.
  *
  * ```ts
- * const client = new TickforgeClient({ url: "ws://localhost:7700/ws", playerId: "alice", decodeState: decodeArenaState });
+ * const session = await fetchGuestSession("http://localhost:7700", "Ada");
+ * const client = new TickforgeClient({ url: "ws://localhost:7700/ws", token: session.token, decodeState: decodeArenaState });
  * client.onState(({ tick, state, ack }) => draw(state));
  * await client.connect();
  * const room = await client.joinOrCreate("arena");
@@ -228,7 +286,10 @@ function num(value: bigint): number {
  */
 export class TickforgeClient<S = Uint8Array> {
   private readonly url: string;
-  private readonly hello: Uint8Array;
+  private readonly playerId: string;
+  private readonly token: string | null;
+  private readonly tokenProvider: ((request: TokenRequest) => Promise<string> | string) | null;
+  private readonly clientVersion: string;
   private readonly decodeState: (bytes: Uint8Array) => S;
   private readonly requestTimeoutMs: number;
   private readonly pingIntervalMs: number;
@@ -253,7 +314,15 @@ export class TickforgeClient<S = Uint8Array> {
   private closeError: CloseError | null = null;
   private closeWaiters: (() => void)[] = [];
   private room: Room<S> | null = null;
-  private rejoinTarget: { roomId: string; mode: string } | null = null;
+  private rejoinTarget: RejoinTarget | null = null;
+  /** Whether the room being joined is private (created private, or rejoined as such). */
+  private joiningPrivate = false;
+  /** A 4003 the next Hello's token must replace. */
+  private rejectedToken: AccessDeniedError | null = null;
+  /** Whether this attempt sequence already retried after a 4003 (reset by every Welcome). */
+  private tokenRetried = false;
+  /** Incremented by `close()`: an attempt waiting for its token gives up when it changed. */
+  private lifetime = 0;
   private pendingJoin: Pending<JoinedRoom<S>> | null = null;
   private pendingLeave: Pending<void> | null = null;
   private readonly pings = new Map<number, PingSent>();
@@ -269,27 +338,27 @@ export class TickforgeClient<S = Uint8Array> {
   private smoothedRtt: number | null = null;
 
   constructor(options: ClientOptions<S>) {
-    const idBytes = utf8.encode(options.playerId).length;
-    if (idBytes < 1 || idBytes > MAX_PLAYER_ID_BYTES) {
-      throw new RangeError(`playerId must be 1–${MAX_PLAYER_ID_BYTES} bytes of UTF-8, not ${idBytes}`);
+    const playerId = options.playerId ?? "";
+    const idBytes = utf8.encode(playerId).length;
+    if (idBytes > MAX_PLAYER_ID_BYTES) {
+      throw new RangeError(`playerId must be at most ${MAX_PLAYER_ID_BYTES} bytes of UTF-8, not ${idBytes}`);
+    }
+    if (idBytes === 0 && !options.token && !options.tokenProvider) {
+      throw new RangeError("give a token, a tokenProvider or a playerId: the server needs to know who plays");
     }
     this.url = options.url;
-    this.hello = encodeClientFrame(
-      {
-        type: "hello",
-        playerId: options.playerId,
-        token: options.token ?? null,
-        clientVersion: options.clientVersion ?? `tickforge-ts/${SDK_VERSION}`,
-      },
-      this.builder,
-    );
+    this.playerId = playerId;
+    this.token = options.token ?? null;
+    this.tokenProvider = options.tokenProvider ?? null;
+    this.clientVersion = options.clientVersion ?? `tickforge-ts/${SDK_VERSION}`;
     this.decodeState = options.decodeState ?? ((bytes: Uint8Array) => bytes as unknown as S);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.pingIntervalMs = options.pingIntervalMs ?? 2000;
     this.silenceTimeoutMs = options.silenceTimeoutMs ?? 10_000;
     this.reconnectOptions = options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.shouldReconnect =
-      options.shouldReconnect ?? ((e) => (e instanceof CloseError ? e.retryable : e instanceof TimeoutError));
+      options.shouldReconnect ??
+      ((e) => (e instanceof CloseError ? e.retryable : e instanceof TimeoutError || (e instanceof ConnectError && e.retryable)));
     this.rejoinAfterReconnect = options.rejoin ?? true;
     this.webSocket = options.webSocket ?? globalWebSocket;
     this.random = options.random ?? Math.random;
@@ -395,15 +464,20 @@ export class TickforgeClient<S = Uint8Array> {
     this.closeError = null;
     this.hadSession = false;
     this.attempt = 0;
+    this.tokenRetried = false;
+    this.rejectedToken = null;
     this.setStatus("connecting");
-    const connecting = this.open().then(
+    const connecting: Promise<Welcome> = this.openRetryingRefusedToken().then(
       (welcome) => {
-        this.connecting = null;
+        if (this.connecting === connecting) this.connecting = null;
         return welcome;
       },
       (error: TickforgeError) => {
-        this.connecting = null;
-        this.setStatus("closed");
+        // After close() (and maybe a new connect()), the status is no longer this attempt's.
+        if (this.connecting === connecting) {
+          this.connecting = null;
+          this.setStatus("closed");
+        }
         throw error;
       },
     );
@@ -411,8 +485,73 @@ export class TickforgeClient<S = Uint8Array> {
     return connecting;
   }
 
-  /** Opens one socket and resolves when its Welcome arrives. */
-  private open(): Promise<Welcome> {
+  /** `connect()`'s attempt: one more, at once, when a token provider may replace a refused token. */
+  private async openRetryingRefusedToken(): Promise<Welcome> {
+    try {
+      return await this.open();
+    } catch (e) {
+      if (!this.mayRetryRefusedToken(e)) throw e;
+      return await this.open();
+    }
+  }
+
+  /**
+   * Whether `error` is a 4003 that a fresh token may cure, once per attempt
+   * sequence; if so, the next Hello asks the provider for a token replacing
+   * the refused one.
+   */
+  private mayRetryRefusedToken(error: unknown): boolean {
+    const cure =
+      error instanceof AccessDeniedError &&
+      error.code === ACCESS_TOKEN_REFUSED &&
+      this.tokenProvider !== null &&
+      !this.tokenRetried &&
+      this.closeError === null;
+    if (cure) {
+      this.tokenRetried = true;
+      this.rejectedToken = error;
+    }
+    return cure;
+  }
+
+  /** The Hello of the next attempt, with a token from the provider when there is one. */
+  private async helloFrame(): Promise<Uint8Array> {
+    let token = this.token;
+    const provider = this.tokenProvider;
+    if (provider) {
+      const request: TokenRequest = { attempt: this.attempt, rejected: this.rejectedToken };
+      this.rejectedToken = null;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError("token", this.requestTimeoutMs)), this.requestTimeoutMs);
+      });
+      try {
+        token = await Promise.race([Promise.resolve().then(() => provider(request)), timeout]);
+      } catch (e) {
+        if (e instanceof TimeoutError) throw e;
+        throw new ConnectError(`the token provider failed: ${String(e)}`, { cause: e, retryable: true });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (typeof token !== "string") {
+        throw new ConnectError(`the token provider gave ${typeof token}, not a string`, { retryable: true });
+      }
+    }
+    return encodeClientFrame({ type: "hello", playerId: this.playerId, token, clientVersion: this.clientVersion }, this.builder);
+  }
+
+  /** Gets the Hello ready, opens one socket and resolves when its Welcome arrives. */
+  private async open(): Promise<Welcome> {
+    const lifetime = this.lifetime;
+    const hello = await this.helloFrame();
+    if (this.closeError || lifetime !== this.lifetime) {
+      // close() was called while the token was being fetched.
+      throw this.closeError ?? new CloseError(1000, "client_close", true);
+    }
+    return this.openSocket(hello);
+  }
+
+  private openSocket(hello: Uint8Array): Promise<Welcome> {
     return new Promise<Welcome>((resolve, reject) => {
       let ws: WebSocketLike;
       try {
@@ -430,7 +569,7 @@ export class TickforgeClient<S = Uint8Array> {
       };
       ws.binaryType = "arraybuffer";
       ws.onopen = () => {
-        if (generation === this.socketGeneration) this.onOpen(ws);
+        if (generation === this.socketGeneration) this.onOpen(ws, hello);
       };
       ws.onmessage = (event) => {
         if (generation === this.socketGeneration) this.onMessage(event.data);
@@ -453,12 +592,12 @@ export class TickforgeClient<S = Uint8Array> {
     });
   }
 
-  private onOpen(ws: WebSocketLike): void {
+  private onOpen(ws: WebSocketLike, hello: Uint8Array): void {
     if (ws.protocol !== SUBPROTOCOL) {
       this.drop(new ConnectError(`the server did not accept the subprotocol ${SUBPROTOCOL} (got "${ws.protocol}")`));
       return;
     }
-    this.send(this.hello);
+    this.send(hello);
   }
 
   private onMessage(data: unknown): void {
@@ -492,7 +631,7 @@ export class TickforgeClient<S = Uint8Array> {
   private onClose(code: number, reason: string): void {
     this.socket = null;
     this.socketGeneration++;
-    this.dropped(new CloseError(code, reason));
+    this.dropped(serverCloseError(code, reason));
   }
 
   /** Lets go of the socket because of `error` found on this side, then handles the drop. */
@@ -533,7 +672,8 @@ export class TickforgeClient<S = Uint8Array> {
 
   private scheduleReconnect(error: TickforgeError, attempt: number): void {
     const options = this.reconnectOptions;
-    const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && this.shouldReconnect(error);
+    const worthIt = error instanceof AccessDeniedError ? this.mayRetryRefusedToken(error) : this.shouldReconnect(error);
+    const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && worthIt;
     if (!retry) {
       this.setStatus("closed");
       this.emit("disconnected", { error, reconnecting: false, attempt, delayMs: 0 });
@@ -551,29 +691,30 @@ export class TickforgeClient<S = Uint8Array> {
   }
 
   private reconnect(): void {
+    const lifetime = this.lifetime;
     this.open().then(
       () => {
-        this.attempt = 0;
         const target = this.rejoinTarget;
         if (target && this.rejoinAfterReconnect) void this.rejoin(target);
       },
       (error: TickforgeError) => {
-        if (this.closeError) return;
+        if (this.closeError || lifetime !== this.lifetime) return;
         this.scheduleReconnect(error, this.attempt + 1);
       },
     );
   }
 
-  private async rejoin(target: { roomId: string; mode: string }): Promise<void> {
+  private async rejoin(target: RejoinTarget): Promise<void> {
     try {
       try {
-        await this.join(target.roomId);
+        await this.joinWith({ type: "joinRoom", roomId: target.roomId, mode: null, private: false }, target.private);
         return;
       } catch (e) {
         const gone = e instanceof RefusedError && (e.code === ErrorCode.RoomNotFound || e.code === ErrorCode.RoomFull);
         if (!gone || !target.mode) throw e;
       }
-      await this.joinOrCreate(target.mode);
+      // A private room is replaced by a new private one, never by a listed room.
+      await (target.private ? this.createPrivate(target.mode) : this.joinOrCreate(target.mode));
     } catch (e) {
       // A drop during the rejoin is reported by the drop itself.
       if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
@@ -613,13 +754,13 @@ export class TickforgeClient<S = Uint8Array> {
       case "state":
         return this.onState_(msg);
       case "playerJoined": {
-        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        const player = toPlayer(msg.player);
         this.room?.players.set(player.entityId, player);
         this.emit("playerJoined", player);
         return;
       }
       case "playerLeft": {
-        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        const player = toPlayer(msg.player);
         this.room?.players.delete(player.entityId);
         this.emit("playerLeft", player);
         return;
@@ -652,15 +793,21 @@ export class TickforgeClient<S = Uint8Array> {
     }
     this.opening = null;
     clearTimeout(opening.timer);
+    const playerId = msg.playerId || this.playerId;
     const welcome: Welcome = {
       sessionId: msg.sessionId,
       nodeId: msg.nodeId ?? "",
       tickRateHz: msg.tickRateHz,
       serverTimeUs: num(msg.serverTimeUs),
       protocolVersion: msg.protocolVersion,
+      playerId,
+      name: msg.name || playerId,
     };
     this.welcomeInfo = welcome;
     this.hadSession = true;
+    // A Welcome ends the attempt sequence.
+    this.attempt = 0;
+    this.tokenRetried = false;
     this.lastPingAt = 0;
     this.setStatus("open");
     this.startHeartbeat();
@@ -669,7 +816,7 @@ export class TickforgeClient<S = Uint8Array> {
   }
 
   private onJoined(msg: Extract<ServerMsg, { type: "joined" }>): void {
-    const players = (msg.players ?? []).map((p) => ({ entityId: p.entityId, playerId: p.playerId ?? "" }));
+    const players = (msg.players ?? []).map(toPlayer);
     const info: JoinedRoom<S> = {
       roomId: msg.roomId ?? "",
       mode: msg.mode ?? "",
@@ -681,7 +828,7 @@ export class TickforgeClient<S = Uint8Array> {
       players,
     };
     this.room = { info, players: new Map(players.map((p) => [p.entityId, p])) };
-    this.rejoinTarget = { roomId: info.roomId, mode: info.mode };
+    this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.joiningPrivate };
     const join = this.pendingJoin;
     this.pendingJoin = null;
     if (join) {
@@ -787,7 +934,8 @@ export class TickforgeClient<S = Uint8Array> {
     }
   }
 
-  private joinWith(msg: ClientMsg): Promise<JoinedRoom<S>> {
+  /** Sends a JoinRoom; `privateRoom` says what a reconnect creates when the room is gone. */
+  private joinWith(msg: Extract<ClientMsg, { type: "joinRoom" }>, privateRoom = msg.private): Promise<JoinedRoom<S>> {
     try {
       this.requireOpen("join");
       if (this.pendingJoin) throw new StateError("a join is already in progress");
@@ -795,6 +943,7 @@ export class TickforgeClient<S = Uint8Array> {
     } catch (e) {
       return Promise.reject(e);
     }
+    this.joiningPrivate = privateRoom;
     return this.request<JoinedRoom<S>>("Joined", this.encode(msg), (p) => {
       this.pendingJoin = p;
     });
@@ -802,12 +951,22 @@ export class TickforgeClient<S = Uint8Array> {
 
   /** Joins a room of `mode` with a free seat, or a new one; resolves with Joined or rejects with a {@link RefusedError}. */
   joinOrCreate(mode: string): Promise<JoinedRoom<S>> {
-    return this.joinWith({ type: "joinRoom", roomId: null, mode });
+    return this.joinWith({ type: "joinRoom", roomId: null, mode, private: false });
   }
 
   /** Joins the room `roomId`; rejects with a {@link RefusedError} (`RoomNotFound`, `RoomFull`) or a {@link RedirectError}. */
   join(roomId: string): Promise<JoinedRoom<S>> {
-    return this.joinWith({ type: "joinRoom", roomId, mode: null });
+    return this.joinWith({ type: "joinRoom", roomId, mode: null, private: false });
+  }
+
+  /**
+   * Creates a private room of `mode` and joins it: a new room that is never
+   * listed (no joinOrCreate lands in it) and is joined only by its id, so
+   * share `roomId` with the friends who should come in. After a reconnect
+   * the client joins it again by id, and creates a new private room if it is gone.
+   */
+  createPrivate(mode: string): Promise<JoinedRoom<S>> {
+    return this.joinWith({ type: "joinRoom", roomId: null, mode, private: true });
   }
 
   /** Leaves the room; no more State events follow. */
@@ -920,6 +1079,8 @@ export class TickforgeClient<S = Uint8Array> {
     if (this.currentStatus === "closed" || this.currentStatus === "idle") return Promise.resolve();
     const error = new CloseError(1000, "client_close", true);
     this.closeError = error;
+    this.lifetime++;
+    this.connecting = null;
     this.rejoinTarget = null;
     if (this.reconnectTimer !== null) {
       clearTimeout(this.reconnectTimer);

@@ -45,10 +45,16 @@ export const CLIENT_LIMITS: VerifierLimits = { maxDepth: 8, maxTables: 16, maxAp
 /** Verifier bounds for server frames (the Rust client's `Limits::SERVER`): Joined carries one table per player. */
 export const SERVER_LIMITS: VerifierLimits = { maxDepth: 8, maxTables: 4096, maxApparentSize: 16 << 20 };
 
-/** A member of a room. */
+/**
+ * A member of a room as the server announces it. Servers with identity send
+ * the display name in `name` and, for older clients, in `playerId` as well:
+ * other players never see a player's verified id. Older servers send only
+ * `playerId` (the id from Hello).
+ */
 export interface PlayerInfo {
   readonly entityId: number;
   readonly playerId: string | null;
+  readonly name: string | null;
 }
 
 /** The last input sequence a room applied for one entity (0: none yet). */
@@ -63,7 +69,7 @@ export interface PlayerAck {
  */
 export type ClientMsg =
   | { readonly type: "hello"; readonly playerId: string; readonly token: string | null; readonly clientVersion: string | null }
-  | { readonly type: "joinRoom"; readonly roomId: string | null; readonly mode: string | null }
+  | { readonly type: "joinRoom"; readonly roomId: string | null; readonly mode: string | null; readonly private: boolean }
   | { readonly type: "leaveRoom" }
   | { readonly type: "input"; readonly seq: number; readonly clientTimeUs: bigint; readonly payload: Uint8Array | null }
   | { readonly type: "ping"; readonly clientTimeUs: bigint; readonly nonce: number };
@@ -77,6 +83,10 @@ export type ServerMsg =
       readonly tickRateHz: number;
       readonly serverTimeUs: bigint;
       readonly protocolVersion: number;
+      /** The verified player id (the token's subject); null from servers before identity. */
+      readonly playerId: string | null;
+      /** The player's display name; null from servers before identity. */
+      readonly name: string | null;
     }
   | {
       readonly type: "joined";
@@ -153,7 +163,7 @@ function present(t: { bb: flatbuffers.ByteBuffer | null; bb_pos: number }, slot:
 }
 
 function playerInfo(p: PlayerInfoTable): PlayerInfo {
-  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)) };
+  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)), name: str((e) => p.name(e)) };
 }
 
 function unknownMessage(type: number): DecodeError {
@@ -174,6 +184,8 @@ export function decodeServerFrame(bytes: Uint8Array, limits: VerifierLimits = SE
         tickRateHz: m.tickRateHz(),
         serverTimeUs: m.serverTimeUs(),
         protocolVersion: m.protocolVersion(),
+        playerId: str((e) => m.playerId(e)),
+        name: str((e) => m.name(e)),
       };
     }
     case ServerMessage.Joined: {
@@ -256,7 +268,7 @@ export function decodeClientFrame(bytes: Uint8Array, limits: VerifierLimits = CL
     }
     case ClientMessage.JoinRoom: {
       const m: JoinRoom = frame.message(new JoinRoom());
-      return { type: "joinRoom", roomId: str((e) => m.roomId(e)), mode: str((e) => m.mode(e)) };
+      return { type: "joinRoom", roomId: str((e) => m.roomId(e)), mode: str((e) => m.mode(e)), private: m.private_() };
     }
     case ClientMessage.LeaveRoom:
       return { type: "leaveRoom" };
@@ -292,7 +304,10 @@ function bytesVector(builder: flatbuffers.Builder, b: Uint8Array | null): flatbu
 }
 
 function playerInfoOffset(builder: flatbuffers.Builder, p: PlayerInfo): flatbuffers.Offset {
-  return PlayerInfoTable.createPlayerInfo(builder, p.entityId, string(builder, p.playerId));
+  const playerId = string(builder, p.playerId);
+  // The same text is written once and referenced twice, as the Rust server does.
+  const name = p.name !== null && p.name === p.playerId ? playerId : string(builder, p.name);
+  return PlayerInfoTable.createPlayerInfo(builder, p.entityId, playerId, name);
 }
 
 /**
@@ -315,7 +330,7 @@ export function encodeClientFrame(msg: ClientMsg, builder = new flatbuffers.Buil
       const roomId = string(builder, msg.roomId);
       const mode = string(builder, msg.mode);
       type = ClientMessage.JoinRoom;
-      offset = JoinRoom.createJoinRoom(builder, roomId, mode);
+      offset = JoinRoom.createJoinRoom(builder, roomId, mode, msg.private);
       break;
     }
     case "leaveRoom":
@@ -344,8 +359,10 @@ export function encodeServerFrame(msg: ServerMsg, builder = new flatbuffers.Buil
   switch (msg.type) {
     case "welcome": {
       const nodeId = string(builder, msg.nodeId);
+      const playerId = string(builder, msg.playerId);
+      const name = string(builder, msg.name);
       type = ServerMessage.Welcome;
-      offset = Welcome.createWelcome(builder, msg.sessionId, nodeId, msg.tickRateHz, msg.serverTimeUs, msg.protocolVersion);
+      offset = Welcome.createWelcome(builder, msg.sessionId, nodeId, msg.tickRateHz, msg.serverTimeUs, msg.protocolVersion, playerId, name);
       break;
     }
     case "joined": {

@@ -3,7 +3,7 @@
 // `switch (error.kind)` or use `instanceof`.
 
 /** Discriminant of every error the SDK reports. */
-export type ErrorKind = "closed" | "refused" | "redirected" | "decode" | "timeout" | "state" | "connect";
+export type ErrorKind = "closed" | "refused" | "redirected" | "decode" | "timeout" | "state" | "connect" | "guest";
 
 /** Base class of every error the SDK reports. */
 export abstract class TickforgeError extends Error {
@@ -27,9 +27,10 @@ export class CloseError extends TickforgeError {
     readonly reason: string,
     /** True when the client closed the connection because of a fault it detected. */
     readonly byClient = false,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: string },
   ) {
-    super(`connection closed (${code}${reason ? ` ${reason}` : ""})${byClient ? " by the client" : ""}`, options);
+    const what = `connection closed (${code}${reason ? ` ${reason}` : ""})${byClient ? " by the client" : ""}`;
+    super(options?.detail ? `${what}: ${options.detail}` : what, options);
     this.name = "CloseError";
   }
 
@@ -45,7 +46,8 @@ export class CloseError extends TickforgeError {
  * server trouble (1011–1014) and tickforge's own 4000 `slow_consumer`, 4001
  * `idle_timeout` and 4002 `handshake_timeout` are; a normal close (1000)
  * and protocol violations (1002, 1003, 1007, 1008, 1009, 1010) are not:
- * reopening would repeat them.
+ * reopening would repeat them; neither are the access-control closes
+ * 4003–4006 (see {@link AccessDeniedError}).
  */
 export function isRetryableClose(code: number): boolean {
   switch (code) {
@@ -63,6 +65,64 @@ export function isRetryableClose(code: number): boolean {
     default:
       return false;
   }
+}
+
+/** Why the server turned a player away: which of the close codes 4003–4006. */
+export type AccessDenial = "token" | "banned" | "replaced" | "kicked";
+
+/**
+ * Reasons of a 4003 close: which check the session token failed. Servers may
+ * add reasons; these are the ones known to this SDK.
+ */
+export type TokenRejection =
+  | "auth_missing"
+  | "auth_malformed"
+  | "auth_signature"
+  | "auth_algorithm"
+  | "auth_expired"
+  | "auth_not_yet_valid"
+  | "auth_audience"
+  | "auth_issuer"
+  | "auth_unknown_key"
+  | "auth_subject_mismatch"
+  | "auth_guest_disabled";
+
+const DENIALS: ReadonlyMap<number, { denial: AccessDenial; detail: string }> = new Map([
+  [4003, { denial: "token", detail: "the server refused the session token" }],
+  [4004, { denial: "banned", detail: "this player is banned" }],
+  [4005, { denial: "replaced", detail: "a newer connection of this player took over" }],
+  [4006, { denial: "kicked", detail: "an operator removed this player" }],
+]);
+
+/** Whether `code` is one of the access-control close codes 4003–4006. */
+export function isAccessDeniedClose(code: number): boolean {
+  return DENIALS.has(code);
+}
+
+/**
+ * The server turned the player away: 4003 (`denial` "token": the session
+ * token failed the check named by `reason`, e.g. `auth_expired`), 4004
+ * `banned`, 4005 `replaced` (a newer login of the same player took over) or
+ * 4006 `kicked` (an operator). A {@link CloseError}, so code that handles
+ * closes keeps working; never retried as is. The client reconnects after a
+ * 4003 only when it has a `tokenProvider` (once, with a fresh token), and
+ * never after 4004, 4005 or 4006.
+ */
+export class AccessDeniedError extends CloseError {
+  /** Which of the four closes this is. */
+  readonly denial: AccessDenial;
+
+  constructor(code: number, reason: string, options?: { cause?: unknown }) {
+    const known = DENIALS.get(code);
+    super(code, reason, false, { ...options, detail: known?.detail ?? "access denied" });
+    this.name = "AccessDeniedError";
+    this.denial = known?.denial ?? "token";
+  }
+}
+
+/** The error for a close by the server: an {@link AccessDeniedError} for 4003–4006, else a {@link CloseError}. */
+export function serverCloseError(code: number, reason: string): CloseError {
+  return isAccessDeniedClose(code) ? new AccessDeniedError(code, reason) : new CloseError(code, reason);
 }
 
 /** The server answered a request with an `Error` message; the connection stays open. */
@@ -124,7 +184,7 @@ export class TimeoutError extends TickforgeError {
   readonly kind = "timeout";
 
   constructor(
-    /** What was awaited: `Welcome`, `Joined`, `Left`, `Pong` or `close`. */
+    /** What was awaited: `Welcome`, `Joined`, `Left`, `Pong`, `close`, or `token` (the token provider). */
     readonly awaited: string,
     readonly afterMs: number,
   ) {
@@ -143,12 +203,45 @@ export class StateError extends TickforgeError {
   }
 }
 
-/** The WebSocket could not be opened as a tickforge connection. */
+/**
+ * The WebSocket could not be opened as a tickforge connection, or the
+ * `tokenProvider` failed (then `retryable` is true and `cause` is what it threw).
+ */
 export class ConnectError extends TickforgeError {
   readonly kind = "connect";
+  /** Whether another attempt may succeed (a failed token provider); a bad URL or subprotocol will not. */
+  readonly retryable: boolean;
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options);
     this.name = "ConnectError";
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** Stable labels of a failed {@link GuestSessionError}. */
+export type GuestSessionFailure = "rate_limited" | "disabled" | "bad_request" | "http" | "network" | "bad_response";
+
+/**
+ * `POST /auth/guest` gave no session. `reason`: `rate_limited` (HTTP 429:
+ * this address asked too often; `retryAfterSeconds` says when to ask again),
+ * `disabled` (404: the server has guest sessions off), `bad_request` (400),
+ * `http` (any other status), `network` (no answer) or `bad_response` (an
+ * answer that is not a session).
+ */
+export class GuestSessionError extends TickforgeError {
+  readonly kind = "guest";
+
+  constructor(
+    readonly reason: GuestSessionFailure,
+    /** The HTTP status; 0 when there was no answer. */
+    readonly status: number,
+    /** From `Retry-After` on a 429, in seconds; null otherwise. */
+    readonly retryAfterSeconds: number | null,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`no guest session (${reason}${status ? ` ${status}` : ""}): ${detail}`, options);
+    this.name = "GuestSessionError";
   }
 }

@@ -1,6 +1,7 @@
-// The public API of @tickforge/client: the client, the protocol codec, the
-// reference game's messages, the verifier, the typed errors, and the code
-// generated from protocol/schema for anyone who needs the raw tables.
+// The public API of @tickforge/client: the client, guest sessions, the
+// protocol codec, the reference game's messages, the verifier, the typed
+// errors, and the code generated from protocol/schema for anyone who needs
+// the raw tables.
 
 export {
   TickforgeClient,
@@ -12,10 +13,12 @@ export {
   type Player,
   type RttSample,
   type StateUpdate,
+  type TokenRequest,
   type Welcome,
   type WebSocketFactory,
   type WebSocketLike,
 } from "./client.js";
+export { fetchGuestSession, type FetchLike, type GuestSession, type GuestSessionOptions } from "./guest.js";
 export { DEFAULT_RECONNECT, backoffDelay, type ReconnectOptions } from "./backoff.js";
 export {
   CLIENT_FRAME_ID,
@@ -53,17 +56,23 @@ export {
   type ArenaStateView,
 } from "./arena.js";
 export {
+  AccessDeniedError,
   CloseError,
   ConnectError,
   DecodeError,
+  GuestSessionError,
   RedirectError,
   RefusedError,
   StateError,
   TickforgeError,
   TimeoutError,
+  isAccessDeniedClose,
   isRetryableClose,
+  type AccessDenial,
   type DecodeLabel,
   type ErrorKind,
+  type GuestSessionFailure,
+  type TokenRejection,
 } from "./errors.js";
 export { InvalidFlatbuffer, verify, type InvalidReason, type VerifierLimits } from "./verifier.js";
 export { SDK_VERSION } from "./version.js";

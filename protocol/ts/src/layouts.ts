@@ -25,9 +25,10 @@ export const Hello = table("Hello", 3, (t) => {
   t.string(2); // client_version
 });
 
-export const JoinRoom = table("JoinRoom", 2, (t) => {
+export const JoinRoom = table("JoinRoom", 3, (t) => {
   t.string(0); // room_id
   t.string(1); // mode
+  t.scalar(2, U8); // private
 });
 
 export const LeaveRoom = table("LeaveRoom", 0, () => {});
@@ -57,17 +58,20 @@ export const ClientFrame = table("ClientFrame", 2, (t) => {
 
 // ------------------------------------------------------------ server -> client
 
-export const Welcome = table("Welcome", 5, (t) => {
+export const Welcome = table("Welcome", 7, (t) => {
   t.scalar(0, U64); // session_id
   t.string(1); // node_id
   t.scalar(2, U16); // tick_rate_hz
   t.scalar(3, U64); // server_time_us
   t.scalar(4, U16); // protocol_version
+  t.string(5); // player_id
+  t.string(6); // name
 });
 
-export const PlayerInfo = table("PlayerInfo", 2, (t) => {
+export const PlayerInfo = table("PlayerInfo", 3, (t) => {
   t.scalar(0, U32); // entity_id
   t.string(1); // player_id
+  t.string(2); // name
 });
 
 export const Joined = table("Joined", 8, (t) => {

@@ -64,6 +64,11 @@ function optStr(f: Fields, k: string): string | null {
   return v === null ? null : str(f, k);
 }
 
+function bool(f: Fields, k: string): boolean {
+  const v = f[k];
+  return typeof v === "boolean" ? v : fail(`${k} must be a boolean`);
+}
+
 function n(f: Fields, k: string): number {
   const v = f[k];
   return typeof v === "number" ? v : fail(`${k} must be a number`);
@@ -126,7 +131,7 @@ function byteField(v: Json | undefined): Uint8Array | null {
 }
 
 function player(f: Fields): PlayerInfo {
-  return { entityId: n(f, "entity_id"), playerId: optStr(f, "player_id") };
+  return { entityId: n(f, "entity_id"), playerId: optStr(f, "player_id"), name: optStr(f, "name") };
 }
 
 function clientMsg(c: Case): ClientMsg {
@@ -135,7 +140,7 @@ function clientMsg(c: Case): ClientMsg {
     case "Hello":
       return { type: "hello", playerId: str(f, "player_id"), token: optStr(f, "token"), clientVersion: optStr(f, "client_version") };
     case "JoinRoom":
-      return { type: "joinRoom", roomId: optStr(f, "room_id"), mode: optStr(f, "mode") };
+      return { type: "joinRoom", roomId: optStr(f, "room_id"), mode: optStr(f, "mode"), private: bool(f, "private") };
     case "LeaveRoom":
       return { type: "leaveRoom" };
     case "Input":
@@ -158,6 +163,8 @@ function serverMsg(c: Case): ServerMsg {
         tickRateHz: n(f, "tick_rate_hz"),
         serverTimeUs: big(f, "server_time_us"),
         protocolVersion: n(f, "protocol_version"),
+        playerId: optStr(f, "player_id"),
+        name: optStr(f, "name"),
       };
     case "Joined":
       return {
@@ -242,7 +249,7 @@ function bytesAs(expected: Json | undefined, bytes: Uint8Array | null): Json {
 }
 
 function playerJson(p: PlayerInfo): Fields {
-  return { entity_id: p.entityId, player_id: p.playerId };
+  return { entity_id: p.entityId, player_id: p.playerId, name: p.name };
 }
 
 /** Verifies and decodes `bytes` as the case's root and returns `[message, fields]` in the shape of cases.json. */
@@ -254,7 +261,7 @@ export function decodeCase(c: Case, bytes: Uint8Array): [string | undefined, Fie
       case "hello":
         return ["Hello", { player_id: m.playerId, token: m.token, client_version: m.clientVersion }];
       case "joinRoom":
-        return ["JoinRoom", { room_id: m.roomId, mode: m.mode }];
+        return ["JoinRoom", { room_id: m.roomId, mode: m.mode, private: m.private }];
       case "leaveRoom":
         return ["LeaveRoom", {}];
       case "input":
@@ -275,6 +282,8 @@ export function decodeCase(c: Case, bytes: Uint8Array): [string | undefined, Fie
             tick_rate_hz: m.tickRateHz,
             server_time_us: m.serverTimeUs.toString(),
             protocol_version: m.protocolVersion,
+            player_id: m.playerId,
+            name: m.name,
           },
         ];
       case "joined":

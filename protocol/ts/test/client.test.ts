@@ -14,52 +14,13 @@ import {
   RedirectError,
   RefusedError,
   StateError,
-  TickforgeClient,
   TimeoutError,
   decodeArenaInput,
-  decodeArenaState,
   encodeArenaInput,
-  type ArenaStateView,
-  type ClientEvents,
-  type ClientMsg,
   type Disconnected,
-  type ClientOptions,
 } from "../src/index.js";
 import { FakeServer, arenaState } from "./fake-server.js";
-
-type Client = TickforgeClient<ArenaStateView>;
-
-function client(server: FakeServer, options: Partial<ClientOptions<ArenaStateView>> = {}): Client {
-  return new TickforgeClient<ArenaStateView>({
-    url: "ws://game.example/ws",
-    playerId: "alice",
-    decodeState: decodeArenaState,
-    webSocket: server.factory,
-    pingIntervalMs: 0,
-    requestTimeoutMs: 500,
-    reconnect: { initialDelayMs: 5, maxDelayMs: 40, jitter: 0 },
-    ...options,
-  });
-}
-
-/** The next `event` of `c`, failing after `ms`. */
-function next<K extends keyof ClientEvents<ArenaStateView>>(c: Client, event: K, ms = 2000): Promise<ClientEvents<ArenaStateView>[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`no ${String(event)} event within ${ms} ms`));
-    }, ms);
-    const stop = c.on(event, (value) => {
-      clearTimeout(timer);
-      stop();
-      resolve(value);
-    });
-  });
-}
-
-function sent<T extends ClientMsg["type"]>(server: FakeServer, type: T, socket = server.last): Extract<ClientMsg, { type: T }>[] {
-  return socket.received.filter((m): m is Extract<ClientMsg, { type: T }> => m.type === type);
-}
+import { client, next, sent } from "./support.js";
 
 test("connect offers the subprotocol, says Hello with the player id and resolves with Welcome", async () => {
   const server = new FakeServer();
@@ -75,6 +36,8 @@ test("connect offers the subprotocol, says Hello with the player id and resolves
   assert.equal(server.last.binaryType, "arraybuffer");
   assert.deepEqual(server.last.received[0], { type: "hello", playerId: "alice", token: "secret", clientVersion: "my-game/3" });
   assert.deepEqual(statuses, ["connecting", "open"]);
+  assert.equal(welcome.playerId, "alice", "the verified player id");
+  assert.equal(welcome.name, "Ada", "the display name");
   await c.close();
 });
 
@@ -87,7 +50,7 @@ test("joinOrCreate and join resolve with the room and its decoded state", async 
   assert.equal(room.entityId, 1);
   assert.equal(room.tick, 10);
   assert.deepEqual(room.state.entities.map((e) => [e.id, e.x, e.y]), [[1, 100, 200]]);
-  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: null, mode: "arena" });
+  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: null, mode: "arena", private: false });
   assert.equal(c.joinedRoom?.roomId, "room-1");
 
   await assert.rejects(c.join("lobby"), StateError, "joining while in a room");
@@ -95,7 +58,7 @@ test("joinOrCreate and join resolve with the room and its decoded state", async 
   assert.equal(c.joinedRoom, null);
   const lobby = await c.join("lobby");
   assert.equal(lobby.roomId, "lobby");
-  assert.deepEqual(sent(server, "joinRoom")[1], { type: "joinRoom", roomId: "lobby", mode: null });
+  assert.deepEqual(sent(server, "joinRoom")[1], { type: "joinRoom", roomId: "lobby", mode: null, private: false });
   await c.close();
 });
 
@@ -253,7 +216,7 @@ test("a close by the server carries its code and reason, and a retryable one rec
   const again = await rejoined;
   assert.equal(again.roomId, room.roomId, "the same room by id");
   assert.equal(server.sockets.length, 2);
-  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: room.roomId, mode: null });
+  assert.deepEqual(sent(server, "joinRoom")[0], { type: "joinRoom", roomId: room.roomId, mode: null, private: false });
   assert.equal(c.status, "open");
   await c.close();
 });
@@ -378,8 +341,9 @@ test("connect fails with typed errors: refused, wrong subprotocol, no Welcome", 
     }).connect(),
     ConnectError,
   );
-  assert.throws(() => client(new FakeServer(), { playerId: "" }), RangeError);
+  assert.throws(() => client(new FakeServer(), { playerId: "" }), RangeError, "no token and no player id");
   assert.throws(() => client(new FakeServer(), { playerId: "x".repeat(129) }), RangeError);
+  assert.doesNotThrow(() => client(new FakeServer(), { playerId: undefined, token: "t" }));
 });
 
 test("calls that the state does not allow reject with a StateError", async () => {
@@ -408,19 +372,22 @@ test("an unasked ServerBusy in a room means the room closed", async () => {
   await c.close();
 });
 
-test("players joining and leaving are tracked", async () => {
+test("players joining and leaving are tracked by their display names", async () => {
   const server = new FakeServer();
   const c = client(server);
   await c.connect();
   await c.joinOrCreate("arena");
   const joined = next(c, "playerJoined");
-  server.last.deliver({ type: "playerJoined", player: { entityId: 9, playerId: "bob" } });
-  assert.deepEqual(await joined, { entityId: 9, playerId: "bob" });
-  assert.deepEqual(c.players.map((p) => p.playerId).sort(), ["alice", "bob"]);
+  // A server with identity writes the display name into both fields.
+  server.last.deliver({ type: "playerJoined", player: { entityId: 9, playerId: "Bob the Brave", name: "Bob the Brave" } });
+  assert.deepEqual(await joined, { entityId: 9, name: "Bob the Brave", playerId: "Bob the Brave" });
+  // A server before identity sends only the player id: it is the name.
+  server.last.deliver({ type: "playerJoined", player: { entityId: 10, playerId: "carol", name: null } });
+  assert.deepEqual(c.players.map((p) => p.name).sort(), ["Bob the Brave", "alice", "carol"]);
   const left = next(c, "playerLeft");
-  server.last.deliver({ type: "playerLeft", player: { entityId: 9, playerId: "bob" } });
-  await left;
-  assert.deepEqual(c.players.map((p) => p.playerId), ["alice"]);
+  server.last.deliver({ type: "playerLeft", player: { entityId: 9, playerId: "Bob the Brave", name: "Bob the Brave" } });
+  assert.equal((await left).name, "Bob the Brave");
+  assert.deepEqual(c.players.map((p) => p.name).sort(), ["alice", "carol"]);
   await c.close();
 });
 

@@ -96,7 +96,7 @@ test("an unknown message type is refused as unexpected_message", () => {
 });
 
 test("a Joined with more player tables than the limit is refused, one under it is read", () => {
-  const players = (n: number) => Array.from({ length: n }, (_, i) => ({ entityId: i + 1, playerId: `p${i}` }));
+  const players = (n: number) => Array.from({ length: n }, (_, i) => ({ entityId: i + 1, playerId: `p${i}`, name: `p${i}` }));
   const joined = (n: number): ServerMsg => ({
     type: "joined",
     roomId: "r",
@@ -116,6 +116,22 @@ test("a Joined with more player tables than the limit is refused, one under it i
     () => decodeServerFrame(encodeServerFrame(joined(fits + 1))),
     (e: unknown) => e instanceof DecodeError && e.label === "bad_frame" && /too many tables/.test(e.message),
   );
+});
+
+test("identity fields are null in frames of servers before identity; a name equal to the player id is written once", () => {
+  const old = decodeServerFrame(
+    encodeServerFrame({ type: "welcome", sessionId: 1n, nodeId: "n", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: null, name: null }),
+  );
+  assert.ok(old.type === "welcome");
+  assert.equal(old.playerId, null);
+  assert.equal(old.name, null);
+
+  const shared = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada" } });
+  const apart = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Bob" } });
+  assert.ok(shared.length < apart.length, `${shared.length} bytes with one string, ${apart.length} with two`);
+  assert.deepEqual(decodeServerFrame(shared), { type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada" } });
+  const legacy = decodeServerFrame(encodeServerFrame({ type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null } }));
+  assert.deepEqual(legacy, { type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null } });
 });
 
 test("byte fields are views into the frame, not copies", () => {

@@ -29,8 +29,12 @@ export interface FakeOptions {
   pong?: boolean;
   /** Rooms that exist (join by id); join-or-create makes `room-<n>`. */
   rooms?: string[];
-  /** Answers a message instead of the fake (null: no answer; undefined: the fake's answer). */
-  answer?: (msg: ClientMsg) => ServerMsg | null | undefined;
+  /**
+   * Answers a message instead of the fake (null: no answer; undefined: the
+   * fake's answer). It may close `socket` (`socket.closeSoon`), as a server
+   * refusing a token does.
+   */
+  answer?: (msg: ClientMsg, socket: FakeSocket) => ServerMsg | null | undefined;
 }
 
 export const arenaState = (entities: ArenaStateView["entities"]): Uint8Array => encodeArenaState({ width: 1000, height: 1000, entities });
@@ -44,6 +48,8 @@ export class FakeSocket implements WebSocketLike {
   onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null = null;
   onerror: ((event: unknown) => void) | null = null;
   readonly received: ClientMsg[] = [];
+  /** The frames behind `received`, as sent. */
+  readonly frames: Uint8Array[] = [];
   closedByClient: { code: number | undefined; reason: string | undefined } | null = null;
   private closed = false;
 
@@ -56,6 +62,7 @@ export class FakeSocket implements WebSocketLike {
   send(data: Uint8Array): void {
     if (this.closed) return;
     const msg = decodeClientFrame(data);
+    this.frames.push(data.slice());
     this.received.push(msg);
     this.server.handle(this, msg);
   }
@@ -74,6 +81,11 @@ export class FakeSocket implements WebSocketLike {
     // Browsers hand binary frames over as an ArrayBuffer of their own.
     const payload = typeof data === "string" ? data : data.slice().buffer;
     this.onmessage?.({ data: payload });
+  }
+
+  /** The server closes the connection a moment later, as one refusing a Hello does. */
+  closeSoon(code: number, reason: string): void {
+    setTimeout(() => this.serverClose(code, reason), 1);
   }
 
   /** The server closes the connection with `code` and `reason`. */
@@ -124,7 +136,7 @@ export class FakeServer {
   }
 
   handle(socket: FakeSocket, msg: ClientMsg): void {
-    const answer = this.options.answer(msg);
+    const answer = this.options.answer(msg, socket);
     if (answer !== undefined) {
       if (answer !== null) socket.deliver(answer);
       return;
@@ -139,6 +151,9 @@ export class FakeServer {
             tickRateHz: 30,
             serverTimeUs: 1_700_000_000_000_000n,
             protocolVersion: 1,
+            // A server with identity: the token's subject, or the id from Hello.
+            playerId: msg.playerId || "g_fake",
+            name: "Ada",
           });
         }
         return;
@@ -162,7 +177,7 @@ export class FakeServer {
           tickRateHz: 30,
           capacity: 8,
           state: arenaState([{ id: entityId, x: 100, y: 200, vx: 0, vy: 0, buttons: 0 }]),
-          players: [{ entityId, playerId: "alice" }],
+          players: [{ entityId, playerId: "alice", name: "alice" }],
         });
         return;
       }

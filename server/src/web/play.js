@@ -783,7 +783,8 @@ var TickforgeError = class extends Error {
 };
 var CloseError = class extends TickforgeError {
   constructor(code, reason, byClient = false, options) {
-    super(`connection closed (${code}${reason ? ` ${reason}` : ""})${byClient ? " by the client" : ""}`, options);
+    const what = `connection closed (${code}${reason ? ` ${reason}` : ""})${byClient ? " by the client" : ""}`;
+    super(options?.detail ? `${what}: ${options.detail}` : what, options);
     this.code = code;
     this.reason = reason;
     this.byClient = byClient;
@@ -814,6 +815,28 @@ function isRetryableClose(code) {
     default:
       return false;
   }
+}
+var DENIALS = /* @__PURE__ */ new Map([
+  [4003, { denial: "token", detail: "the server refused the session token" }],
+  [4004, { denial: "banned", detail: "this player is banned" }],
+  [4005, { denial: "replaced", detail: "a newer connection of this player took over" }],
+  [4006, { denial: "kicked", detail: "an operator removed this player" }]
+]);
+function isAccessDeniedClose(code) {
+  return DENIALS.has(code);
+}
+var AccessDeniedError = class extends CloseError {
+  /** Which of the four closes this is. */
+  denial;
+  constructor(code, reason, options) {
+    const known = DENIALS.get(code);
+    super(code, reason, false, { ...options, detail: known?.detail ?? "access denied" });
+    this.name = "AccessDeniedError";
+    this.denial = known?.denial ?? "token";
+  }
+};
+function serverCloseError(code, reason) {
+  return isAccessDeniedClose(code) ? new AccessDeniedError(code, reason) : new CloseError(code, reason);
 }
 var RefusedError = class extends TickforgeError {
   constructor(code, codeName, serverMessage) {
@@ -870,10 +893,26 @@ var StateError = class extends TickforgeError {
 };
 var ConnectError = class extends TickforgeError {
   kind = "connect";
+  /** Whether another attempt may succeed (a failed token provider); a bad URL or subprotocol will not. */
+  retryable;
   constructor(message2, options) {
     super(message2, options);
     this.name = "ConnectError";
+    this.retryable = options?.retryable ?? false;
   }
+};
+var GuestSessionError = class extends TickforgeError {
+  constructor(reason, status, retryAfterSeconds, detail, options) {
+    super(`no guest session (${reason}${status ? ` ${status}` : ""}): ${detail}`, options);
+    this.reason = reason;
+    this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
+    this.name = "GuestSessionError";
+  }
+  reason;
+  status;
+  retryAfterSeconds;
+  kind = "guest";
 };
 
 // src/verifier.ts
@@ -1212,8 +1251,12 @@ var JoinRoom = class _JoinRoom {
     const offset = this.bb.__offset(this.bb_pos, 6);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  private_() {
+    const offset = this.bb.__offset(this.bb_pos, 8);
+    return offset ? !!this.bb.readInt8(this.bb_pos + offset) : false;
+  }
   static startJoinRoom(builder) {
-    builder.startObject(2);
+    builder.startObject(3);
   }
   static addRoomId(builder, roomIdOffset) {
     builder.addFieldOffset(0, roomIdOffset, 0);
@@ -1221,14 +1264,18 @@ var JoinRoom = class _JoinRoom {
   static addMode(builder, modeOffset) {
     builder.addFieldOffset(1, modeOffset, 0);
   }
+  static addPrivate(builder, private_) {
+    builder.addFieldInt8(2, +private_, 0);
+  }
   static endJoinRoom(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createJoinRoom(builder, roomIdOffset, modeOffset) {
+  static createJoinRoom(builder, roomIdOffset, modeOffset, private_) {
     _JoinRoom.startJoinRoom(builder);
     _JoinRoom.addRoomId(builder, roomIdOffset);
     _JoinRoom.addMode(builder, modeOffset);
+    _JoinRoom.addPrivate(builder, private_);
     return _JoinRoom.endJoinRoom(builder);
   }
 };
@@ -1390,8 +1437,12 @@ var PlayerInfo = class _PlayerInfo {
     const offset = this.bb.__offset(this.bb_pos, 6);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  name(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 8);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
   static startPlayerInfo(builder) {
-    builder.startObject(2);
+    builder.startObject(3);
   }
   static addEntityId(builder, entityId) {
     builder.addFieldInt32(0, entityId, 0);
@@ -1399,14 +1450,18 @@ var PlayerInfo = class _PlayerInfo {
   static addPlayerId(builder, playerIdOffset) {
     builder.addFieldOffset(1, playerIdOffset, 0);
   }
+  static addName(builder, nameOffset) {
+    builder.addFieldOffset(2, nameOffset, 0);
+  }
   static endPlayerInfo(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createPlayerInfo(builder, entityId, playerIdOffset) {
+  static createPlayerInfo(builder, entityId, playerIdOffset, nameOffset) {
     _PlayerInfo.startPlayerInfo(builder);
     _PlayerInfo.addEntityId(builder, entityId);
     _PlayerInfo.addPlayerId(builder, playerIdOffset);
+    _PlayerInfo.addName(builder, nameOffset);
     return _PlayerInfo.endPlayerInfo(builder);
   }
 };
@@ -1898,8 +1953,16 @@ var Welcome = class _Welcome {
     const offset = this.bb.__offset(this.bb_pos, 12);
     return offset ? this.bb.readUint16(this.bb_pos + offset) : 1;
   }
+  playerId(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 14);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
+  name(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 16);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
   static startWelcome(builder) {
-    builder.startObject(5);
+    builder.startObject(7);
   }
   static addSessionId(builder, sessionId) {
     builder.addFieldInt64(0, sessionId, BigInt("0"));
@@ -1916,17 +1979,25 @@ var Welcome = class _Welcome {
   static addProtocolVersion(builder, protocolVersion) {
     builder.addFieldInt16(4, protocolVersion, 1);
   }
+  static addPlayerId(builder, playerIdOffset) {
+    builder.addFieldOffset(5, playerIdOffset, 0);
+  }
+  static addName(builder, nameOffset) {
+    builder.addFieldOffset(6, nameOffset, 0);
+  }
   static endWelcome(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createWelcome(builder, sessionId, nodeIdOffset, tickRateHz, serverTimeUs, protocolVersion) {
+  static createWelcome(builder, sessionId, nodeIdOffset, tickRateHz, serverTimeUs, protocolVersion, playerIdOffset, nameOffset) {
     _Welcome.startWelcome(builder);
     _Welcome.addSessionId(builder, sessionId);
     _Welcome.addNodeId(builder, nodeIdOffset);
     _Welcome.addTickRateHz(builder, tickRateHz);
     _Welcome.addServerTimeUs(builder, serverTimeUs);
     _Welcome.addProtocolVersion(builder, protocolVersion);
+    _Welcome.addPlayerId(builder, playerIdOffset);
+    _Welcome.addName(builder, nameOffset);
     return _Welcome.endWelcome(builder);
   }
 };
@@ -1986,9 +2057,10 @@ var Hello2 = table("Hello", 3, (t) => {
   t.string(1);
   t.string(2);
 });
-var JoinRoom2 = table("JoinRoom", 2, (t) => {
+var JoinRoom2 = table("JoinRoom", 3, (t) => {
   t.string(0);
   t.string(1);
+  t.scalar(2, U8);
 });
 var LeaveRoom2 = table("LeaveRoom", 0, () => {
 });
@@ -2011,16 +2083,19 @@ var clientMessages = /* @__PURE__ */ new Map([
 var ClientFrame = table("ClientFrame", 2, (t) => {
   t.union(0, clientMessages, true);
 });
-var Welcome2 = table("Welcome", 5, (t) => {
+var Welcome2 = table("Welcome", 7, (t) => {
   t.scalar(0, U64);
   t.string(1);
   t.scalar(2, U162);
   t.scalar(3, U64);
   t.scalar(4, U162);
+  t.string(5);
+  t.string(6);
 });
-var PlayerInfo2 = table("PlayerInfo", 2, (t) => {
+var PlayerInfo2 = table("PlayerInfo", 3, (t) => {
   t.scalar(0, U322);
   t.string(1);
+  t.string(2);
 });
 var Joined2 = table("Joined", 8, (t) => {
   t.string(0);
@@ -2229,7 +2304,7 @@ function present(t, slot) {
   return t.bb !== null && t.bb.__offset(t.bb_pos, 4 + 2 * slot) !== 0;
 }
 function playerInfo(p) {
-  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)) };
+  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)), name: str((e) => p.name(e)) };
 }
 function unknownMessage(type) {
   return new DecodeError("unexpected_message", `unknown message type ${type}`);
@@ -2246,7 +2321,9 @@ function decodeServerFrame(bytes, limits = SERVER_LIMITS) {
         nodeId: str((e) => m.nodeId(e)),
         tickRateHz: m.tickRateHz(),
         serverTimeUs: m.serverTimeUs(),
-        protocolVersion: m.protocolVersion()
+        protocolVersion: m.protocolVersion(),
+        playerId: str((e) => m.playerId(e)),
+        name: str((e) => m.name(e))
       };
     }
     case 2 /* Joined */: {
@@ -2343,7 +2420,7 @@ function encodeClientFrame(msg, builder = new Builder(256)) {
       const roomId = string(builder, msg.roomId);
       const mode2 = string(builder, msg.mode);
       type = 2 /* JoinRoom */;
-      offset = JoinRoom.createJoinRoom(builder, roomId, mode2);
+      offset = JoinRoom.createJoinRoom(builder, roomId, mode2, msg.private);
       break;
     }
     case "leaveRoom":
@@ -2370,6 +2447,7 @@ var SDK_VERSION = "0.1.0";
 
 // src/client.ts
 var MAX_PLAYER_ID_BYTES = 128;
+var ACCESS_TOKEN_REFUSED = 4003;
 var CLOSE_WAIT_MS = 2e3;
 var ERROR_CLOSE_WAIT_MS = 1e3;
 var utf83 = new TextEncoder();
@@ -2383,12 +2461,19 @@ function globalWebSocket(url, protocols) {
 function nowMicros() {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3));
 }
+function toPlayer(p) {
+  const playerId = p.playerId ?? "";
+  return { entityId: p.entityId, name: p.name || playerId, playerId };
+}
 function num(value) {
   return Number(value);
 }
 var TickforgeClient = class {
   url;
-  hello;
+  playerId;
+  token;
+  tokenProvider;
+  clientVersion;
   decodeState;
   requestTimeoutMs;
   pingIntervalMs;
@@ -2413,6 +2498,14 @@ var TickforgeClient = class {
   closeWaiters = [];
   room = null;
   rejoinTarget = null;
+  /** Whether the room being joined is private (created private, or rejoined as such). */
+  joiningPrivate = false;
+  /** A 4003 the next Hello's token must replace. */
+  rejectedToken = null;
+  /** Whether this attempt sequence already retried after a 4003 (reset by every Welcome). */
+  tokenRetried = false;
+  /** Incremented by `close()`: an attempt waiting for its token gives up when it changed. */
+  lifetime = 0;
   pendingJoin = null;
   pendingLeave = null;
   pings = /* @__PURE__ */ new Map();
@@ -2427,26 +2520,25 @@ var TickforgeClient = class {
   lastRtt = null;
   smoothedRtt = null;
   constructor(options) {
-    const idBytes = utf83.encode(options.playerId).length;
-    if (idBytes < 1 || idBytes > MAX_PLAYER_ID_BYTES) {
-      throw new RangeError(`playerId must be 1–${MAX_PLAYER_ID_BYTES} bytes of UTF-8, not ${idBytes}`);
+    const playerId = options.playerId ?? "";
+    const idBytes = utf83.encode(playerId).length;
+    if (idBytes > MAX_PLAYER_ID_BYTES) {
+      throw new RangeError(`playerId must be at most ${MAX_PLAYER_ID_BYTES} bytes of UTF-8, not ${idBytes}`);
+    }
+    if (idBytes === 0 && !options.token && !options.tokenProvider) {
+      throw new RangeError("give a token, a tokenProvider or a playerId: the server needs to know who plays");
     }
     this.url = options.url;
-    this.hello = encodeClientFrame(
-      {
-        type: "hello",
-        playerId: options.playerId,
-        token: options.token ?? null,
-        clientVersion: options.clientVersion ?? `tickforge-ts/${SDK_VERSION}`
-      },
-      this.builder
-    );
+    this.playerId = playerId;
+    this.token = options.token ?? null;
+    this.tokenProvider = options.tokenProvider ?? null;
+    this.clientVersion = options.clientVersion ?? `tickforge-ts/${SDK_VERSION}`;
     this.decodeState = options.decodeState ?? ((bytes) => bytes);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 1e4;
     this.pingIntervalMs = options.pingIntervalMs ?? 2e3;
     this.silenceTimeoutMs = options.silenceTimeoutMs ?? 1e4;
     this.reconnectOptions = options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...options.reconnect };
-    this.shouldReconnect = options.shouldReconnect ?? ((e) => e instanceof CloseError ? e.retryable : e instanceof TimeoutError);
+    this.shouldReconnect = options.shouldReconnect ?? ((e) => e instanceof CloseError ? e.retryable : e instanceof TimeoutError || e instanceof ConnectError && e.retryable);
     this.rejoinAfterReconnect = options.rejoin ?? true;
     this.webSocket = options.webSocket ?? globalWebSocket;
     this.random = options.random ?? Math.random;
@@ -2535,23 +2627,82 @@ var TickforgeClient = class {
     this.closeError = null;
     this.hadSession = false;
     this.attempt = 0;
+    this.tokenRetried = false;
+    this.rejectedToken = null;
     this.setStatus("connecting");
-    const connecting = this.open().then(
+    const connecting = this.openRetryingRefusedToken().then(
       (welcome) => {
-        this.connecting = null;
+        if (this.connecting === connecting) this.connecting = null;
         return welcome;
       },
       (error) => {
-        this.connecting = null;
-        this.setStatus("closed");
+        if (this.connecting === connecting) {
+          this.connecting = null;
+          this.setStatus("closed");
+        }
         throw error;
       }
     );
     this.connecting = connecting;
     return connecting;
   }
-  /** Opens one socket and resolves when its Welcome arrives. */
-  open() {
+  /** `connect()`'s attempt: one more, at once, when a token provider may replace a refused token. */
+  async openRetryingRefusedToken() {
+    try {
+      return await this.open();
+    } catch (e) {
+      if (!this.mayRetryRefusedToken(e)) throw e;
+      return await this.open();
+    }
+  }
+  /**
+   * Whether `error` is a 4003 that a fresh token may cure, once per attempt
+   * sequence; if so, the next Hello asks the provider for a token replacing
+   * the refused one.
+   */
+  mayRetryRefusedToken(error) {
+    const cure = error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && this.tokenProvider !== null && !this.tokenRetried && this.closeError === null;
+    if (cure) {
+      this.tokenRetried = true;
+      this.rejectedToken = error;
+    }
+    return cure;
+  }
+  /** The Hello of the next attempt, with a token from the provider when there is one. */
+  async helloFrame() {
+    let token = this.token;
+    const provider = this.tokenProvider;
+    if (provider) {
+      const request = { attempt: this.attempt, rejected: this.rejectedToken };
+      this.rejectedToken = null;
+      let timer;
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError("token", this.requestTimeoutMs)), this.requestTimeoutMs);
+      });
+      try {
+        token = await Promise.race([Promise.resolve().then(() => provider(request)), timeout]);
+      } catch (e) {
+        if (e instanceof TimeoutError) throw e;
+        throw new ConnectError(`the token provider failed: ${String(e)}`, { cause: e, retryable: true });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (typeof token !== "string") {
+        throw new ConnectError(`the token provider gave ${typeof token}, not a string`, { retryable: true });
+      }
+    }
+    return encodeClientFrame({ type: "hello", playerId: this.playerId, token, clientVersion: this.clientVersion }, this.builder);
+  }
+  /** Gets the Hello ready, opens one socket and resolves when its Welcome arrives. */
+  async open() {
+    const lifetime = this.lifetime;
+    const hello = await this.helloFrame();
+    if (this.closeError || lifetime !== this.lifetime) {
+      throw this.closeError ?? new CloseError(1e3, "client_close", true);
+    }
+    return this.openSocket(hello);
+  }
+  openSocket(hello) {
     return new Promise((resolve, reject) => {
       let ws;
       try {
@@ -2569,7 +2720,7 @@ var TickforgeClient = class {
       };
       ws.binaryType = "arraybuffer";
       ws.onopen = () => {
-        if (generation === this.socketGeneration) this.onOpen(ws);
+        if (generation === this.socketGeneration) this.onOpen(ws, hello);
       };
       ws.onmessage = (event) => {
         if (generation === this.socketGeneration) this.onMessage(event.data);
@@ -2589,12 +2740,12 @@ var TickforgeClient = class {
       };
     });
   }
-  onOpen(ws) {
+  onOpen(ws, hello) {
     if (ws.protocol !== SUBPROTOCOL) {
       this.drop(new ConnectError(`the server did not accept the subprotocol ${SUBPROTOCOL} (got "${ws.protocol}")`));
       return;
     }
-    this.send(this.hello);
+    this.send(hello);
   }
   onMessage(data) {
     this.lastReceivedAt = performance.now();
@@ -2625,7 +2776,7 @@ var TickforgeClient = class {
   onClose(code, reason) {
     this.socket = null;
     this.socketGeneration++;
-    this.dropped(new CloseError(code, reason));
+    this.dropped(serverCloseError(code, reason));
   }
   /** Lets go of the socket because of `error` found on this side, then handles the drop. */
   drop(error) {
@@ -2661,7 +2812,8 @@ var TickforgeClient = class {
   }
   scheduleReconnect(error, attempt) {
     const options = this.reconnectOptions;
-    const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && this.shouldReconnect(error);
+    const worthIt = error instanceof AccessDeniedError ? this.mayRetryRefusedToken(error) : this.shouldReconnect(error);
+    const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && worthIt;
     if (!retry) {
       this.setStatus("closed");
       this.emit("disconnected", { error, reconnecting: false, attempt, delayMs: 0 });
@@ -2678,14 +2830,14 @@ var TickforgeClient = class {
     }, delayMs);
   }
   reconnect() {
+    const lifetime = this.lifetime;
     this.open().then(
       () => {
-        this.attempt = 0;
         const target = this.rejoinTarget;
         if (target && this.rejoinAfterReconnect) void this.rejoin(target);
       },
       (error) => {
-        if (this.closeError) return;
+        if (this.closeError || lifetime !== this.lifetime) return;
         this.scheduleReconnect(error, this.attempt + 1);
       }
     );
@@ -2693,13 +2845,13 @@ var TickforgeClient = class {
   async rejoin(target) {
     try {
       try {
-        await this.join(target.roomId);
+        await this.joinWith({ type: "joinRoom", roomId: target.roomId, mode: null, private: false }, target.private);
         return;
       } catch (e) {
         const gone = e instanceof RefusedError && (e.code === 1 /* RoomNotFound */ || e.code === 2 /* RoomFull */);
         if (!gone || !target.mode) throw e;
       }
-      await this.joinOrCreate(target.mode);
+      await (target.private ? this.createPrivate(target.mode) : this.joinOrCreate(target.mode));
     } catch (e) {
       if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
     }
@@ -2735,13 +2887,13 @@ var TickforgeClient = class {
       case "state":
         return this.onState_(msg);
       case "playerJoined": {
-        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        const player = toPlayer(msg.player);
         this.room?.players.set(player.entityId, player);
         this.emit("playerJoined", player);
         return;
       }
       case "playerLeft": {
-        const player = { entityId: msg.player.entityId, playerId: msg.player.playerId ?? "" };
+        const player = toPlayer(msg.player);
         this.room?.players.delete(player.entityId);
         this.emit("playerLeft", player);
         return;
@@ -2773,15 +2925,20 @@ var TickforgeClient = class {
     }
     this.opening = null;
     clearTimeout(opening.timer);
+    const playerId = msg.playerId || this.playerId;
     const welcome = {
       sessionId: msg.sessionId,
       nodeId: msg.nodeId ?? "",
       tickRateHz: msg.tickRateHz,
       serverTimeUs: num(msg.serverTimeUs),
-      protocolVersion: msg.protocolVersion
+      protocolVersion: msg.protocolVersion,
+      playerId,
+      name: msg.name || playerId
     };
     this.welcomeInfo = welcome;
     this.hadSession = true;
+    this.attempt = 0;
+    this.tokenRetried = false;
     this.lastPingAt = 0;
     this.setStatus("open");
     this.startHeartbeat();
@@ -2789,7 +2946,7 @@ var TickforgeClient = class {
     this.emit("welcome", welcome);
   }
   onJoined(msg) {
-    const players = (msg.players ?? []).map((p) => ({ entityId: p.entityId, playerId: p.playerId ?? "" }));
+    const players = (msg.players ?? []).map(toPlayer);
     const info = {
       roomId: msg.roomId ?? "",
       mode: msg.mode ?? "",
@@ -2801,7 +2958,7 @@ var TickforgeClient = class {
       players
     };
     this.room = { info, players: new Map(players.map((p) => [p.entityId, p])) };
-    this.rejoinTarget = { roomId: info.roomId, mode: info.mode };
+    this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.joiningPrivate };
     const join = this.pendingJoin;
     this.pendingJoin = null;
     if (join) {
@@ -2896,7 +3053,8 @@ var TickforgeClient = class {
       throw new StateError(`cannot ${what}: the client is ${this.currentStatus}`);
     }
   }
-  joinWith(msg) {
+  /** Sends a JoinRoom; `privateRoom` says what a reconnect creates when the room is gone. */
+  joinWith(msg, privateRoom = msg.private) {
     try {
       this.requireOpen("join");
       if (this.pendingJoin) throw new StateError("a join is already in progress");
@@ -2904,17 +3062,27 @@ var TickforgeClient = class {
     } catch (e) {
       return Promise.reject(e);
     }
+    this.joiningPrivate = privateRoom;
     return this.request("Joined", this.encode(msg), (p) => {
       this.pendingJoin = p;
     });
   }
   /** Joins a room of `mode` with a free seat, or a new one; resolves with Joined or rejects with a {@link RefusedError}. */
   joinOrCreate(mode2) {
-    return this.joinWith({ type: "joinRoom", roomId: null, mode: mode2 });
+    return this.joinWith({ type: "joinRoom", roomId: null, mode: mode2, private: false });
   }
   /** Joins the room `roomId`; rejects with a {@link RefusedError} (`RoomNotFound`, `RoomFull`) or a {@link RedirectError}. */
   join(roomId) {
-    return this.joinWith({ type: "joinRoom", roomId, mode: null });
+    return this.joinWith({ type: "joinRoom", roomId, mode: null, private: false });
+  }
+  /**
+   * Creates a private room of `mode` and joins it: a new room that is never
+   * listed (no joinOrCreate lands in it) and is joined only by its id, so
+   * share `roomId` with the friends who should come in. After a reconnect
+   * the client joins it again by id, and creates a new private room if it is gone.
+   */
+  createPrivate(mode2) {
+    return this.joinWith({ type: "joinRoom", roomId: null, mode: mode2, private: true });
   }
   /** Leaves the room; no more State events follow. */
   leave() {
@@ -3015,6 +3183,8 @@ var TickforgeClient = class {
     if (this.currentStatus === "closed" || this.currentStatus === "idle") return Promise.resolve();
     const error = new CloseError(1e3, "client_close", true);
     this.closeError = error;
+    this.lifetime++;
+    this.connecting = null;
     this.rejoinTarget = null;
     if (this.reconnectTimer !== null) {
       clearTimeout(this.reconnectTimer);
@@ -3052,6 +3222,64 @@ var TickforgeClient = class {
     for (const done of waiters) done();
   }
 };
+
+// src/guest.ts
+function retryAfter(header, nowMs) {
+  if (header === null) return null;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - nowMs) / 1e3));
+}
+function session(body) {
+  if (body === null || typeof body !== "object") return null;
+  const { token, player_id: playerId, name, expires_at: expiresAt } = body;
+  if (typeof token !== "string" || token === "" || typeof playerId !== "string" || typeof name !== "string") return null;
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return null;
+  return { token, playerId, name, expiresAt };
+}
+async function fetchGuestSession(baseUrl, name, options = {}) {
+  const url = `${baseUrl.replace(/\/+$/, "")}/auth/guest`;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  if (typeof doFetch !== "function") {
+    throw new GuestSessionError("network", 0, null, "this runtime has no global fetch: pass options.fetch");
+  }
+  const init = { method: "POST", headers: { accept: "application/json" } };
+  if (name !== void 0) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify({ name });
+  }
+  if (options.signal) init.signal = options.signal;
+  let res;
+  try {
+    res = await doFetch(url, init);
+  } catch (e) {
+    throw new GuestSessionError("network", 0, null, `POST ${url} failed: ${String(e)}`, { cause: e });
+  }
+  switch (res.status) {
+    case 200:
+      break;
+    case 429: {
+      const wait = retryAfter(res.headers.get("retry-after"), Date.now());
+      throw new GuestSessionError("rate_limited", 429, wait, `too many guest sessions from this address${wait === null ? "" : `; retry in ${wait} s`}`);
+    }
+    case 404:
+      throw new GuestSessionError("disabled", 404, null, "the server does not offer guest sessions");
+    case 400:
+      throw new GuestSessionError("bad_request", 400, null, "the server refused the request");
+    default:
+      throw new GuestSessionError("http", res.status, null, `POST ${url} answered HTTP ${res.status}`);
+  }
+  let body;
+  try {
+    body = await res.json();
+  } catch (e) {
+    throw new GuestSessionError("bad_response", 200, null, "the answer is not JSON", { cause: e });
+  }
+  const parsed = session(body);
+  if (!parsed) throw new GuestSessionError("bad_response", 200, null, "the answer lacks token, player_id, name or expires_at");
+  return parsed;
+}
 
 // src/generated/tickforge/arena/arena-input.ts
 var ArenaInput2 = class _ArenaInput {
@@ -3611,7 +3839,9 @@ var World = class {
 
 // demo/play.ts
 var NAME_KEY = "tickforge.play.name";
+var SESSION_KEY = "tickforge.play.session";
 var MAX_NAME = 32;
+var EXPIRY_MARGIN_S = 60;
 function element(id) {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);
@@ -3620,14 +3850,55 @@ function element(id) {
 function wallMs() {
   return performance.timeOrigin + performance.now();
 }
+function guestFailure(error) {
+  if (error instanceof GuestSessionError) return error;
+  return error instanceof ConnectError && error.cause instanceof GuestSessionError ? error.cause : null;
+}
 function describe(error) {
   if (error instanceof CloseError) return `${error.code}${error.reason ? ` ${error.reason}` : ""}`;
+  const guest = guestFailure(error);
+  if (guest) return guest.reason === "rate_limited" ? "too many new players from here" : `no guest session: ${guest.reason}`;
   return error.message;
+}
+function deniedMessage(error) {
+  switch (error.denial) {
+    case "replaced":
+      return "This player connected from another tab · reload to play here";
+    case "banned":
+      return "This player is banned from this server";
+    case "kicked":
+      return "An operator removed you from the game · reload to play again";
+    case "token":
+      return `The server refused this session (${error.reason}) · reload to play again`;
+  }
+}
+function storedSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null");
+    if (!s || typeof s.token !== "string" || typeof s.playerId !== "string" || typeof s.name !== "string" || typeof s.expiresAt !== "number") {
+      return null;
+    }
+    return { token: s.token, playerId: s.playerId, name: s.name, expiresAt: s.expiresAt };
+  } catch {
+    return null;
+  }
+}
+function fresh(session2) {
+  return session2.expiresAt - Date.now() / 1e3 > EXPIRY_MARGIN_S;
+}
+async function provideToken(request) {
+  const stored = storedSession();
+  if (stored && fresh(stored) && request.rejected === null) return stored.token;
+  const session2 = await fetchGuestSession(location.origin, playerName || void 0);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session2));
+  return session2.token;
 }
 var params = new URLSearchParams(location.search);
 var mode = params.get("mode") || "arena";
 var wantedRoom = params.get("room");
-var playerName = (params.get("name") || localStorage.getItem(NAME_KEY) || `player-${Math.floor(1e3 + Math.random() * 9e3)}`).slice(0, MAX_NAME);
+var askedName = params.get("name")?.trim().slice(0, MAX_NAME) || null;
+if (askedName !== null && storedSession()?.name !== askedName) sessionStorage.removeItem(SESSION_KEY);
+var playerName = askedName ?? storedSession()?.name ?? (localStorage.getItem(NAME_KEY) || "").slice(0, MAX_NAME);
 var ui = {
   status: element("status"),
   statusText: element("status-text"),
@@ -3731,11 +4002,18 @@ function wire(c) {
     if (c !== client) return;
     setStatus(status === "open" ? "live" : status);
   });
+  c.on("welcome", (welcome) => {
+    if (c !== client) return;
+    const picked = !playerName;
+    playerName = welcome.name;
+    if (document.activeElement !== ui.name) ui.name.value = welcome.name;
+    if (picked) toast(`You play as ${welcome.name}: type a name above to change it`, "good");
+  });
   c.on("joined", (room) => {
     if (c !== client) return;
     world.enter(room.entityId, room.tickRateHz, room.state);
     names.clear();
-    for (const p of room.players) names.set(p.entityId, p.playerId);
+    for (const p of room.players) names.set(p.entityId, p.name);
     wantedRoom = room.roomId;
     showRoomInUrl(room.roomId);
     ui.room.textContent = room.roomId;
@@ -3753,15 +4031,15 @@ function wire(c) {
   });
   c.on("playerJoined", (p) => {
     if (c !== client) return;
-    names.set(p.entityId, p.playerId);
+    names.set(p.entityId, p.name);
     renderPlayers();
-    toast(`${p.playerId} joined`, "good");
+    toast(`${p.name} joined`, "good");
   });
   c.on("playerLeft", (p) => {
     if (c !== client) return;
     names.delete(p.entityId);
     renderPlayers();
-    toast(`${p.playerId} left`);
+    toast(`${p.name} left`);
   });
   c.on("disconnected", (d) => {
     if (c !== client) return;
@@ -3773,6 +4051,14 @@ function wire(c) {
   });
   c.on("closed", (error) => {
     if (c !== client) return;
+    if (error instanceof AccessDeniedError) {
+      world.leave();
+      names.clear();
+      renderPlayers();
+      message = deniedMessage(error);
+      toast(message, "bad");
+      return;
+    }
     message = `disconnected (${describe(error)}) · reload to play again`;
     toast(`Disconnected: ${describe(error)}`, "bad");
   });
@@ -3786,10 +4072,10 @@ function wire(c) {
     toast(error.message, "warn");
   });
 }
-async function play(name) {
+async function play() {
   const c = new TickforgeClient({
     url: wsUrl(),
-    playerId: name,
+    tokenProvider: provideToken,
     clientVersion: "tickforge-play/1",
     decodeState: decodeArenaState,
     pingIntervalMs: 1e3
@@ -3807,7 +4093,15 @@ async function play(name) {
     } catch (e) {
       if (c !== client) return;
       const error = e;
-      const delay = backoffDelay(attempt, DEFAULT_RECONNECT);
+      const guest = guestFailure(error);
+      if (error instanceof AccessDeniedError || guest?.reason === "disabled") {
+        message = error instanceof AccessDeniedError ? deniedMessage(error) : "This server does not offer guest play";
+        setStatus("closed", "not playing");
+        toast(message, "bad");
+        return;
+      }
+      const waitS = guest?.retryAfterSeconds ?? 0;
+      const delay = Math.max(backoffDelay(attempt, DEFAULT_RECONNECT), waitS * 1e3);
       message = `cannot join (${describe(error)}) · retrying in ${(delay / 1e3).toFixed(1)} s`;
       if (c.status !== "open") setStatus("reconnecting", "retrying");
       await new Promise((r) => setTimeout(r, delay));
@@ -3819,16 +4113,18 @@ async function rename(name) {
   if (!trimmed || trimmed === playerName) return;
   playerName = trimmed;
   localStorage.setItem(NAME_KEY, trimmed);
+  sessionStorage.removeItem(SESSION_KEY);
   const old = client;
   client = null;
   names.clear();
   world.leave();
   message = "reconnecting as " + trimmed + "…";
   await old?.close();
-  await play(trimmed);
-  toast(`Playing as ${trimmed}`, "good");
+  await play();
+  toast(`Playing as ${playerName}`, "good");
 }
 ui.name.value = playerName;
+ui.name.placeholder = "your name";
 ui.nameForm.addEventListener("submit", (e) => {
   e.preventDefault();
   ui.name.blur();
@@ -3858,14 +4154,15 @@ requestAnimationFrame(frame);
 window.tickforgePlay = {
   snapshot: () => ({
     status: client?.status ?? "idle",
-    playerId: playerName,
+    playerId: client?.welcome?.playerId ?? null,
+    name: playerName,
     roomId: client?.joinedRoom?.roomId ?? null,
     entityId: client?.entityId ?? null,
     tick: lastTick,
     rttMs: client?.smoothedRttMs ?? null,
     frames: renderer.frames,
     own: world.ownPosition(),
-    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, playerId: names.get(e.id) ?? null }))
+    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, name: names.get(e.id) ?? null }))
   })
 };
-void play(playerName);
+void play();

@@ -1,7 +1,9 @@
 // The SDK against the real tickforge server. Not part of `npm test`: the
 // Rust integration test server/tests/ts_client_live.rs compiles and runs this
 // file with TICKFORGE_BIN set to the server binary cargo built, and this file
-// starts and stops that server as each test needs.
+// starts and stops that server as each test needs. Every player is a guest:
+// its token comes from the server's `POST /auth/guest` (guest sessions are
+// on by default).
 
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -9,6 +11,7 @@ import { createServer } from "node:net";
 import { after, test } from "node:test";
 
 import {
+  AccessDeniedError,
   CloseError,
   ErrorCode,
   RefusedError,
@@ -16,11 +19,14 @@ import {
   arenaMove,
   decodeArenaState,
   encodeArenaInput,
+  fetchGuestSession,
   type ArenaStateView,
   type ClientEvents,
   type ClientOptions,
   type Disconnected,
+  type GuestSession,
   type StateUpdate,
+  type TokenRequest,
 } from "../../src/index.js";
 
 type Client = TickforgeClient<ArenaStateView>;
@@ -77,6 +83,11 @@ class Tickforge {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
 
+  /** The public listener's HTTP base URL (for `POST /auth/guest`). */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
   /** SIGTERM: the server closes every client with 1001 and exits. */
   async stop(): Promise<void> {
     running.delete(this);
@@ -90,10 +101,25 @@ after(async () => {
   for (const server of [...running]) await server.stop();
 });
 
-function player(server: Tickforge, playerId: string, options: Partial<ClientOptions<ArenaStateView>> = {}): Client {
+/**
+ * Tokens of one guest called `name`, from `POST /auth/guest` at `baseUrl`:
+ * the session is kept across reconnects and fetched again when it nears
+ * expiry or the server refused its token (a restarted server may sign with
+ * another key; the new session is a new guest).
+ */
+function guestTokens(baseUrl: string, name: string): (request: TokenRequest) => Promise<string> {
+  let session: GuestSession | null = null;
+  return async ({ rejected }) => {
+    if (!session || rejected || session.expiresAt - Date.now() / 1000 < 60) session = await fetchGuestSession(baseUrl, name);
+    return session.token;
+  };
+}
+
+/** A guest player called `name`, with a fresh guest session from the server. */
+function player(server: Tickforge, name: string, options: Partial<ClientOptions<ArenaStateView>> = {}): Client {
   return new TickforgeClient<ArenaStateView>({
     url: server.url,
-    playerId,
+    tokenProvider: guestTokens(server.baseUrl, name),
     decodeState: decodeArenaState,
     pingIntervalMs: 500,
     reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
@@ -128,6 +154,8 @@ test("a player joins, moves, and sees its inputs acknowledged and applied", asyn
   const welcome = await c.connect();
   assert.equal(welcome.protocolVersion, 1);
   assert.equal(welcome.tickRateHz, 30);
+  assert.equal(welcome.name, "mover", "the display name asked for");
+  assert.match(welcome.playerId, /^g_/, "a guest's player id, the token's subject");
   const room = await c.joinOrCreate("arena");
   assert.equal(room.mode, "arena");
   assert.ok(room.state.entities.some((e) => e.id === room.entityId), "Joined carries the player's entity");
@@ -151,18 +179,21 @@ test("two players in one room see each other come and go", async () => {
   const alice = player(server, "alice");
   const bob = player(server, "bob");
   await alice.connect();
-  await bob.connect();
+  const bobId = (await bob.connect()).playerId;
   const room = await alice.joinOrCreate("arena");
   const arrived = until(alice, "playerJoined");
   const joined = await bob.join(room.roomId);
   assert.equal(joined.roomId, room.roomId);
-  assert.deepEqual(await arrived, { entityId: joined.entityId, playerId: "bob" });
-  assert.deepEqual(alice.players.map((p) => p.playerId).sort(), ["alice", "bob"]);
+  // Others see the display name (also in player_id, for older clients), never the player id.
+  assert.deepEqual(await arrived, { entityId: joined.entityId, name: "bob", playerId: "bob" });
+  assert.notEqual(bobId, "bob");
+  assert.deepEqual(alice.players.map((p) => p.name).sort(), ["alice", "bob"]);
+  assert.deepEqual(joined.players.map((p) => p.name).sort(), ["alice", "bob"]);
   await until(bob, "state", (s) => s.state.entities.some((e) => e.id === room.entityId));
 
   const gone = until(alice, "playerLeft");
   await bob.leave();
-  assert.equal((await gone).playerId, "bob");
+  assert.equal((await gone).name, "bob");
   await alice.close();
   await bob.close();
   await server.stop();
@@ -217,5 +248,37 @@ test("a server restart: 1001 shutdown, backoff while it is down, then back into 
   const seq = c.sendInput(encodeArenaInput(arenaMove(0, 1)));
   await until(c, "state", (s) => s.ack === seq);
   await c.close();
+  await server.stop();
+});
+
+test("a private room is joined only by its id, and a second login of the same player replaces the first with 4005", async () => {
+  const server = await Tickforge.start(await freePort());
+  const session = await fetchGuestSession(server.baseUrl, "twin");
+  const first = player(server, "twin", { tokenProvider: undefined, token: session.token });
+  const welcome = await first.connect();
+  assert.equal(welcome.playerId, session.playerId);
+  assert.equal(welcome.name, "twin");
+  const hideout = await first.createPrivate("arena");
+
+  const stranger = player(server, "stranger");
+  await stranger.connect();
+  const elsewhere = await stranger.joinOrCreate("arena");
+  assert.notEqual(elsewhere.roomId, hideout.roomId, "join-or-create never lands in a private room");
+  const friend = player(server, "friend");
+  await friend.connect();
+  assert.equal((await friend.join(hideout.roomId)).roomId, hideout.roomId, "the id lets a friend in");
+
+  const replaced = until(first, "closed");
+  const second = player(server, "twin", { tokenProvider: undefined, token: session.token });
+  assert.equal((await second.connect()).playerId, session.playerId);
+  const error = await replaced;
+  assert.ok(error instanceof AccessDeniedError, String(error));
+  assert.equal(error.code, 4005);
+  assert.equal(error.reason, "replaced");
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(first.status, "closed", "a replaced connection does not come back");
+  assert.equal(second.status, "open");
+
+  for (const c of [second, stranger, friend]) await c.close();
   await server.stop();
 });
