@@ -238,3 +238,35 @@ async fn rooms_on_every_shard_can_be_joined_by_id_from_any_shard() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_private_room_is_never_listed_or_matched_and_is_joined_only_by_its_unguessable_id() {
+    let server = start(&["--shards", "1"]);
+    let mut host = server.connect("host").await;
+    let private = host.create_private("arena").await.expect("private room");
+    let mut stranger = server.connect("stranger").await;
+    let public = stranger.join_or_create("arena").await.expect("joins");
+    assert_ne!(
+        public.room_id, private.room_id,
+        "join-or-create never picks a private room"
+    );
+    let listed: Vec<String> = server
+        .public_rooms()
+        .await
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        listed.contains(&public.room_id) && !listed.contains(&private.room_id),
+        "{listed:?}"
+    );
+    let mut friend = server.connect("friend").await;
+    let joined = friend.join(&private.room_id).await.expect("joined by id");
+    assert_eq!(joined.room_id, private.room_id);
+    // Ids share only the node's prefix; the rest is random.
+    let (a, b) = (
+        private.room_id.rsplit('-').next().unwrap_or_default(),
+        public.room_id.rsplit('-').next().unwrap_or_default(),
+    );
+    assert!(a.len() >= 16 && b.len() >= 16 && a != b, "{a} {b}");
+}

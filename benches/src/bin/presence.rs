@@ -196,7 +196,7 @@ async fn publish(args: &Args) -> anyhow::Result<()> {
         .map(|r| Arc::from(format!("bench-pub-r-{r}")))
         .collect();
     for room in &rooms {
-        handle.room_opened(room, &mode, 32);
+        handle.room_opened(room, &mode, 32, false);
     }
     let total = args.rate * args.secs;
     let started = Instant::now();
