@@ -20,6 +20,9 @@ use crate::presence::PresenceHandle;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
 
+/// How often a join re-checks whether another node still seats its player.
+const SEATED_ELSEWHERE_POLL: Duration = Duration::from_millis(10);
+
 /// State shared by every shard of this node.
 pub struct Node {
     /// Settings.
@@ -195,6 +198,27 @@ impl Node {
             mode.params.capacity,
         );
         Ok(JoinTarget::Here(self.create_room(mode, target, true)))
+    }
+
+    /// Waits (within the snapshot load timeout) until no other node seats
+    /// `player`: after a newer login the node holding the older session
+    /// closes it, and its room reports the player gone once it handed the
+    /// final snapshot to its writer.
+    pub async fn seated_elsewhere_released(&self, player: &str) {
+        if !self.presence.is_shared() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + self.config.snapshots.load_timeout();
+        loop {
+            let view = self.presence.view();
+            let own = view.own().clone();
+            if view.placements(player).iter().all(|p| p.node == own)
+                || tokio::time::Instant::now() >= deadline
+            {
+                return;
+            }
+            tokio::time::sleep(SEATED_ELSEWHERE_POLL).await;
+        }
     }
 
     /// The owner of `room_id`, if another node runs it.

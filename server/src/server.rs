@@ -24,7 +24,7 @@ use crate::metrics::ShardMetrics;
 use crate::net::{admin, listener, public};
 use crate::node::{Node, Services};
 use crate::persist::{PersistError, Persistence};
-use crate::presence::{PresenceHandle, redis};
+use crate::presence::{AccessAction, AccessSink, PresenceHandle, redis};
 use crate::shard::ShardHandle;
 use crate::{metrics, observer, shutdown};
 
@@ -103,8 +103,8 @@ impl Server {
         let deadline = Duration::from_millis(config.net.shutdown_deadline_ms);
         let persistence = Persistence::start(&config.snapshots, shutdown.clone(), deadline)?;
         let snapshots = persistence.handle().clone();
-        let started =
-            start_presence(&config, local_addr, shutdown.clone()).and_then(|(presence, thread)| {
+        let started = start_presence(&config, local_addr, auth.clone(), shutdown.clone()).and_then(
+            |(presence, thread)| {
                 let services = Services {
                     metrics: handle,
                     presence,
@@ -113,7 +113,8 @@ impl Server {
                 };
                 let node = Node::new(config, &games, shards, services, shutdown.clone())?;
                 Ok((Arc::new(node), thread))
-            });
+            },
+        );
         let (node, presence_thread) = match started {
             Ok(started) => started,
             Err(e) => {
@@ -246,17 +247,25 @@ fn public_url(config: &Config, local_addr: SocketAddr) -> String {
 fn start_presence(
     config: &Config,
     local_addr: SocketAddr,
+    access: Arc<dyn AccessSink>,
     shutdown: CancellationToken,
 ) -> Result<(PresenceHandle, Option<JoinHandle<()>>), StartError> {
     let node_id = config.node_id();
     let url = public_url(config, local_addr);
     let local = config.presence.redis_url().is_none();
     metrics::register_presence(&crate::presence::Change::LABELS, &redis::actor::OPS, local);
+    metrics::register_access(&AccessAction::LABELS);
     match config.presence.redis_url() {
         None => Ok((PresenceHandle::local(&node_id, &url), None)),
         Some(redis_url) => {
-            let (handle, thread) =
-                redis::start(&config.presence, redis_url, &node_id, &url, shutdown)?;
+            let (handle, thread) = redis::start(
+                &config.presence,
+                redis_url,
+                &node_id,
+                &url,
+                access,
+                shutdown,
+            )?;
             tracing::info!(node = %node_id, %url, "presence: Redis");
             Ok((handle, Some(thread)))
         }

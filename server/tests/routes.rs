@@ -34,6 +34,9 @@ const OPERATOR_PATHS: &[&str] = &[
     "/dashboard/app.js",
     "/dashboard/stream",
     "/presence/{player}",
+    "/admin/kick",
+    "/admin/ban",
+    "/admin/unban",
 ];
 
 fn public_paths() -> Vec<&'static str> {
@@ -100,6 +103,12 @@ async fn operator_endpoints_answer_404_on_the_public_address_and_200_on_the_admi
         let (admin, body) = server.admin_get(path).await;
         assert_eq!(admin, 200, "{path} on the admin address: {body}");
     }
+    for path in ["/admin/kick", "/admin/ban", "/admin/unban"] {
+        let (public, _) = support::http(server.addr, "POST", path, Some(r#"{"player":"x"}"#))
+            .await
+            .expect("http");
+        assert_eq!(public, 404, "{path} on the public address");
+    }
     assert_eq!(server.get("/no-such-path").await.0, 404);
     assert_eq!(server.admin_get("/no-such-path").await.0, 404);
     server.stop().await;
@@ -122,9 +131,19 @@ async fn every_listed_route_is_served_on_its_own_listener() {
     }
     // The dashboard stream never ends by itself; it is checked in a browser
     // (dashboard_browser.rs).
+    // Operator actions take a POST with a JSON body: an empty one is a 400.
     for path in admin_paths()
         .into_iter()
-        .filter(|p| *p != "/dashboard/stream")
+        .filter(|p| p.starts_with("/admin/"))
+    {
+        let (status, body) = support::http(server.admin_addr, "POST", path, Some(""))
+            .await
+            .expect("http");
+        assert_eq!(status, 400, "admin {path}: {body}");
+    }
+    for path in admin_paths()
+        .into_iter()
+        .filter(|p| *p != "/dashboard/stream" && !p.starts_with("/admin/"))
     {
         let path = path.replace("{player}", "x");
         let (status, body) = server.admin_get(&path).await;

@@ -161,7 +161,14 @@ impl BenchNode {
         let probe = Probe::install(PRESENCE_LATENCY)?;
         let shutdown = CancellationToken::new();
         let url = format!("ws://127.0.0.1:1/{name}");
-        let (handle, thread) = redis::start(&options(redis), redis, name, &url, shutdown.clone())?;
+        let (handle, thread) = redis::start(
+            &options(redis),
+            redis,
+            name,
+            &url,
+            Arc::new(NoPlayers),
+            shutdown.clone(),
+        )?;
         let deadline = Instant::now() + Duration::from_secs(20);
         while handle.health() != Health::Connected {
             if Instant::now() > deadline {
@@ -435,4 +442,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The bench's nodes seat no players: access-control actions have nothing to close.
+struct NoPlayers;
+
+impl tickforge_server::presence::AccessSink for NoPlayers {
+    fn apply(&self, _action: &tickforge_server::presence::AccessAction) {}
 }

@@ -36,6 +36,16 @@ impl Bans {
         Ok(())
     }
 
+    /// Bans `player` until `until_ms` (Unix milliseconds; a ban taken on
+    /// another node).
+    pub fn ban_until(&self, player: &str, until_ms: u64) -> Result<(), BansFull> {
+        let now_ms = crate::clock::now_micros() / 1000;
+        self.ban(
+            player,
+            Duration::from_millis(until_ms.saturating_sub(now_ms)),
+        )
+    }
+
     /// Lifts `player`'s ban; true if there was one.
     pub fn unban(&self, player: &str) -> bool {
         self.until.remove(player).is_some()

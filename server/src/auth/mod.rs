@@ -230,6 +230,31 @@ impl Auth {
     }
 }
 
+impl crate::presence::AccessSink for Auth {
+    fn apply(&self, action: &crate::presence::AccessAction) {
+        use crate::presence::AccessAction;
+        match action {
+            AccessAction::Replace { player, at_us } => {
+                if self.live.replace_if_older(player, *at_us) {
+                    crate::metrics::session_replaced();
+                }
+            }
+            AccessAction::Kick { player } => {
+                self.live.close(player, Disconnect::Kicked);
+            }
+            AccessAction::Ban { player, until_ms } => {
+                if let Err(e) = self.bans.ban_until(player, *until_ms) {
+                    tracing::error!(error = %e, "ban from another node not applied");
+                }
+                self.live.close(player, Disconnect::Banned);
+            }
+            AccessAction::Unban { player } => {
+                self.bans.unban(player);
+            }
+        }
+    }
+}
+
 /// What `POST /auth/guest` returns.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct GuestSession {

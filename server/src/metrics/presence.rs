@@ -45,6 +45,35 @@ pub const PRESENCE_BUCKETS: [f64; 14] = [
     1.0,
 ];
 
+/// Access-control actions of this node published to the others (counter; label `action`).
+pub const PRESENCE_ACCESS_OUT: &str = "tickforge_presence_access_out_total";
+/// Access-control actions of other nodes applied here (counter; label `action`).
+pub const PRESENCE_ACCESS_IN: &str = "tickforge_presence_access_in_total";
+/// Access-control actions not sent to other nodes: the queue was full or
+/// Redis failed the publish (counter).
+pub const PRESENCE_ACCESS_DROPPED: &str = "tickforge_presence_access_dropped_total";
+
+/// Registers the access-control series at zero, with their help texts.
+pub fn register_access(actions: &[&'static str]) {
+    describe_counter!(
+        PRESENCE_ACCESS_OUT,
+        "Access-control actions (replace, kick, ban, unban) published to other nodes."
+    );
+    describe_counter!(
+        PRESENCE_ACCESS_IN,
+        "Access-control actions of other nodes applied here."
+    );
+    describe_counter!(
+        PRESENCE_ACCESS_DROPPED,
+        "Access-control actions not sent to other nodes (queue full or Redis failed)."
+    );
+    for action in actions {
+        counter!(PRESENCE_ACCESS_OUT, "action" => *action).absolute(0);
+        counter!(PRESENCE_ACCESS_IN, "action" => *action).absolute(0);
+    }
+    counter!(PRESENCE_ACCESS_DROPPED).absolute(0);
+}
+
 /// Registers the presence series at zero, with their help texts. The
 /// in-process backend is always in sync with itself: `connected` starts at 1.
 pub fn register_presence(change_kinds: &[&'static str], redis_ops: &[&'static str], local: bool) {

@@ -5,7 +5,8 @@
 //!
 //! It serves `/metrics` (Prometheus), `/dashboard` and its stream,
 //! `/presence/{player}`, the operators' `/rooms` (every room with its shard
-//! and tick; `?scope=cluster` for the whole cluster) and the health checks.
+//! and tick; `?scope=cluster` for the whole cluster), kick, ban and unban
+//! (`/admin/*`) and the health checks.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -16,20 +17,17 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
-use super::cluster;
 use super::router::{self, Route};
+use super::{access, cluster};
 use crate::node::Node;
 use crate::web;
 
-/// Every path the admin listener serves.
-///
-/// Operator actions go here too, when they come: `POST /admin/kick` (close
-/// a player's session) and `POST /admin/ban`. This listener is the only
-/// place for them; never the public table
+/// Every path the admin listener serves. Operator actions (kick, ban,
+/// unban: [`super::access`]) are here and never in the public table
 /// ([`super::public::PUBLIC_ROUTES`]).
 pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
     Route {
@@ -51,6 +49,18 @@ pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
     Route {
         path: "/presence/{player}",
         handler: || get(cluster::player),
+    },
+    Route {
+        path: "/admin/kick",
+        handler: || post(access::kick),
+    },
+    Route {
+        path: "/admin/ban",
+        handler: || post(access::ban),
+    },
+    Route {
+        path: "/admin/unban",
+        handler: || post(access::unban),
     },
     Route {
         path: "/dashboard",

@@ -11,6 +11,7 @@
 //! | [`session`] | one WebSocket connection's loop |
 //! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
+pub mod access;
 pub mod admin;
 pub mod close;
 pub mod cluster;

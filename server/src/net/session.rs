@@ -295,12 +295,24 @@ impl Session {
             }
         };
         metrics::auth_accepted(identity.kind);
-        if auth.live.claim(&identity.player_id, self.id, &self.kick) {
+        let since_us = clock::now_micros();
+        if auth
+            .live
+            .claim(&identity.player_id, self.id, &self.kick, since_us)
+        {
             metrics::session_replaced();
             tracing::debug!(
                 session = self.id,
                 "an older session of this player was replaced"
             );
+        }
+        let presence = &self.node.presence;
+        if presence.is_shared() {
+            // The node holding an older session of this player closes it.
+            presence.access(crate::presence::AccessAction::Replace {
+                player: identity.player_id.clone(),
+                at_us: since_us,
+            });
         }
         let welcome = encode(|e| {
             e.welcome(
@@ -352,8 +364,10 @@ impl Session {
         // The seat is held while the player's saved state loads (the room
         // does not wait: it sees the join only once the state is here).
         let snapshots = self.node.snapshots.clone();
+        let node = self.node.clone();
         self.joining_room = Some(seat.room().clone());
         self.joining = Some(Box::pin(async move {
+            node.seated_elsewhere_released(&player_id).await;
             let loaded = snapshots.claim_and_load(player_id).await;
             (seat, loaded)
         }));

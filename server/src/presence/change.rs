@@ -101,6 +101,12 @@ pub enum Body {
     /// The node rewrote its whole state in Redis (after a reconnect, a full
     /// queue or being reaped): read it again.
     Republished,
+    /// Access-control actions taken on the sending node (see
+    /// [`super::access`]).
+    Access {
+        /// The actions, in the order they were taken.
+        actions: Vec<super::access::AccessAction>,
+    },
     /// The node is gone (shut down, or reaped after its heartbeat expired):
     /// forget its rooms and players.
     Gone {

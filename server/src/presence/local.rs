@@ -35,4 +35,8 @@ impl Presence for LocalPresence {
     fn health(&self) -> Health {
         Health::Local
     }
+
+    fn publish_access(&self, _action: crate::presence::AccessAction) {
+        // One node: the action was applied where it was taken.
+    }
 }

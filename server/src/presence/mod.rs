@@ -6,10 +6,12 @@
 //! |---|---|
 //! | [`options`] | `--presence`, `--public-url`, TTL, queue and timeout settings |
 //! | [`change`] | changes of one node's state and the bulletins nodes exchange |
+//! | [`access`] | logins, kicks and bans that every node must apply |
 //! | [`view`] | the cluster as this node sees it (sharded concurrent maps) |
 //! | [`local`] | the in-process backend (single node, the default) |
 //! | [`redis`] | the Redis backend (`fred`): heartbeats, TTL keys, pub/sub, resync, reaping |
 
+pub mod access;
 pub mod change;
 pub mod local;
 pub mod options;
@@ -19,6 +21,7 @@ pub mod view;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use access::{AccessAction, AccessSink};
 pub use change::{Change, Stamped};
 pub use options::PresenceOptions;
 pub use view::{Placement, PresenceView, RoomRecord};
@@ -58,6 +61,9 @@ pub trait Presence: Send + Sync + 'static {
     fn publish(&self, change: Stamped);
     /// Current health.
     fn health(&self) -> Health;
+    /// Takes an access-control action (already applied on this node) to
+    /// the other nodes. Never blocks.
+    fn publish_access(&self, action: AccessAction);
 }
 
 /// Cheap, cloneable handle the node and its rooms report changes through.
@@ -81,6 +87,17 @@ impl PresenceHandle {
     /// An in-process presence for a single node.
     pub fn local(node: &str, url: &str) -> PresenceHandle {
         PresenceHandle::new(Arc::new(local::LocalPresence::new(node, url)))
+    }
+
+    /// Tells the other nodes about an access-control action this node
+    /// already applied.
+    pub fn access(&self, action: AccessAction) {
+        self.backend.publish_access(action);
+    }
+
+    /// True when other nodes may exist (a shared backend).
+    pub fn is_shared(&self) -> bool {
+        self.backend.backend() != "local"
     }
 
     fn record(&self, change: Change) {

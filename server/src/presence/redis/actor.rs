@@ -20,12 +20,13 @@ use tokio_util::sync::CancellationToken;
 use super::ops::{Beat, Ops};
 use super::{RedisPresence, keys};
 use crate::metrics::{
-    PRESENCE_CONNECTED, PRESENCE_EVENTS_IN, PRESENCE_EVENTS_OUT, PRESENCE_LATENCY, PRESENCE_NODES,
-    PRESENCE_REAPED, PRESENCE_REDIS_ERRORS, PRESENCE_REPUBLISHES, PRESENCE_RESYNCS,
-    REPUBLISH_COALESCED, REPUBLISH_CONNECT, REPUBLISH_LOST, RESYNC_LAGGED, RESYNC_RECONNECT,
-    RESYNC_STARTUP,
+    PRESENCE_ACCESS_DROPPED, PRESENCE_ACCESS_IN, PRESENCE_ACCESS_OUT, PRESENCE_CONNECTED,
+    PRESENCE_EVENTS_IN, PRESENCE_EVENTS_OUT, PRESENCE_LATENCY, PRESENCE_NODES, PRESENCE_REAPED,
+    PRESENCE_REDIS_ERRORS, PRESENCE_REPUBLISHES, PRESENCE_RESYNCS, REPUBLISH_COALESCED,
+    REPUBLISH_CONNECT, REPUBLISH_LOST, RESYNC_LAGGED, RESYNC_RECONNECT, RESYNC_STARTUP,
 };
 use crate::presence::PresenceOptions;
+use crate::presence::access::AccessAction;
 use crate::presence::change::{Body, Bulletin, Change};
 
 /// Most changes written in one transaction.
@@ -130,7 +131,10 @@ impl Actor {
                         self.resync.get_or_insert(RESYNC_RECONNECT);
                     }
                 }
-                () = self.shared.wake.notified() => self.write_changes().await,
+                () = self.shared.wake.notified() => {
+                    self.write_changes().await;
+                    self.write_access().await;
+                }
             }
             self.catch_up().await;
         }
@@ -204,6 +208,10 @@ impl Actor {
             match self.ops.snapshot().await {
                 Ok((states, dead)) => {
                     self.shared.view.replace_all(states);
+                    match self.ops.bans(crate::clock::now_micros() / 1000).await {
+                        Ok(bans) => bans.iter().for_each(|ban| self.shared.sink.apply(ban)),
+                        Err(e) => return self.failed("resync", &e),
+                    }
                     counter!(PRESENCE_RESYNCS, "reason" => reason).increment(1);
                     self.resync = None;
                     for node in dead {
@@ -215,6 +223,45 @@ impl Actor {
         }
         gauge!(PRESENCE_NODES).set(self.shared.view.nodes().len() as f64);
         self.set_connected(true);
+    }
+
+    /// Publishes this node's queued access-control actions (they wait while
+    /// Redis is unreachable; a failed publish drops them, counted).
+    async fn write_access(&mut self) {
+        if !self.claimed || !self.shared.connected.load(Ordering::Acquire) {
+            return;
+        }
+        let mut actions = Vec::new();
+        while actions.len() < MAX_BATCH {
+            match self.shared.access.pop() {
+                Some(action) => actions.push(action),
+                None => break,
+            }
+        }
+        if actions.is_empty() {
+            return;
+        }
+        if !self.shared.access.is_empty() {
+            self.shared.wake.notify_one();
+        }
+        let labels: Vec<&'static str> = actions.iter().map(AccessAction::label).collect();
+        let count = actions.len() as u64;
+        match tokio::time::timeout(self.timeout, self.ops.publish_access(actions)).await {
+            Ok(Ok(())) => {
+                for label in labels {
+                    counter!(PRESENCE_ACCESS_OUT, "action" => label).increment(1);
+                }
+            }
+            Ok(Err(e)) => {
+                counter!(PRESENCE_ACCESS_DROPPED).increment(count);
+                self.failed("write", &e);
+            }
+            Err(_) => {
+                counter!(PRESENCE_ACCESS_DROPPED).increment(count);
+                counter!(PRESENCE_REDIS_ERRORS, "op" => "write").increment(1);
+                self.set_connected(false);
+            }
+        }
     }
 
     /// Writes queued changes of this node (or leaves them to a republish).
@@ -372,6 +419,12 @@ impl Actor {
                 }
             },
             Body::Gone { gone } => self.shared.view.remove_node(&gone),
+            Body::Access { actions } => {
+                for action in &actions {
+                    self.shared.sink.apply(action);
+                    counter!(PRESENCE_ACCESS_IN, "action" => action.label()).increment(1);
+                }
+            }
         }
         gauge!(PRESENCE_NODES).set(self.shared.view.nodes().len() as f64);
     }

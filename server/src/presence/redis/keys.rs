@@ -7,6 +7,7 @@
 //! | `tf:rooms:{node}` | hash, TTL | room id → `{mode}\t{capacity}\t{players}\t{seq}[\tprivate]` |
 //! | `tf:players:{node}` | hash, TTL | `{room id}\t{player id}` → joined at (Unix ms) |
 //! | `tf:room:{room}` | string, TTL | owning node (set if absent) |
+//! | `tf:bans` | hash | banned player id → end of the ban (Unix ms) |
 //! | channel `tf:presence` | pub/sub | JSON bulletins |
 //!
 //! Every key of a node carries the presence TTL and is refreshed by the
@@ -21,6 +22,8 @@ use crate::presence::view::{Placement, RoomRecord};
 pub const CHANNEL: &str = "tf:presence";
 /// The set of node ids.
 pub const NODES: &str = "tf:nodes";
+/// Bans of the whole cluster: player id → end of the ban (Unix ms).
+pub const BANS: &str = "tf:bans";
 
 /// Heartbeat key of `node`.
 pub fn heartbeat(node: &str) -> String {

@@ -28,8 +28,11 @@ use metrics::counter;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Health, Presence, PresenceHandle, PresenceOptions, PresenceView, Stamped};
-use crate::metrics::PRESENCE_QUEUE_FULL;
+use super::{
+    AccessAction, AccessSink, Health, Presence, PresenceHandle, PresenceOptions, PresenceView,
+    Stamped,
+};
+use crate::metrics::{PRESENCE_ACCESS_DROPPED, PRESENCE_QUEUE_FULL};
 
 /// The presence backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +55,16 @@ pub struct RedisPresence {
     overflowed: AtomicBool,
     wake: Notify,
     connected: AtomicBool,
+    /// Access-control actions of this node waiting to be published.
+    access: ArrayQueue<AccessAction>,
+    /// Applies other nodes' access-control actions here.
+    sink: Arc<dyn AccessSink>,
 }
+
+/// Access-control actions that may wait for the presence actor; past it an
+/// action is dropped (counted in `tickforge_presence_access_dropped_total`,
+/// logged): other nodes then miss that kick, ban or replacement.
+pub const ACCESS_QUEUE: usize = 65_536;
 
 impl Presence for RedisPresence {
     fn backend(&self) -> &'static str {
@@ -80,6 +92,17 @@ impl Presence for RedisPresence {
             Health::Degraded
         }
     }
+
+    fn publish_access(&self, action: AccessAction) {
+        if let Err(action) = self.access.push(action) {
+            counter!(PRESENCE_ACCESS_DROPPED).increment(1);
+            tracing::warn!(
+                action = action.label(),
+                "presence: access queue full; action not sent to other nodes"
+            );
+        }
+        self.wake.notify_one();
+    }
 }
 
 /// Whether `id` can be part of a Redis key and of room ids.
@@ -98,6 +121,7 @@ pub fn start(
     redis_url: &str,
     node: &str,
     url: &str,
+    sink: Arc<dyn AccessSink>,
     shutdown: CancellationToken,
 ) -> Result<(PresenceHandle, JoinHandle<()>), PresenceError> {
     if !valid_node_id(node) {
@@ -131,6 +155,8 @@ pub fn start(
         overflowed: AtomicBool::new(false),
         wake: Notify::new(),
         connected: AtomicBool::new(false),
+        access: ArrayQueue::new(ACCESS_QUEUE),
+        sink,
     });
     let actor = actor::Actor::new(shared.clone(), client, subscriber, options);
     let runtime = tokio::runtime::Builder::new_current_thread()

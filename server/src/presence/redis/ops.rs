@@ -12,6 +12,7 @@ use fred::prelude::{
 };
 
 use super::keys;
+use crate::presence::access::AccessAction;
 use crate::presence::change::{Body, Bulletin, Change, Stamped};
 use crate::presence::view::{NodeState, PresenceView};
 
@@ -396,6 +397,51 @@ impl Ops {
             .eval(REAP_SCRIPT, keys_arg, vec![node.to_string(), gone])
             .await?;
         Ok(reaped == 1)
+    }
+
+    /// Publishes this node's access-control actions; bans and unbans are
+    /// also written to the cluster's ban hash (expired bans are dropped
+    /// from it when they are read).
+    pub async fn publish_access(&self, actions: Vec<AccessAction>) -> Result<(), Error> {
+        let trx = self.client.multi();
+        for action in &actions {
+            match action {
+                AccessAction::Ban { player, until_ms } => {
+                    let _: () = trx
+                        .hset(keys::BANS, (&**player, until_ms.to_string()))
+                        .await?;
+                }
+                AccessAction::Unban { player } => {
+                    let _: () = trx.hdel(keys::BANS, &**player).await?;
+                }
+                AccessAction::Replace { .. } | AccessAction::Kick { .. } => {}
+            }
+        }
+        let message = self.bulletin(Body::Access { actions })?;
+        let _: () = trx.publish(keys::CHANNEL, message).await?;
+        let _: Value = trx.exec(true).await?;
+        Ok(())
+    }
+
+    /// Every ban of the cluster still in force at `now_ms`; expired ones
+    /// are removed from the hash.
+    pub async fn bans(&self, now_ms: u64) -> Result<Vec<AccessAction>, Error> {
+        let all: HashMap<String, String> = self.client.hgetall(keys::BANS).await?;
+        let mut bans = Vec::with_capacity(all.len());
+        let mut expired = Vec::new();
+        for (player, until) in all {
+            match until.parse::<u64>() {
+                Ok(until_ms) if until_ms > now_ms => bans.push(AccessAction::Ban {
+                    player: Arc::from(player),
+                    until_ms,
+                }),
+                _ => expired.push(player),
+            }
+        }
+        if !expired.is_empty() {
+            let _: () = self.client.hdel(keys::BANS, expired).await?;
+        }
+        Ok(bans)
     }
 
     /// Removes this node's keys at shutdown and announces it as gone.
