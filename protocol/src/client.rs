@@ -4,9 +4,11 @@
 //! connecting a Rust game client or bot:
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), tickforge_protocol::client::ClientError> {
+//! # async fn demo(token: String) -> Result<(), tickforge_protocol::client::ClientError> {
 //! use tickforge_protocol::client::{Client, ConnectOptions, Event};
-//! let mut client = Client::connect("ws://127.0.0.1:7700/ws", ConnectOptions::player("alice")).await?;
+//! // A session token: from the game's login service, `POST /auth/guest`
+//! // or `tickforge token mint`. The player id is its subject.
+//! let mut client = Client::connect("ws://127.0.0.1:7700/ws", ConnectOptions::token(token)).await?;
 //! let joined = client.join_or_create("arena").await?;
 //! client.send_input(&[]).await?;
 //! while let Event::State(state) = client.next_event().await? {
