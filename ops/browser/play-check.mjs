@@ -70,8 +70,10 @@ let b;
 let summary;
 try {
   browser = await launchChromium(args.chromium, LAUNCH_TIMEOUT_MS);
+  // One browser profile, two tabs: each tab is its own guest player
+  // (the page keeps its guest session in sessionStorage, per tab).
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
   const open = async (who, url) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
     const page = await context.newPage();
     watchPage(page, origin, problems, `${who}: `);
     const response = await page.goto(url, { waitUntil: "load", timeout: 15_000 }).catch((e) => fail(`${who} could not open ${url}: ${e.message.split("\n")[0]}`));
@@ -103,6 +105,11 @@ try {
   }, [room, mover], READY_TIMEOUT_MS);
   const bJoined = await look(b);
   const watcher = bJoined.snap.entityId;
+  const playerA = first.snap.playerId;
+  if (!playerA?.startsWith("g_") || !bJoined.snap.playerId?.startsWith("g_") || bJoined.snap.playerId === playerA) {
+    fail(`two tabs must be two guest players: A is ${playerA}, B is ${bJoined.snap.playerId}`);
+  }
+  await waitFor(b, "B does not show A's display name", (id) => window.tickforgePlay?.snapshot().entities.some((e) => e.id === id && e.name === "alice"), mover, READY_TIMEOUT_MS);
   await waitFor(a, "A does not see B", (id) => window.tickforgePlay?.snapshot().entities.some((e) => e.id === id), watcher, READY_TIMEOUT_MS);
   // Let B's interpolation settle on a few states.
   await b.waitForTimeout(300);
@@ -158,12 +165,23 @@ try {
 
   await a.screenshot({ path: moverShot, timeout: 10_000 });
   if (problems.length) fail(problems.join("; "));
+
+  // A reload keeps the player: same guest id, back in a room.
+  await a.reload({ waitUntil: "load", timeout: 15_000 });
+  await waitFor(a, "A did not come back after a reload", () => {
+    const s = window.tickforgePlay?.snapshot();
+    return s && s.status === "open" && s.roomId && s.entityId !== null;
+  }, null, READY_TIMEOUT_MS);
+  const reloaded = (await look(a)).snap.playerId;
+  if (reloaded !== playerA) fail(`a reload changed the player: ${playerA} -> ${reloaded}`);
+  if (problems.length) fail(problems.join("; "));
   summary = {
     ok: true,
     url: args.url,
     room,
     mover,
     watcher,
+    players: { a: playerA, b: bJoined.snap.playerId, a_after_reload: reloaded },
     keys: [keyX, keyY],
     seen_by_b: { before: { x: before.x, y: before.y }, after: { x: after.x, y: after.y } },
     own_on_a: { before: ownBefore, while_held: ownHeld },
