@@ -153,6 +153,16 @@ impl Server {
                 }
             }
         }
+        if let Some(jwks) = node.auth.jwks_fetcher() {
+            match spawn_jwks_fetcher(jwks, node.shutdown.clone()) {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    node.shutdown.cancel();
+                    persistence.finish();
+                    return Err(io("spawning JWKS thread")(e));
+                }
+            }
+        }
         match observer::spawn(node.clone()) {
             Ok(thread) => threads.push(thread),
             Err(e) => {
@@ -241,6 +251,19 @@ fn public_url(config: &Config, local_addr: SocketAddr) -> String {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     format!("ws://{addr}/ws")
+}
+
+/// The thread that fetches `--jwks-url` (its own current-thread runtime).
+fn spawn_jwks_fetcher(
+    jwks: Arc<crate::auth::jwks::Jwks>,
+    shutdown: CancellationToken,
+) -> std::io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("tickforge-jwks".into())
+        .spawn(move || runtime.block_on(jwks.run_fetcher(shutdown)))
 }
 
 /// The configured presence backend; the Redis one comes with its thread.

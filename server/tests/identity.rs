@@ -572,3 +572,97 @@ async fn trust_hello_believes_hello_and_says_so_on_readyz() {
     );
     assert_eq!(server.metric("tickforge_auth_trust_hello").await, 1.0);
 }
+
+/// Serves `document()` at every path over HTTP/1.1 on a loopback port.
+async fn serve_jwks(document: std::sync::Arc<std::sync::Mutex<String>>) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let body = document.lock().expect("document").clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 2048];
+                let _ = tcp.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// The bytes after the PEM armour of a public key (its DER encoding).
+fn public_der(name: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(
+            fixture_text(name)
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .expect("pem body")
+}
+
+#[tokio::test]
+async fn keys_fetched_from_a_jwks_url_are_used_and_a_rotation_is_picked_up_on_an_unknown_kid() {
+    let ed = public_der("ed-public.pem");
+    let ec = public_der("ec-public.pem");
+    let (x, y) = (&ec[ec.len() - 64..ec.len() - 32], &ec[ec.len() - 32..]);
+    let first = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "idp-1",
+        "x": URL_SAFE_NO_PAD.encode(&ed[ed.len() - 32..]) }] });
+    let rotated = json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "idp-2", "alg": "ES256",
+        "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y) }] });
+    let document = std::sync::Arc::new(std::sync::Mutex::new(first.to_string()));
+    let jwks = serve_jwks(document.clone()).await;
+    let url = format!("http://{jwks}/.well-known/jwks.json");
+    let server = start(&[
+        "--auth",
+        "jwt",
+        "--jwks-url",
+        &url,
+        "--jwks-refresh-s",
+        "3600",
+    ]);
+
+    let claims = json!({ "sub": "idris", "exp": unix_now() + 600 });
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("idp-1".into());
+    let ed_key = EncodingKey::from_ed_pem(fixture_text("ed-private.pem").as_bytes()).expect("ed");
+    let token = sign(header, &claims, &ed_key);
+    support::cluster::eventually(WAIT, "the JWKS fetched at start", || async {
+        hello(&server, "", Some(token.clone()))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+
+    *document.lock().expect("document") = rotated.to_string();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("idp-2".into());
+    let ec_key = EncodingKey::from_ec_pem(fixture_text("ec-private.pem").as_bytes()).expect("ec");
+    let token = sign(header, &claims, &ec_key);
+    assert_eq!(
+        refusal(&server, "", Some(token.clone())).await,
+        (4003, "auth_unknown_key".to_string()),
+        "the new kid is not known before the refetch it triggers"
+    );
+    support::cluster::eventually(WAIT, "the rotated key after a refetch", || async {
+        hello(&server, "", Some(token.clone()))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    assert!(
+        server
+            .metric("tickforge_jwks_refreshes_total{result=\"ok\"}")
+            .await
+            >= 2.0
+    );
+}

@@ -1,23 +1,21 @@
 //! Keys for JWTs that tickforge does not sign: from the game's own login
 //! service (an HS256 shared secret) or an identity provider (a PEM public
-//! key, or a JWKS document chosen by `kid`). Each key allows exactly one
+//! key, or a JWKS document chosen by `kid`: [`super::jwks`]). Each key allows exactly one
 //! algorithm; a token whose `alg` differs is refused, which rules out
 //! algorithm confusion (an HS256 token "signed" with an RSA public key).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+use super::jwks::Jwks;
 use super::options::{AuthOptions, PublicKeyAlg};
 use super::refusal::AuthRefusal;
 
 /// Shortest HS256 secret accepted from the login service, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
-/// A token with an unknown `kid` re-reads the JWKS at most this often.
-const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(10);
 
 /// One verifying key and the only algorithm it accepts.
 #[derive(Clone)]
@@ -44,21 +42,13 @@ pub enum KeyLoadError {
     Invalid(String),
 }
 
-/// JWKS keys by `kid`, re-read from their file.
-struct Jwks {
-    path: PathBuf,
-    refresh: Duration,
-    keys: RwLock<Arc<Vec<(String, ExternalKey)>>>,
-    loaded_at: Mutex<Instant>,
-}
-
 /// Every third-party key the node accepts.
 #[derive(Default)]
 pub struct ExternalKeys {
     /// Keys without a `kid` (the shared secret, the PEM key): tried for
     /// tokens whose `kid` is absent or unknown.
     anonymous: Vec<ExternalKey>,
-    jwks: Option<Jwks>,
+    jwks: Option<Arc<Jwks>>,
 }
 
 impl ExternalKeys {
@@ -98,16 +88,19 @@ impl ExternalKeys {
                 decoding: decoding.map_err(invalid)?,
             });
         }
-        let jwks = match &options.jwks_file {
-            Some(path) => Some(Jwks {
-                path: path.clone(),
-                refresh: Duration::from_secs(options.jwks_refresh_s.max(1)),
-                keys: RwLock::new(Arc::new(read_jwks(path)?)),
-                loaded_at: Mutex::new(Instant::now()),
-            }),
-            None => None,
+        let refresh = Duration::from_secs(options.jwks_refresh_s.max(1));
+        let jwks = match (&options.jwks_file, &options.jwks_url) {
+            (Some(path), _) => Some(Arc::new(Jwks::from_file(path.clone(), refresh)?)),
+            (None, Some(url)) => Some(Arc::new(Jwks::from_url(url.clone(), refresh))),
+            (None, None) => None,
         };
         Ok(ExternalKeys { anonymous, jwks })
+    }
+
+    /// The JWKS document, when one is configured (its URL fetcher runs on
+    /// a thread of its own: [`Jwks::run_fetcher`]).
+    pub fn jwks(&self) -> Option<&Arc<Jwks>> {
+        self.jwks.as_ref()
     }
 
     /// True when no third-party key is configured.
@@ -143,97 +136,10 @@ impl ExternalKeys {
     }
 }
 
-impl Jwks {
-    fn get(&self, kid: &str) -> Option<ExternalKey> {
-        let keys = match self.keys.read() {
-            Ok(keys) => keys.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        keys.iter()
-            .find(|(k, _)| k == kid)
-            .map(|(_, key)| key.clone())
-    }
-
-    /// Re-reads the file when the refresh period passed (or, for an unknown
-    /// `kid`, when the last read is older than [`UNKNOWN_KID_RELOAD`]).
-    /// Returns whether it re-read. A file that no longer parses keeps the
-    /// previous keys (logged).
-    fn refresh_if_due(&self, unknown_kid: bool) -> bool {
-        let Ok(mut loaded_at) = self.loaded_at.try_lock() else {
-            return false;
-        };
-        let due = if unknown_kid {
-            UNKNOWN_KID_RELOAD
-        } else {
-            self.refresh
-        };
-        if loaded_at.elapsed() < due {
-            return false;
-        }
-        *loaded_at = Instant::now();
-        match read_jwks(&self.path) {
-            Ok(keys) => {
-                if let Ok(mut current) = self.keys.write() {
-                    *current = Arc::new(keys);
-                }
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "JWKS not reloaded; keeping the previous keys");
-                false
-            }
-        }
-    }
-}
-
-fn read(path: &Path) -> Result<String, KeyLoadError> {
+/// A file's contents.
+pub(super) fn read(path: &Path) -> Result<String, KeyLoadError> {
     std::fs::read_to_string(path).map_err(|source| KeyLoadError::Read {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// The keys of a JWKS file that carry a `kid` and a usable algorithm.
-fn read_jwks(path: &Path) -> Result<Vec<(String, ExternalKey)>, KeyLoadError> {
-    let set: JwkSet = serde_json::from_str(&read(path)?)
-        .map_err(|e| KeyLoadError::Invalid(format!("{}: {e}", path.display())))?;
-    let mut keys = Vec::with_capacity(set.keys.len());
-    for jwk in &set.keys {
-        let Some(kid) = jwk.common.key_id.clone() else {
-            tracing::warn!(path = %path.display(), "JWKS key without kid ignored");
-            continue;
-        };
-        let Some(alg) = jwk_algorithm(jwk) else {
-            tracing::warn!(%kid, "JWKS key with no usable algorithm ignored");
-            continue;
-        };
-        match DecodingKey::from_jwk(jwk) {
-            Ok(decoding) => keys.push((kid, ExternalKey { alg, decoding })),
-            Err(e) => tracing::warn!(%kid, error = %e, "JWKS key ignored"),
-        }
-    }
-    Ok(keys)
-}
-
-/// The algorithm a JWK allows: its `alg`, else the one its key type implies.
-fn jwk_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
-    if let Some(alg) = jwk.common.key_algorithm {
-        return match alg {
-            KeyAlgorithm::HS256 => Some(Algorithm::HS256),
-            KeyAlgorithm::RS256 => Some(Algorithm::RS256),
-            KeyAlgorithm::ES256 => Some(Algorithm::ES256),
-            KeyAlgorithm::EdDSA => Some(Algorithm::EdDSA),
-            _ => None,
-        };
-    }
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            Some(Algorithm::ES256)
-        }
-        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
-            Some(Algorithm::EdDSA)
-        }
-        _ => None,
-    }
 }

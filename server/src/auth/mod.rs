@@ -11,7 +11,8 @@
 //! |---|---|
 //! | [`options`] | `--auth`, keys, skew, guest rate, allowed origins |
 //! | [`verify`] | the checks a token goes through, in order |
-//! | [`external`] | third-party keys: HS256 secret, PEM public key, JWKS |
+//! | [`external`] | third-party keys: HS256 secret, PEM public key |
+//! | [`jwks`] | JWKS documents from a file or a URL, refreshed |
 //! | [`refusal`] | why a token was refused (close reason, metric label) |
 //! | [`name`] | display names: cleaned, length-limited |
 //! | [`guest`] | guest ids and the per-IP guest login rate |
@@ -22,6 +23,7 @@
 pub mod bans;
 pub mod external;
 pub mod guest;
+pub mod jwks;
 pub mod name;
 pub mod options;
 pub mod origin;
@@ -153,6 +155,12 @@ impl Auth {
             live: sessions::LiveSessions::default(),
             origins: origin::OriginPolicy::new(&options.allowed_origins),
         })
+    }
+
+    /// The JWKS document fetched from a URL, if any: its fetcher thread
+    /// must run ([`jwks::Jwks::run_fetcher`]).
+    pub fn jwks_fetcher(&self) -> Option<Arc<jwks::Jwks>> {
+        self.external.jwks().filter(|j| j.is_url()).cloned()
     }
 
     /// The accepted modes.

@@ -87,7 +87,12 @@ pub struct AuthOptions {
     /// `kid` (at most once per 10 s).
     #[arg(long, env = "TICKFORGE_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
-    /// Period of re-reading `--jwks-file`, in seconds.
+    /// JWKS document URL (HTTP or HTTPS, e.g. an identity provider's
+    /// `…/.well-known/jwks.json`), fetched at start by a thread of its own,
+    /// then every `--jwks-refresh-s` and on an unknown `kid`.
+    #[arg(long, env = "TICKFORGE_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// Period of re-reading `--jwks-file` or re-fetching `--jwks-url`, in seconds.
     #[arg(long, env = "TICKFORGE_JWKS_REFRESH_S", default_value_t = 300)]
     pub jwks_refresh_s: u64,
     /// Required `aud` of JWTs from the login service or identity provider.
@@ -123,6 +128,7 @@ impl AuthOptions {
             || self.jwt_secret.is_some()
             || self.jwt_public_key_file.is_some()
             || self.jwks_file.is_some()
+            || self.jwks_url.is_some()
     }
 
     /// The accepted modes after applying the default.
@@ -163,7 +169,7 @@ impl AuthOptions {
         if modes.contains(&AuthMode::Jwt) && !self.has_jwt_key() {
             return Some(
                 "--auth jwt needs a key: --jwt-secret-file, TICKFORGE_JWT_SECRET, \
-                 --jwt-public-key-file or --jwks-file"
+                 --jwt-public-key-file, --jwks-file or --jwks-url"
                     .into(),
             );
         }
@@ -173,6 +179,14 @@ impl AuthOptions {
                  same key: pass --session-key-file (tickforge token keygen > FILE)"
                     .into(),
             );
+        }
+        if self.jwks_file.is_some() && self.jwks_url.is_some() {
+            return Some("give --jwks-file or --jwks-url, not both".into());
+        }
+        if let Some(url) = &self.jwks_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Some(format!("--jwks-url `{url}` must be http:// or https://"));
         }
         if self.guest_logins_per_minute == 0 {
             return Some("--guest-logins-per-minute must be positive".into());

@@ -21,6 +21,9 @@ pub const SESSIONS_REPLACED: &str = "tickforge_sessions_replaced_total";
 /// WebSocket upgrades refused for their browser Origin (counter).
 pub const ORIGIN_REFUSED: &str = "tickforge_origin_refused_total";
 
+/// JWKS document loads (counter; label `result`: `ok`, `error`).
+pub const JWKS_REFRESHES: &str = "tickforge_jwks_refreshes_total";
+
 /// `reason` of [`AUTH_REFUSED`] for a banned player.
 pub const REFUSED_BANNED: &str = "banned";
 /// `reason` of [`GUEST_REFUSED`] when guest sessions are switched off.
@@ -60,6 +63,10 @@ pub fn register_auth(trust_hello: bool) {
     counter!(GUEST_ISSUED).absolute(0);
     counter!(SESSIONS_REPLACED).absolute(0);
     counter!(ORIGIN_REFUSED).absolute(0);
+    describe_counter!(JWKS_REFRESHES, "JWKS document loads, by result.");
+    for result in ["ok", "error"] {
+        counter!(JWKS_REFRESHES, "result" => result).absolute(0);
+    }
     gauge!(AUTH_TRUST_HELLO).set(if trust_hello { 1.0 } else { 0.0 });
 }
 
