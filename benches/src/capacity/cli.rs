@@ -73,6 +73,22 @@ pub struct Options {
     /// Write the whole result as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// How bots prove who they are to tickforge: `session` (each bot signs
+    /// a token with the run's session key and tickforge verifies it at
+    /// Hello, as in production) or `trust-hello` (no token; tickforge
+    /// believes Hello: the identity checks' cost left out).
+    #[arg(long, value_enum, default_value_t = Identity::Session)]
+    pub identity: Identity,
+}
+
+/// How bots prove who they are (`--identity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Identity {
+    /// A signed session token per bot, verified at Hello.
+    Session,
+    /// No token: `--auth trust-hello`.
+    TrustHello,
 }
 
 impl Options {
@@ -140,12 +156,13 @@ impl ServerKind {
     }
 
     /// Arguments for one server core listening on `addrs`, 30 Hz rooms of 32.
-    /// tickforge verifies every bot's token (mode `guest`, which also accepts
-    /// tokens signed with `session_key`); the baseline reads none.
-    pub fn args(self, addrs: ServerAddrs, session_key: &std::path::Path) -> Vec<String> {
+    /// With a `session_key` tickforge verifies every bot's token (mode
+    /// `guest`, which also accepts tokens signed with that key); without one
+    /// it runs `--auth trust-hello`. The baseline reads no token.
+    pub fn args(self, addrs: ServerAddrs, session_key: Option<&std::path::Path>) -> Vec<String> {
         let listen = addrs.public.to_string();
         let admin = addrs.admin.to_string();
-        let key = session_key.display().to_string();
+        let key = session_key.map(|k| k.display().to_string());
         let tick = TICK_HZ.to_string();
         let seats = ROOM_CAPACITY.to_string();
         let args: Vec<&str> = match self {
@@ -164,11 +181,13 @@ impl ServerKind {
                 &seats,
                 "--log",
                 "warn",
-                "--auth",
-                "guest",
-                "--session-key-file",
-                &key,
-            ],
+            ]
+            .into_iter()
+            .chain(match &key {
+                Some(key) => vec!["--auth", "guest", "--session-key-file", key.as_str()],
+                None => vec!["--auth", "trust-hello"],
+            })
+            .collect(),
             ServerKind::Baseline => vec![
                 "--listen",
                 &listen,
@@ -267,7 +286,7 @@ mod tests {
     #[test]
     fn tickforge_runs_one_unpinned_shard_because_taskset_pins_the_process() {
         let key = std::path::Path::new("/run/key.json");
-        let args = ServerKind::Tickforge.args(addrs(), key);
+        let args = ServerKind::Tickforge.args(addrs(), Some(key));
         let line = args.join(" ");
         assert!(
             line.contains(
@@ -279,7 +298,9 @@ mod tests {
             line.contains("--auth guest --session-key-file /run/key.json"),
             "{line}"
         );
-        let baseline = ServerKind::Baseline.args(addrs(), key);
+        let trusting = ServerKind::Tickforge.args(addrs(), None).join(" ");
+        assert!(trusting.ends_with("--auth trust-hello"), "{trusting}");
+        let baseline = ServerKind::Baseline.args(addrs(), Some(key));
         assert!(baseline.join(" ").contains("--threads 1"));
     }
 

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use cli::{Options, ROOM_CAPACITY, TICK_HZ};
+use cli::{Identity, Options, ROOM_CAPACITY, TICK_HZ};
 use interrupt::{Interrupt, Interrupted};
 use machine::Machine;
 use process::Guarded;
@@ -112,13 +112,19 @@ pub fn run(options: &Options, interrupt: &Interrupt) -> anyhow::Result<CapacityR
 
     let machine = Machine::probe(&workspace, clk_tck);
     let started_utc = machine::utc_now();
-    // tickforge runs with identity checks on: it verifies a token per bot,
-    // signed by the swarm with this run's session key.
-    let session_key = out_dir.join("session-key.json");
-    std::fs::write(
-        &session_key,
-        tickforge_protocol::session_token::SessionKeys::generate_ed25519_json()?,
-    )?;
+    // With `--identity session` (the default) tickforge verifies a token per
+    // bot, signed by the swarm with this run's session key.
+    let session_key = match options.identity {
+        Identity::Session => {
+            let path = out_dir.join("session-key.json");
+            std::fs::write(
+                &path,
+                tickforge_protocol::session_token::SessionKeys::generate_ed25519_json()?,
+            )?;
+            Some(path)
+        }
+        Identity::TrustHello => None,
+    };
     let harness = Harness {
         options,
         bins,
@@ -184,6 +190,7 @@ pub fn run(options: &Options, interrupt: &Interrupt) -> anyhow::Result<CapacityR
             raw_secs: options.raw_secs,
             trim_fraction: TRIM_FRACTION,
             keep_going: options.keep_going,
+            identity: options.identity,
         },
         limits: harness.limits,
         commands,

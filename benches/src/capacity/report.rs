@@ -180,6 +180,8 @@ pub struct Settings {
     pub trim_fraction: f64,
     /// Kept stepping after breaches.
     pub keep_going: bool,
+    /// How bots proved who they were to tickforge.
+    pub identity: super::cli::Identity,
 }
 
 /// The whole run.

@@ -91,8 +91,9 @@ pub struct Harness<'a> {
     pub bins: Bins,
     /// Reports and logs.
     pub out_dir: PathBuf,
-    /// The session key tickforge verifies and the swarm signs bot tokens with.
-    pub session_key: PathBuf,
+    /// The session key tickforge verifies and the swarm signs bot tokens
+    /// with; `None`: `--identity trust-hello`.
+    pub session_key: Option<PathBuf>,
     /// Clock ticks per second of `/proc` CPU times.
     pub clk_tck: u64,
     /// The SLO.
@@ -158,7 +159,7 @@ impl Harness<'_> {
         let mut command = process::pinned(
             self.options.server_cpu,
             self.bins.server(kind),
-            &kind.args(addrs, &self.session_key),
+            &kind.args(addrs, self.session_key.as_deref()),
         );
         without_tickforge_env(&mut command);
         command.envs(kind.env().iter().copied());
@@ -283,7 +284,7 @@ impl Harness<'_> {
 
     fn swarm_args(&self, addr: SocketAddr, bots: u32, json: &Path) -> Vec<String> {
         let millis = self.options.step_duration().as_millis();
-        vec![
+        let mut args = vec![
             "--url".into(),
             format!("ws://{addr}/ws"),
             "--bots".into(),
@@ -305,9 +306,12 @@ impl Harness<'_> {
             "--quiet".into(),
             "--json".into(),
             json.display().to_string(),
-            "--token-key-file".into(),
-            self.session_key.display().to_string(),
-        ]
+        ];
+        if let Some(key) = &self.session_key {
+            args.push("--token-key-file".into());
+            args.push(key.display().to_string());
+        }
+        args
     }
 }
 

@@ -61,7 +61,7 @@ pub fn section(report: &CapacityReport) -> String {
              otherwise; core busy counts both). The figures use \
              the readings inside the swarm's window less {:.0}% at each end; RSS per connection is \
              (RSS at the end of that span − the server's RSS before the swarm started) ÷ bots. Tick \
-             figures come from the delta of two `/metrics` scrapes in the same span.",
+             figures come from the delta of two `/metrics` scrapes in the same span. Identity: {}.",
             s.server_cpu,
             s.swarm_cpu,
             s.room_capacity,
@@ -69,7 +69,13 @@ pub fn section(report: &CapacityReport) -> String {
             s.input_hz,
             s.ramp,
             s.step_secs,
-            s.trim_fraction * 100.0
+            s.trim_fraction * 100.0,
+            match s.identity {
+                super::cli::Identity::Session =>
+                    "every bot signs an Ed25519 session token, tickforge verifies it at Hello (`--identity session`)",
+                super::cli::Identity::TrustHello =>
+                    "no tokens, tickforge believes Hello (`--identity trust-hello`)",
+            }
         ),
     );
     line(
