@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`listener`] | binding: the shards' `SO_REUSEPORT` listeners, the admin listener |
 //! | [`router`] | route tables as data, building a router from one; health checks |
+//! | [`security_headers`] | CSP, `nosniff` and `no-referrer` on every response of both listeners |
 //! | [`public`] | the public router on every shard: `/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play` |
 //! | [`admin`] | the admin listener's thread and router: `/metrics`, `/dashboard`, `/presence`, operators' `/rooms` |
 //! | [`cluster`] | presence views for operators: `/presence/{player}`, `/rooms?scope=cluster` |
@@ -19,4 +20,5 @@ pub mod kick;
 pub mod listener;
 pub mod public;
 pub mod router;
+pub mod security_headers;
 pub mod session;

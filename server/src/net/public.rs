@@ -58,6 +58,10 @@ pub const PUBLIC_ROUTES: &[Route<AppState>] = &[
         path: "/play/app.js",
         handler: || get(play::script),
     },
+    Route {
+        path: "/play/app.css",
+        handler: || get(play::style),
+    },
 ];
 
 /// Router state: the node and the shard serving this router.
