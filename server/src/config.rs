@@ -14,6 +14,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
 pub use crate::auth::AuthOptions;
+use crate::net::client_ip::ProxyNet;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
 
@@ -61,6 +62,7 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub auth: AuthOptions,
+
     /// What to do; without a command the server runs.
     #[command(subcommand)]
     #[serde(skip)]
@@ -119,6 +121,14 @@ pub struct NetOptions {
     /// Node id announced in Welcome. Default: `node-<pid>`.
     #[arg(long, env = "TICKFORGE_NODE_ID")]
     pub node_id: Option<String>,
+    /// Reverse proxies (load balancers, the ingress) whose `X-Forwarded-For`
+    /// is believed, comma-separated IP addresses or CIDR networks
+    /// (`10.0.0.0/8,192.0.2.7`). A request from one of them comes from the
+    /// rightmost address in that header that is not a trusted proxy itself
+    /// (session logs, the guest-login rate limit); from any other peer the
+    /// header is ignored. Default: none.
+    #[arg(long, env = "TICKFORGE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ProxyNet>,
     /// TCP listen backlog per shard.
     #[arg(long, env = "TICKFORGE_BACKLOG", default_value_t = 4096)]
     pub backlog: u32,

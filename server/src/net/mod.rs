@@ -9,10 +9,12 @@
 //! | [`public`] | the public router on every shard: `/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play` |
 //! | [`admin`] | the admin listener's thread and router: `/metrics`, `/dashboard`, `/presence`, operators' `/rooms` |
 //! | [`cluster`] | presence views for operators: `/presence/{player}`, `/rooms?scope=cluster` |
+//! | [`client_ip`] | a request's client IP: the peer, or `X-Forwarded-For` from a `--trusted-proxies` peer |
 //! | [`session`] | one WebSocket connection's loop |
 //! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
 pub mod admin;
+pub mod client_ip;
 pub mod close;
 pub mod cluster;
 pub mod guest;
