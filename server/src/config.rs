@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::auth::AuthOptions;
 use crate::net::client_ip::ProxyNet;
+pub use crate::net::tls::TlsOptions;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
 
@@ -62,7 +63,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub auth: AuthOptions,
-
+    /// TLS on the public listener.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub tls: TlsOptions,
     /// What to do; without a command the server runs.
     #[command(subcommand)]
     #[serde(skip)]
@@ -372,6 +376,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
         if let Some(problem) = self.presence.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.tls.problem() {
             return invalid(problem);
         }
         let shared_cluster = self.presence.redis_url().is_some();

@@ -10,6 +10,7 @@
 //! | [`admin`] | the admin listener's thread and router: `/metrics`, `/dashboard`, `/presence`, operators' `/rooms` |
 //! | [`cluster`] | presence views for operators: `/presence/{player}`, `/rooms?scope=cluster` |
 //! | [`client_ip`] | a request's client IP: the peer, or `X-Forwarded-For` from a `--trusted-proxies` peer |
+//! | [`tls`] | optional TLS on the public listener: certificates, SIGHUP reload, handshakes off the accept loop |
 //! | [`session`] | one WebSocket connection's loop |
 //! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
@@ -24,3 +25,4 @@ pub mod public;
 pub mod router;
 pub mod security_headers;
 pub mod session;
+pub mod tls;
