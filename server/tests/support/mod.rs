@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tickforge_protocol::arena_codec::{self, Move};
-use tickforge_protocol::client::{Client, ClientError, ConnectOptions, Event, StateInfo};
+use tickforge_protocol::client::{Client, ClientError, ConnectOptions, Event, Socket, StateInfo};
 use tickforge_protocol::session_token::{Claims, SessionKeys};
 use tickforge_server::{Config, GameRegistry, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 pub mod cluster;
@@ -155,7 +154,7 @@ impl TestServer {
     }
 
     /// A WebSocket with the subprotocol negotiated and nothing sent.
-    pub async fn raw(&self) -> WebSocketStream<TcpStream> {
+    pub async fn raw(&self) -> Socket {
         Client::open(&self.url(), &ConnectOptions::player("raw"))
             .await
             .expect("raw connect")
@@ -339,7 +338,7 @@ pub async fn next_state(client: &mut Client, within: Duration) -> StateInfo {
 }
 
 /// Reads until the server closes; returns (code, reason).
-pub async fn close_of(ws: &mut WebSocketStream<TcpStream>, within: Duration) -> (u16, String) {
+pub async fn close_of(ws: &mut Socket, within: Duration) -> (u16, String) {
     tokio::time::timeout(within, async {
         loop {
             match ws.next().await {
