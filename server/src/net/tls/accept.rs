@@ -7,8 +7,10 @@
 //! speaks slowly) costs one task until its deadline and never holds up the
 //! accept loop. At most [`MAX_HANDSHAKES`] handshakes run at once per shard
 //! (policy: wait — further connections stay in the kernel's accept backlog
-//! until one finishes). Every task runs on the shard's own runtime, and
-//! they all stop when the node shuts down.
+//! until one finishes; counted in `tickforge_tls_handshake_slots_full_total`).
+//! Finished handshakes wait for the HTTP server, which takes them at once,
+//! in a queue of [`READY_QUEUE`] (policy: wait). Every task runs on the
+//! shard's own runtime, and they all stop when the node shuts down.
 
 use std::io;
 use std::net::SocketAddr;
@@ -28,7 +30,7 @@ use crate::metrics as names;
 /// Handshakes in progress at once on one shard.
 pub const MAX_HANDSHAKES: usize = 1024;
 /// Finished handshakes waiting for the HTTP server of one shard.
-const READY_QUEUE: usize = 256;
+pub const READY_QUEUE: usize = 256;
 /// Pause after an accept error other than a dropped connection (out of file
 /// descriptors, say), as axum's own listener does.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
@@ -119,16 +121,22 @@ where
     }
 }
 
-/// Waits for a free handshake slot, then for a connection.
+/// Waits for a free handshake slot (counting the wait), then for a connection.
 async fn accept_with_slot(
     tcp: &TcpListener,
     slots: &Arc<Semaphore>,
 ) -> io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
-    let slot = slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| io::Error::other("handshake slots closed"))?;
+    let slot = match slots.clone().try_acquire_owned() {
+        Ok(slot) => slot,
+        Err(_) => {
+            counter!(names::TLS_HANDSHAKE_SLOTS_FULL).increment(1);
+            slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| io::Error::other("handshake slots closed"))?
+        }
+    };
     let (stream, peer) = tcp.accept().await?;
     Ok((stream, peer, slot))
 }
