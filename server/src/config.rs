@@ -14,6 +14,8 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
 pub use crate::auth::AuthOptions;
+use crate::net::client_ip::ProxyNet;
+pub use crate::net::tls::TlsOptions;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
 
@@ -61,6 +63,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub auth: AuthOptions,
+    /// TLS on the public listener.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub tls: TlsOptions,
     /// What to do; without a command the server runs.
     #[command(subcommand)]
     #[serde(skip)]
@@ -119,6 +125,14 @@ pub struct NetOptions {
     /// Node id announced in Welcome. Default: `node-<pid>`.
     #[arg(long, env = "TICKFORGE_NODE_ID")]
     pub node_id: Option<String>,
+    /// Reverse proxies (load balancers, the ingress) whose `X-Forwarded-For`
+    /// is believed, comma-separated IP addresses or CIDR networks
+    /// (`10.0.0.0/8,192.0.2.7`). A request from one of them comes from the
+    /// rightmost address in that header that is not a trusted proxy itself
+    /// (session logs, the guest-login rate limit); from any other peer the
+    /// header is ignored. Default: none.
+    #[arg(long, env = "TICKFORGE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ProxyNet>,
     /// TCP listen backlog per shard.
     #[arg(long, env = "TICKFORGE_BACKLOG", default_value_t = 4096)]
     pub backlog: u32,
@@ -364,6 +378,9 @@ impl Config {
         if let Some(problem) = self.presence.problem() {
             return invalid(problem);
         }
+        if let Some(problem) = self.tls.problem() {
+            return invalid(problem);
+        }
         let shared_cluster = self.presence.redis_url().is_some();
         if let Some(problem) = self
             .auth
@@ -483,22 +500,36 @@ fn overlay_file(config: Config, matches: &ArgMatches, path: &Path) -> Result<Con
     let file: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    let command = Config::command();
+    let unknown = |key: &str| file_err(format!("unknown setting `{key}`"));
     let mut merged = toml::Table::try_from(&config).map_err(|e| file_err(e.to_string()))?;
+    let mut keys = Vec::with_capacity(file.len());
     for (key, value) in file {
-        if !merged.contains_key(&key) {
-            return Err(file_err(format!("unknown setting `{key}`")));
+        if !command
+            .get_arguments()
+            .any(|arg| arg.get_id() == key.as_str())
+        {
+            return Err(unknown(&key));
         }
         let from_default = matches!(
             matches.value_source(&key),
             None | Some(ValueSource::DefaultValue)
         );
         if from_default {
-            merged.insert(key, value);
+            merged.insert(key.clone(), value);
         }
+        keys.push(key);
     }
     let mut out: Config = merged
         .try_into()
         .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+    // Settings left unset (`node_id`, `tls_cert`) are not in the serialized
+    // defaults, so a file may set any flag's key; but not the ones that never
+    // belong in a file (`config`, `jwt_secret`), which do not serialize.
+    let settable = toml::Table::try_from(&out).map_err(|e| file_err(e.to_string()))?;
+    if let Some(key) = keys.iter().find(|key| !settable.contains_key(*key)) {
+        return Err(unknown(key));
+    }
     out.config = config.config;
     Ok(out)
 }
@@ -538,5 +569,34 @@ mod tests {
         assert_eq!(c.room.modes[0].name, "duel");
         std::fs::write(&path, "no_such_setting = 1\n").unwrap_or_else(|e| panic!("{e}"));
         assert!(Config::load_from(["tickforge", "--config", &p]).is_err());
+    }
+
+    #[test]
+    fn a_file_sets_settings_that_default_to_unset_but_never_secrets() {
+        let dir = std::env::temp_dir().join(format!("tickforge-config-opt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("tickforge.toml");
+        let p = path.to_string_lossy().to_string();
+        std::fs::write(
+            &path,
+            "node_id = \"a\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n\
+             trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::load_from(["tickforge", "--config", &p]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.net.node_id.as_deref(), Some("a"));
+        assert_eq!(c.tls.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(c.net.trusted_proxies.len(), 2);
+        for secret in ["jwt_secret = \"s\"\n", "config = \"other.toml\"\n"] {
+            std::fs::write(&path, secret).unwrap_or_else(|e| panic!("{e}"));
+            let refused = Config::load_from(["tickforge", "--config", &p]);
+            assert!(refused.is_err(), "{secret} was accepted");
+        }
+        std::fs::write(&path, "tls_cert = \"c.pem\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let error = Config::load_from(["tickforge", "--config", &p])
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("--tls-key")));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

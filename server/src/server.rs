@@ -1,6 +1,7 @@
 //! Starting and stopping a node: bind the shard listeners and the admin
 //! listener, build one current-thread runtime per shard, start the pinned
-//! shard threads (public router) and the admin thread (admin router), and on
+//! shard threads (public router, over TLS with `--tls-cert`), the admin
+//! thread (admin router) and, with TLS, the SIGHUP reload thread, and on
 //! shutdown wait for them within the deadline.
 
 use std::net::SocketAddr;
@@ -8,11 +9,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use axum::serve::{Listener, ListenerExt, TapIo};
 use socket2::SockRef;
 use std::future::IntoFuture;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,6 +22,8 @@ use crate::auth::{Auth, AuthSetupError};
 use crate::config::Config;
 use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
+use crate::net::tls::accept::AcceptOptions;
+use crate::net::tls::{self, TlsCerts, TlsListener, TlsSetupError};
 use crate::net::{admin, listener, public};
 use crate::node::{Node, Services};
 use crate::persist::{PersistError, Persistence};
@@ -51,6 +54,9 @@ pub enum StartError {
     /// The identity keys could not be loaded.
     #[error(transparent)]
     Auth(#[from] AuthSetupError),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
@@ -75,6 +81,11 @@ impl Server {
         metrics::register_node(budget);
         let auth = Arc::new(Auth::new(&config.auth)?);
         metrics::register_auth(auth.trusts_hello());
+        metrics::register_tls();
+        let tls = match config.tls.files() {
+            Some((cert, key)) => Some(Arc::new(TlsCerts::load(cert, key)?)),
+            None => None,
+        };
         let (listeners, local_addr) =
             listener::bind_shards(config.net.listen, count, config.net.backlog)
                 .map_err(io("binding listeners"))?;
@@ -128,10 +139,11 @@ impl Server {
         } else {
             None
         };
-        let mut threads = Vec::with_capacity(count + 3);
+        let mut threads = Vec::with_capacity(count + 4);
         threads.extend(presence_thread);
         for (id, (runtime, listener)) in runtimes.into_iter().zip(listeners).enumerate() {
             let shard_node = node.clone();
+            let shard_tls = tls.clone();
             let core = cores.as_ref().map(|c| c[id % c.len()]);
             let spawned = std::thread::Builder::new()
                 .name(format!("tickforge-shard-{id}"))
@@ -141,7 +153,7 @@ impl Server {
                     {
                         tracing::warn!(shard = id, core = core.id, "could not pin shard to core");
                     }
-                    runtime.block_on(serve_shard(shard_node, id, listener));
+                    runtime.block_on(serve_shard(shard_node, id, listener, shard_tls));
                 });
             match spawned {
                 Ok(thread) => threads.push(thread),
@@ -179,11 +191,22 @@ impl Server {
                 return Err(io("spawning admin thread")(e));
             }
         }
+        if let Some(certs) = &tls {
+            match tls::reload::spawn(certs.clone(), node.shutdown.clone()) {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    node.shutdown.cancel();
+                    persistence.finish();
+                    return Err(io("spawning the TLS reload thread")(e));
+                }
+            }
+        }
         node.set_ready();
         tracing::info!(
             addr = %local_addr,
             admin = %admin_addr,
             shards = count,
+            tls = tls.is_some(),
             node = %node.node_id,
             "tickforge listening"
         );
@@ -239,9 +262,8 @@ impl Server {
     }
 }
 
-/// One shard's life: serve until shutdown, then drain its sessions and rooms.
 /// The URL other nodes send clients to: `--public-url`, else derived from
-/// the bound address.
+/// the bound address (`wss://` with `--tls-cert`).
 fn public_url(config: &Config, local_addr: SocketAddr) -> String {
     if let Some(url) = &config.presence.public_url {
         return url.clone();
@@ -250,7 +272,8 @@ fn public_url(config: &Config, local_addr: SocketAddr) -> String {
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    format!("ws://{addr}/ws")
+    let scheme = if config.tls.enabled() { "wss" } else { "ws" };
+    format!("{scheme}://{addr}/ws")
 }
 
 /// The thread that fetches `--jwks-url` (its own current-thread runtime).
@@ -295,7 +318,15 @@ fn start_presence(
     }
 }
 
-async fn serve_shard(node: Arc<Node>, shard: usize, listener: std::net::TcpListener) {
+/// One shard's life: serve until shutdown, then drain its sessions and
+/// rooms. With `tls`, connections are served once their handshake (in a
+/// task of its own) has finished.
+async fn serve_shard(
+    node: Arc<Node>,
+    shard: usize,
+    listener: std::net::TcpListener,
+    tls: Option<Arc<TlsCerts>>,
+) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -304,16 +335,44 @@ async fn serve_shard(node: Arc<Node>, shard: usize, listener: std::net::TcpListe
         }
     };
     let send_buffer = node.config.net.socket_send_buffer;
-    let listener = listener.tap_io(move |tcp| {
+    let tune = move |tcp: &TcpStream| {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY failed");
         }
         if send_buffer > 0
-            && let Err(e) = SockRef::from(&*tcp).set_send_buffer_size(send_buffer as usize)
+            && let Err(e) = SockRef::from(tcp).set_send_buffer_size(send_buffer as usize)
         {
             tracing::debug!(error = %e, "SO_SNDBUF failed");
         }
-    });
+    };
+    match tls {
+        None => serve_http(&node, shard, listener.tap_io(move |tcp| tune(tcp))).await,
+        Some(certs) => {
+            let options = AcceptOptions {
+                acceptor: certs.server_config().into(),
+                handshake_timeout: node.config.tls.handshake_timeout(),
+                tune,
+                shutdown: node.shutdown.clone(),
+            };
+            match TlsListener::start(listener, options) {
+                // The no-op tap is how axum hands handlers the peer address
+                // (`ConnectInfo<SocketAddr>`) of a listener other than its own.
+                Ok(listener) => serve_http(&node, shard, listener.tap_io(|_| {})).await,
+                Err(e) => tracing::error!(shard, error = %e, "TLS listener unusable"),
+            }
+        }
+    }
+}
+
+/// Serves the public router on `listener` until shutdown, then lets HTTP
+/// connections, sessions and rooms finish within the shutdown deadline.
+/// Handlers get each connection's peer address (`ConnectInfo<SocketAddr>`,
+/// which axum provides for tapped listeners).
+async fn serve_http<L, F>(node: &Arc<Node>, shard: usize, listener: TapIo<L, F>)
+where
+    L: Listener<Addr = SocketAddr>,
+    F: FnMut(&mut L::Io) + Send + 'static,
+{
     let token = node.shutdown.clone();
     let app = public::router(node.clone(), shard);
     let serve = axum::serve(

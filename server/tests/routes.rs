@@ -24,6 +24,7 @@ const PUBLIC_ALLOW_LIST: &[&str] = &[
     "/rooms",
     "/play",
     "/play/app.js",
+    "/play/app.css",
     "/auth/guest",
 ];
 
@@ -32,6 +33,7 @@ const OPERATOR_PATHS: &[&str] = &[
     "/metrics",
     "/dashboard",
     "/dashboard/app.js",
+    "/dashboard/app.css",
     "/dashboard/stream",
     "/presence/{player}",
     "/admin/kick",

@@ -131,7 +131,8 @@ fn ramp_arg(s: &str) -> Result<f64, String> {
     after_help = "Exit status: 0 ok, 1 an --slo check failed, 2 usage error or the run could not connect."
 )]
 pub struct SwarmConfig {
-    /// WebSocket URL of the server.
+    /// WebSocket URL of the server: plain `ws://` only (a load generator
+    /// measures the server, not TLS; use a node without `--tls-cert`).
     #[arg(
         long,
         env = "TICKFORGE_SWARM_URL",

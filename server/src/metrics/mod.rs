@@ -22,10 +22,12 @@ use crate::window::LatencyWindow;
 mod auth;
 mod presence;
 mod snapshots;
+mod tls;
 
 pub use auth::*;
 pub use presence::*;
 pub use snapshots::*;
+pub use tls::*;
 
 /// Work per room tick, seconds (histogram; label `shard`).
 pub const TICK_DURATION: &str = "tickforge_tick_duration_seconds";

@@ -71,6 +71,10 @@ pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
         handler: || get(web::dashboard_js),
     },
     Route {
+        path: "/dashboard/app.css",
+        handler: || get(web::dashboard_css),
+    },
+    Route {
         path: "/dashboard/stream",
         handler: || get(web::stream_samples),
     },

@@ -2,19 +2,20 @@
 //!
 //! Body (optional, JSON, ≤ [`MAX_BODY_BYTES`]): `{"name": "Ada"}`. Answers
 //! 200 with `{"token", "player_id", "name", "expires_at"}`; 429 with
-//! `Retry-After` when the client IP is over `--guest-logins-per-minute`;
+//! `Retry-After` when the client IP ([`super::client_ip`]: the peer, or
+//! the forwarded address from a trusted proxy) is over
+//! `--guest-logins-per-minute`;
 //! 404 when guest sessions are off; 400 for a body that is not that JSON.
-
-use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics::counter;
 use serde::Deserialize;
 
+use super::client_ip::ClientIp;
 use super::public::AppState;
 use crate::auth::guest::GuestRefusal;
 use crate::metrics as names;
@@ -32,7 +33,7 @@ struct GuestRequest {
 /// Issues a guest session.
 pub async fn issue(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     body: Bytes,
 ) -> Response {
     let auth = &app.node.auth;
@@ -57,7 +58,7 @@ pub async fn issue(
             }
         }
     };
-    if let Err(refusal) = auth.guest_limiter.take(peer.ip()) {
+    if let Err(refusal) = auth.guest_limiter.take(client) {
         counter!(names::GUEST_REFUSED, "reason" => refusal.label()).increment(1);
         return match refusal {
             GuestRefusal::Rate(seconds) => (
@@ -74,7 +75,7 @@ pub async fn issue(
     match auth.issue_guest(request.name.as_deref()) {
         Ok(session) => {
             counter!(names::GUEST_ISSUED).increment(1);
-            tracing::debug!(client = %peer.ip(), "guest session issued");
+            tracing::debug!(%client, "guest session issued");
             ([(header::CACHE_CONTROL, "no-store")], Json(session)).into_response()
         }
         Err(e) => {

@@ -5,14 +5,18 @@
 //! |---|---|
 //! | [`listener`] | binding: the shards' `SO_REUSEPORT` listeners, the admin listener |
 //! | [`router`] | route tables as data, building a router from one; health checks |
+//! | [`security_headers`] | CSP, `nosniff` and `no-referrer` on every response of both listeners |
 //! | [`public`] | the public router on every shard: `/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play` |
 //! | [`admin`] | the admin listener's thread and router: `/metrics`, `/dashboard`, `/presence`, operators' `/rooms` |
 //! | [`cluster`] | presence views for operators: `/presence/{player}`, `/rooms?scope=cluster` |
+//! | [`client_ip`] | a request's client IP: the peer, or `X-Forwarded-For` from a `--trusted-proxies` peer |
+//! | [`tls`] | optional TLS on the public listener: certificates, SIGHUP reload, handshakes off the accept loop |
 //! | [`session`] | one WebSocket connection's loop |
 //! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
 pub mod access;
 pub mod admin;
+pub mod client_ip;
 pub mod close;
 pub mod cluster;
 pub mod guest;
@@ -20,4 +24,6 @@ pub mod kick;
 pub mod listener;
 pub mod public;
 pub mod router;
+pub mod security_headers;
 pub mod session;
+pub mod tls;

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tickforge_protocol::SUBPROTOCOL;
 
+use super::client_ip::ClientIp;
 use super::router::{self, Route};
 use super::{guest, session};
 use crate::node::Node;
@@ -58,6 +59,10 @@ pub const PUBLIC_ROUTES: &[Route<AppState>] = &[
         path: "/play/app.js",
         handler: || get(play::script),
     },
+    Route {
+        path: "/play/app.css",
+        handler: || get(play::style),
+    },
 ];
 
 /// Router state: the node and the shard serving this router.
@@ -80,6 +85,7 @@ pub fn router(node: Arc<Node>, shard: usize) -> Router {
 
 async fn upgrade(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -118,7 +124,7 @@ async fn upgrade(
     let tasks = app.node.shards[app.shard].tasks.clone();
     let (node, shard) = (app.node.clone(), app.shard);
     ws.on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| tasks.track_future(session::run(socket, node, shard)))
+        .on_upgrade(move |socket| tasks.track_future(session::run(socket, node, shard, client)))
 }
 
 /// `/rooms` query on the public listener: only this node's rooms.

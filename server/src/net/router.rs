@@ -23,14 +23,18 @@ pub struct Route<S> {
     pub handler: fn() -> MethodRouter<S>,
 }
 
-/// A router serving exactly `routes`; every other path answers 404.
+/// A router serving exactly `routes`; every other path answers 404. Every
+/// response carries the [`super::security_headers`].
 pub fn build<S>(routes: &[Route<S>]) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    routes.iter().fold(Router::new(), |router, route| {
-        router.route(route.path, (route.handler)())
-    })
+    routes
+        .iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path, (route.handler)())
+        })
+        .layer(axum::middleware::map_response(super::security_headers::add))
 }
 
 /// `/healthz`: the process serves.

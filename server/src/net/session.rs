@@ -9,6 +9,7 @@
 //! even mid-write.
 
 use std::cell::RefCell;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -87,8 +88,9 @@ struct Session {
 }
 
 /// Runs the session on `socket` until it ends, then cleans up and counts
-/// the cause.
-pub async fn run<S>(mut socket: S, node: Arc<Node>, shard: usize)
+/// the cause. `client` is the connection's client IP
+/// ([`super::client_ip`]), named in the session's start and end logs.
+pub async fn run<S>(mut socket: S, node: Arc<Node>, shard: usize, client: IpAddr)
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
 {
@@ -112,12 +114,18 @@ where
         metrics: stats.clone(),
         node,
     };
+    tracing::debug!(session = session.id, shard, %client, "session started");
     let cause = session.serve(&mut socket).await;
     session.leave_room();
     if let Some(player) = &session.player {
         session.node.auth.live.release(player, session.id);
     }
-    tracing::debug!(session = session.id, cause = cause.label(), "session ended");
+    tracing::debug!(
+        session = session.id,
+        %client,
+        cause = cause.label(),
+        "session ended"
+    );
     metrics::disconnected(cause);
     close(&mut socket, cause).await;
     stats.add_connections(-1);

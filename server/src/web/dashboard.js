@@ -89,6 +89,17 @@ function lineSwatch(color, style = STYLE.p99) {
     ` stroke-dasharray="${style.dash}" stroke-linecap="round" opacity="${style.opacity}"/></svg>`;
 }
 
+// The page's Content-Security-Policy refuses inline style attributes, so
+// markup built as text carries its few computed styles in data-bg, data-fill
+// and data-width, applied here through the CSSOM (which the policy allows).
+function applyStyles(root) {
+  for (const el of root.querySelectorAll("[data-bg], [data-fill], [data-width]")) {
+    if (el.dataset.bg) el.style.background = el.dataset.bg;
+    if (el.dataset.fill) el.style.fill = el.dataset.fill;
+    if (el.dataset.width) el.style.width = el.dataset.width;
+  }
+}
+
 // --------------------------------------------------------------- line chart
 
 // Draws `spec` into `svg` (whose parent .chart gives the size):
@@ -189,10 +200,11 @@ function renderChart(svg, spec) {
   for (const r of refs) {
     const py = y(r.value).toFixed(1);
     out += `<line x1="${m.l}" x2="${W - m.r}" y1="${py}" y2="${py}" stroke="${r.color}" stroke-width="1.2" stroke-dasharray="6 4"/>`;
-    out += `<text class="ref-label" x="${m.l + 6}" y="${py}" dy="-5" style="fill:${r.color}">${esc(r.label)}</text>`;
+    out += `<text class="ref-label" x="${m.l + 6}" y="${py}" dy="-5" data-fill="${r.color}">${esc(r.label)}</text>`;
   }
   if (!points) out += `<text class="empty" x="${m.l + pw / 2}" y="${m.t + ph / 2}">${esc(spec.noData || "No data yet")}</text>`;
   svg.innerHTML = out;
+  applyStyles(svg);
   box.model = { spec, x, t0, t1, m, pw };
 }
 
@@ -214,11 +226,12 @@ function attachHover(box) {
     let i = 0;
     for (let j = 1; j < times.length; j++) if (Math.abs(times[j] - t) < Math.abs(times[i] - t)) i = j;
     const rows = series.filter((s) => s.values[i] != null)
-      .map((s) => `<div><i style="background:${s.color}"></i>${esc(s.name)}<b>${esc(fmt(kind, s.values[i]))}</b></div>`);
+      .map((s) => `<div><i data-bg="${s.color}"></i>${esc(s.name)}<b>${esc(fmt(kind, s.values[i]))}</b></div>`);
     const cx = model.x(times[i]);
     cross.style.left = `${cx}px`;
     cross.style.display = "block";
     tip.innerHTML = `<div class="time">${clock(times[i])}</div>${rows.join("") || "<div>no data</div>"}`;
+    applyStyles(tip);
     tip.style.display = "block";
     const left = cx + 12 + tip.offsetWidth > rect.width ? cx - 12 - tip.offsetWidth : cx + 12;
     tip.style.left = `${Math.max(0, left)}px`;
@@ -390,7 +403,7 @@ function renderDisconnects(last) {
     const before = (then.disconnects || {})[cause] || 0;
     const rate = minutes > 0 ? (count - before) / minutes : null;
     return `<tr><td>${esc(cause.replace(/_/g, " "))}</td>` +
-      `<td><span class="bar" style="width:${Math.max(2, (count / most) * 72).toFixed(0)}px"></span></td>` +
+      `<td><span class="bar" data-width="${Math.max(2, (count / most) * 72).toFixed(0)}px"></span></td>` +
       `<td>${fmt("count", count)}</td><td class="${rate ? "over" : "muted"}">${rate == null ? "–" : `${fmt("count", rate)}/min`}</td></tr>`;
   });
   const quiet = causes.filter(([, v]) => !v).map(([cause]) => `<span>${esc(cause.replace(/_/g, " "))}</span>`);
@@ -399,6 +412,7 @@ function renderDisconnects(last) {
       `<tbody>${rows.join("")}</tbody></table></div>`
     : '<div class="empty-note">No disconnects since the server started</div>') +
     (quiet.length ? `<div class="quiet">${seen.length ? "No disconnects" : "Causes tracked"}:<div class="causes">${quiet.join("")}</div></div>` : "");
+  applyStyles(el);
   setStat("disconnects", sum(causes.map(([, v]) => v)));
 }
 
@@ -410,7 +424,7 @@ function renderShardTable(lastShards, byShard, shardIds) {
   const body = lastShards.map((x) => {
     const over = windowed(x.shard, (s) => s.over_budget);
     const overruns = windowed(x.shard, (s) => s.overruns);
-    return `<tr><td><span class="swatch" style="background:${shardColor(x.shard)}"></span>shard ${x.shard}</td>` +
+    return `<tr><td><span class="swatch" data-bg="${shardColor(x.shard)}"></span>shard ${x.shard}</td>` +
       `<td>${fmt("count", x.connections)}</td><td>${fmt("count", x.rooms)}</td><td>${fmt("count", x.players)}</td>` +
       `<td>${fmt("rate", x.messages_in_per_s)}</td><td>${fmt("rate", x.messages_out_per_s)}</td>` +
       `<td>${fmt("bytes", x.bytes_in_per_s)}</td><td>${fmt("bytes", x.bytes_out_per_s)}</td>` +
@@ -419,8 +433,10 @@ function renderShardTable(lastShards, byShard, shardIds) {
       `<td class="${over ? "over" : "muted"}">${over}</td><td class="${overruns ? "over" : "muted"}">${overruns}</td></tr>`;
   });
   const empty = samples.length ? "No shards" : "Waiting for samples…";
-  table.querySelector("tbody").innerHTML = body.join("") ||
+  const tbody = table.querySelector("tbody");
+  tbody.innerHTML = body.join("") ||
     `<tr><td colspan="14" class="empty-note">${shardIds.length ? "No shards in the latest sample" : empty}</td></tr>`;
+  applyStyles(tbody);
 }
 
 function scheduleRender() {

@@ -6,6 +6,10 @@
 //! ([`crate::net::admin::ADMIN_ROUTES`]).
 //!
 //! The `/play` demo game, served on the public listener, lives in [`play`].
+//!
+//! Every page, script and stylesheet is served with the security headers of
+//! [`crate::net::security_headers`]: scripts and styles come from the page's
+//! own server only (no inline `<style>`, no `style="…"` in generated markup).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ pub mod play;
 
 const DASHBOARD_HTML: &str = include_str!("dashboard.html");
 const DASHBOARD_JS: &str = include_str!("dashboard.js");
+const DASHBOARD_CSS: &str = include_str!("dashboard.css");
 
 /// `/dashboard`: the page.
 pub async fn dashboard() -> Html<&'static str> {
@@ -35,6 +40,14 @@ pub async fn dashboard_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         DASHBOARD_JS,
+    )
+}
+
+/// `/dashboard/app.css`: the page's styles.
+pub async fn dashboard_css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        DASHBOARD_CSS,
     )
 }
 

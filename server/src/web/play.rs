@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse};
 
 const PLAY_HTML: &str = include_str!("play.html");
 const PLAY_JS: &str = include_str!("play.js");
+const PLAY_CSS: &str = include_str!("play.css");
 
 /// `/play`: the page.
 pub async fn page() -> impl IntoResponse {
@@ -24,5 +25,16 @@ pub async fn script() -> impl IntoResponse {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         PLAY_JS,
+    )
+}
+
+/// `/play/app.css`: the page's styles.
+pub async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        PLAY_CSS,
     )
 }

@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tickforge_protocol::arena_codec::{self, Move};
-use tickforge_protocol::client::{Client, ClientError, ConnectOptions, Event, StateInfo};
+use tickforge_protocol::client::{Client, ClientError, ConnectOptions, Event, Socket, StateInfo};
 use tickforge_protocol::session_token::{Claims, SessionKeys};
 use tickforge_server::{Config, GameRegistry, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 pub mod cluster;
@@ -155,7 +154,7 @@ impl TestServer {
     }
 
     /// A WebSocket with the subprotocol negotiated and nothing sent.
-    pub async fn raw(&self) -> WebSocketStream<TcpStream> {
+    pub async fn raw(&self) -> Socket {
         Client::open(&self.url(), &ConnectOptions::player("raw"))
             .await
             .expect("raw connect")
@@ -230,31 +229,73 @@ pub async fn http(
     path: &str,
     form: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    let headers: &[(&str, &str)] = match form {
+        Some(_) => &[("Content-Type", "application/x-www-form-urlencoded")],
+        None => &[],
+    };
+    let response = http_request(addr, method, path, headers, form).await?;
+    Ok((response.status, response.body))
+}
+
+/// An HTTP answer: status, headers (names in lower case, in order) and body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.0 request with extra `headers` and an optional body, bounded
+/// in time (see [`http`]).
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<HttpResponse> {
     let exchange = async {
         let mut tcp = TcpStream::connect(addr).await?;
         let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
-        if let Some(body) = form {
-            request.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ));
-        } else {
-            request.push_str("\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
         }
+        if let Some(body) = body {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(body.unwrap_or_default());
         tcp.write_all(request.as_bytes()).await?;
         let mut response = Vec::new();
         tcp.read_to_end(&mut response).await?;
         let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text
-            .split(' ')
-            .nth(1)
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Ok((status, body))
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: body.to_string(),
+        })
     };
     tokio::time::timeout(Duration::from_secs(10), exchange)
         .await
@@ -297,7 +338,7 @@ pub async fn next_state(client: &mut Client, within: Duration) -> StateInfo {
 }
 
 /// Reads until the server closes; returns (code, reason).
-pub async fn close_of(ws: &mut WebSocketStream<TcpStream>, within: Duration) -> (u16, String) {
+pub async fn close_of(ws: &mut Socket, within: Duration) -> (u16, String) {
     tokio::time::timeout(within, async {
         loop {
             match ws.next().await {

@@ -17,6 +17,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! `wss://` URLs connect over TLS (rustls), trusting the webpki roots unless
+//! [`ConnectOptions::tls_roots`] (or [`ConnectOptions::trust_pem`]) says
+//! otherwise.
+//!
+//! | module | owns |
+//! |---|---|
+//! | this one | the client: Hello/Welcome, requests and their answers, events |
+//! | `connect` | dialling, TLS for `wss://`, the upgrade ([`Client::open`], [`upgrade_request`]) |
+//! | [`tls`] | trust anchors for `wss://` |
+//! | `error` | [`ClientError`] and close codes |
+//!
 //! One task owns the socket: reading and writing go through `&mut self`.
 //! Events that arrive while a request waits for its answer are queued and
 //! returned by [`Client::next_event`] in order (State excepted: the next one
@@ -26,22 +37,27 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::client::Request;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use rustls::RootCertStore;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::PROTOCOL_VERSION;
 use crate::codec::{DecodeError, Limits, ServerMsg, decode_server};
 use crate::encode::ClientEncoder;
 use crate::wire::{ErrorCode, PlayerAck};
-use crate::{PROTOCOL_VERSION, SUBPROTOCOL};
+
+mod connect;
+mod error;
+pub mod tls;
+
+pub use connect::{Socket, upgrade_request};
+pub use error::{ACCESS_DENIED_CODES, ClientError, closed};
+pub use tls::webpki_roots;
 
 /// Microseconds since the UNIX epoch, the protocol's time unit.
 pub fn now_micros() -> u64 {
@@ -50,104 +66,6 @@ pub fn now_micros() -> u64 {
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
-
-/// Why a client call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The URL could not be used.
-    #[error("invalid url: {0}")]
-    Url(String),
-    /// TCP connect failed.
-    #[error("connect: {0}")]
-    Io(#[from] std::io::Error),
-    /// WebSocket failure.
-    #[error("websocket: {0}")]
-    Ws(#[from] tungstenite::Error),
-    /// The server did not select the `tickforge.v1` subprotocol.
-    #[error("server did not accept subprotocol {SUBPROTOCOL}")]
-    Subprotocol,
-    /// The server sent a frame that failed verification.
-    #[error("bad server frame: {0}")]
-    Decode(#[from] DecodeError),
-    /// The server answered a request with an Error message.
-    #[error("refused ({code:?}): {message}")]
-    Refused {
-        /// Stable error code.
-        code: ErrorCode,
-        /// Text for people.
-        message: String,
-    },
-    /// The server redirected the request to another node.
-    #[error("redirected to {url} for room {room_id}")]
-    Redirected {
-        /// URL of the node that owns the room.
-        url: String,
-        /// The room.
-        room_id: String,
-    },
-    /// The server refused the session's identity or ended it by access
-    /// control: 4003 (the token failed a check; `reason` names it), 4004
-    /// (banned), 4005 (replaced by a newer login of the same player), 4006
-    /// (kicked by an operator). Reconnecting with the same token will not help
-    /// for 4003/4004; a 4005 means another device took over.
-    #[error("access denied ({code}): {reason}")]
-    AccessDenied {
-        /// WebSocket close code (4003..=4006).
-        code: u16,
-        /// Close reason, e.g. `auth_expired`, `banned`, `replaced`.
-        reason: String,
-    },
-    /// The server closed the connection.
-    #[error("closed ({code}): {reason}")]
-    Closed {
-        /// WebSocket close code (1005 when none was given).
-        code: u16,
-        /// Close reason.
-        reason: String,
-    },
-    /// The token provider failed.
-    #[error("token provider: {0}")]
-    Token(String),
-    /// A message arrived that the request did not expect.
-    #[error("unexpected {0} message")]
-    Unexpected(&'static str),
-    /// No answer within `ConnectOptions::timeout`.
-    #[error("timed out waiting for {0}")]
-    Timeout(&'static str),
-}
-
-impl ClientError {
-    /// Stable label (metrics, reports).
-    pub fn label(&self) -> &'static str {
-        match self {
-            ClientError::Url(_) => "url",
-            ClientError::Io(_) => "io",
-            ClientError::Ws(_) => "websocket",
-            ClientError::Subprotocol => "subprotocol",
-            ClientError::Decode(_) => "decode",
-            ClientError::Refused { .. } => "refused",
-            ClientError::Redirected { .. } => "redirected",
-            ClientError::Closed { .. } => "closed",
-            ClientError::AccessDenied { .. } => "access_denied",
-            ClientError::Token(_) => "token",
-            ClientError::Unexpected(_) => "unexpected",
-            ClientError::Timeout(_) => "timeout",
-        }
-    }
-
-    /// The close code and reason when the server closed the connection.
-    pub fn close(&self) -> Option<(u16, &str)> {
-        match self {
-            ClientError::Closed { code, reason } | ClientError::AccessDenied { code, reason } => {
-                Some((*code, reason))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Close codes the server uses for access control (see [`ClientError::AccessDenied`]).
-pub const ACCESS_DENIED_CODES: std::ops::RangeInclusive<u16> = 4003..=4006;
 
 /// A source of session tokens, asked once per (re)connect, so an expiring
 /// token can be refreshed from the game's login service before each attempt.
@@ -189,6 +107,10 @@ pub struct ConnectOptions {
     pub read_buffer_bytes: usize,
     /// Longest wait for connecting and for the answer to each request.
     pub timeout: Duration,
+    /// Trust anchors for `wss://` URLs. `None`: the webpki roots (Mozilla's
+    /// list). `Some`: exactly these — start from [`webpki_roots`] to add a
+    /// private CA to the defaults, or use [`ConnectOptions::trust_pem`].
+    pub tls_roots: Option<Arc<RootCertStore>>,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -199,6 +121,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("token_provider", &self.token_provider.is_some())
             .field("client_version", &self.client_version)
             .field("timeout", &self.timeout)
+            .field("tls_roots", &self.tls_roots.as_ref().map(|r| r.len()))
             .finish_non_exhaustive()
     }
 }
@@ -232,6 +155,7 @@ impl ConnectOptions {
             max_frame_bytes: 1 << 20,
             read_buffer_bytes: 4 * 1024,
             timeout: Duration::from_secs(10),
+            tls_roots: None,
         }
     }
 }
@@ -406,39 +330,9 @@ fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
     })
 }
 
-/// Splits `ws://host:port/path` into the address to dial.
-fn dial_address(url: &str) -> Result<String, ClientError> {
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| ClientError::Url(format!("{url}: only ws:// is supported")))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(ClientError::Url(format!("{url}: no host")));
-    }
-    // The port follows the last ':', unless that ':' is inside an IPv6 literal (`[::1]`).
-    let has_port = authority
-        .rfind(':')
-        .is_some_and(|colon| !authority[colon..].contains(']'));
-    Ok(if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    })
-}
-
-/// Builds the upgrade request for `url` offering the tickforge subprotocol.
-pub fn upgrade_request(url: &str) -> Result<Request, ClientError> {
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    Ok(request)
-}
-
 /// A connected client that has said Hello and received Welcome.
 pub struct Client {
-    ws: WebSocketStream<TcpStream>,
+    ws: Socket,
     enc: ClientEncoder,
     pending: VecDeque<Event>,
     next_seq: u32,
@@ -490,63 +384,6 @@ impl Client {
             _ => return Err(ClientError::Unexpected("non-Welcome")),
         }
         Ok(client)
-    }
-
-    /// Opens the WebSocket (subprotocol negotiated) without saying Hello.
-    /// Useful for tests and tools that speak the protocol frame by frame.
-    pub async fn open(
-        url: &str,
-        options: &ConnectOptions,
-    ) -> Result<WebSocketStream<TcpStream>, ClientError> {
-        let mut last_error = None;
-        let mut connected = None;
-        for addr in tokio::net::lookup_host(dial_address(url)?).await? {
-            match Self::dial(addr, options).await {
-                Ok(stream) => {
-                    connected = Some(stream);
-                    break;
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        let stream = match (connected, last_error) {
-            (Some(stream), _) => stream,
-            (None, Some(e)) => return Err(e.into()),
-            (None, None) => return Err(ClientError::Url(format!("{url}: host did not resolve"))),
-        };
-        let config = WebSocketConfig::default()
-            .read_buffer_size(options.read_buffer_bytes)
-            .write_buffer_size(0)
-            .max_message_size(Some(options.max_frame_bytes))
-            .max_frame_size(Some(options.max_frame_bytes));
-        let (ws, response) = tokio_tungstenite::client_async_with_config(
-            upgrade_request(url)?,
-            stream,
-            Some(config),
-        )
-        .await?;
-        let selected = response.headers().get("sec-websocket-protocol");
-        if selected.map(|v| v.as_bytes()) != Some(SUBPROTOCOL.as_bytes()) {
-            return Err(ClientError::Subprotocol);
-        }
-        Ok(ws)
-    }
-
-    async fn dial(
-        addr: std::net::SocketAddr,
-        options: &ConnectOptions,
-    ) -> std::io::Result<TcpStream> {
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Some(bytes) = options.recv_buffer_bytes {
-            socket.set_recv_buffer_size(bytes)?;
-        }
-        let stream = socket.connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
     }
 
     /// Join-or-create by mode; waits for Joined.
@@ -696,50 +533,5 @@ impl Client {
             }
         }
         Ok(())
-    }
-}
-
-/// The close code and reason carried by a close frame.
-pub fn closed(frame: Option<CloseFrame>) -> ClientError {
-    match frame {
-        Some(f) if ACCESS_DENIED_CODES.contains(&u16::from(f.code)) => ClientError::AccessDenied {
-            code: f.code.into(),
-            reason: f.reason.to_string(),
-        },
-        Some(f) => ClientError::Closed {
-            code: f.code.into(),
-            reason: f.reason.to_string(),
-        },
-        None => ClientError::Closed {
-            code: 1005,
-            reason: String::new(),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dial_address;
-
-    #[test]
-    fn dial_address_keeps_an_explicit_port_and_defaults_to_80() {
-        let dial = |url| dial_address(url).ok();
-        assert_eq!(
-            dial("ws://127.0.0.1:7700/ws"),
-            Some("127.0.0.1:7700".into())
-        );
-        assert_eq!(dial("ws://localhost/ws"), Some("localhost:80".into()));
-        assert_eq!(
-            dial("ws://localhost:7700?room=1"),
-            Some("localhost:7700".into())
-        );
-        assert_eq!(dial("ws://[::1]:7700/ws"), Some("[::1]:7700".into()));
-        assert_eq!(dial("ws://[::1]/ws"), Some("[::1]:80".into()));
-    }
-
-    #[test]
-    fn dial_address_refuses_other_schemes_and_missing_hosts() {
-        assert!(dial_address("wss://example.com/ws").is_err());
-        assert!(dial_address("ws:///ws").is_err());
     }
 }

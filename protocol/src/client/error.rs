@@ -1,0 +1,129 @@
+//! Why a client call fails ([`ClientError`]), and how a close frame from
+//! the server turns into one ([`closed`]).
+
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+
+use crate::SUBPROTOCOL;
+use crate::codec::DecodeError;
+use crate::wire::ErrorCode;
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL could not be used.
+    #[error("invalid url: {0}")]
+    Url(String),
+    /// The TLS client could not be set up (trust anchors, protocol versions).
+    #[error("tls: {0}")]
+    Tls(String),
+    /// TCP connect failed.
+    #[error("connect: {0}")]
+    Io(#[from] std::io::Error),
+    /// WebSocket failure.
+    #[error("websocket: {0}")]
+    Ws(#[from] tungstenite::Error),
+    /// The server did not select the `tickforge.v1` subprotocol.
+    #[error("server did not accept subprotocol {SUBPROTOCOL}")]
+    Subprotocol,
+    /// The server sent a frame that failed verification.
+    #[error("bad server frame: {0}")]
+    Decode(#[from] DecodeError),
+    /// The server answered a request with an Error message.
+    #[error("refused ({code:?}): {message}")]
+    Refused {
+        /// Stable error code.
+        code: ErrorCode,
+        /// Text for people.
+        message: String,
+    },
+    /// The server redirected the request to another node.
+    #[error("redirected to {url} for room {room_id}")]
+    Redirected {
+        /// URL of the node that owns the room.
+        url: String,
+        /// The room.
+        room_id: String,
+    },
+    /// The server refused the session's identity or ended it by access
+    /// control: 4003 (the token failed a check; `reason` names it), 4004
+    /// (banned), 4005 (replaced by a newer login of the same player), 4006
+    /// (kicked by an operator). Reconnecting with the same token will not help
+    /// for 4003/4004; a 4005 means another device took over.
+    #[error("access denied ({code}): {reason}")]
+    AccessDenied {
+        /// WebSocket close code (4003..=4006).
+        code: u16,
+        /// Close reason, e.g. `auth_expired`, `banned`, `replaced`.
+        reason: String,
+    },
+    /// The server closed the connection.
+    #[error("closed ({code}): {reason}")]
+    Closed {
+        /// WebSocket close code (1005 when none was given).
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// The token provider failed.
+    #[error("token provider: {0}")]
+    Token(String),
+    /// A message arrived that the request did not expect.
+    #[error("unexpected {0} message")]
+    Unexpected(&'static str),
+    /// No answer within `ConnectOptions::timeout`.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+impl ClientError {
+    /// Stable label (metrics, reports).
+    pub fn label(&self) -> &'static str {
+        match self {
+            ClientError::Url(_) => "url",
+            ClientError::Tls(_) => "tls",
+            ClientError::Io(_) => "io",
+            ClientError::Ws(_) => "websocket",
+            ClientError::Subprotocol => "subprotocol",
+            ClientError::Decode(_) => "decode",
+            ClientError::Refused { .. } => "refused",
+            ClientError::Redirected { .. } => "redirected",
+            ClientError::Closed { .. } => "closed",
+            ClientError::AccessDenied { .. } => "access_denied",
+            ClientError::Token(_) => "token",
+            ClientError::Unexpected(_) => "unexpected",
+            ClientError::Timeout(_) => "timeout",
+        }
+    }
+
+    /// The close code and reason when the server closed the connection.
+    pub fn close(&self) -> Option<(u16, &str)> {
+        match self {
+            ClientError::Closed { code, reason } | ClientError::AccessDenied { code, reason } => {
+                Some((*code, reason))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Close codes the server uses for access control (see [`ClientError::AccessDenied`]).
+pub const ACCESS_DENIED_CODES: std::ops::RangeInclusive<u16> = 4003..=4006;
+
+/// The close code and reason carried by a close frame.
+pub fn closed(frame: Option<CloseFrame>) -> ClientError {
+    match frame {
+        Some(f) if ACCESS_DENIED_CODES.contains(&u16::from(f.code)) => ClientError::AccessDenied {
+            code: f.code.into(),
+            reason: f.reason.to_string(),
+        },
+        Some(f) => ClientError::Closed {
+            code: f.code.into(),
+            reason: f.reason.to_string(),
+        },
+        None => ClientError::Closed {
+            code: 1005,
+            reason: String::new(),
+        },
+    }
+}
