@@ -56,6 +56,7 @@ impl MemberSnapshot {
                     version: self.version,
                     captured_us: self.captured_us,
                     state: state.clone(),
+                    expires_us: None,
                 });
                 self.last = Some(state);
             }
