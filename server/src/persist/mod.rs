@@ -164,6 +164,7 @@ impl Persistence {
             stats: SnapshotStats::new(),
             interval: options.interval(),
             load_timeout: options.load_timeout(),
+            guest_ttl: options.guest_ttl,
         });
         let rooms_done = CancellationToken::new();
         let stop = writer::Stop {
