@@ -62,6 +62,7 @@ fn setup(players: u16) -> Bench {
             inputs_queued: queued.clone(),
             saved: None,
             claim: None,
+            guest: false,
         })
         .expect("room takes the join");
         outboxes.push(rx);

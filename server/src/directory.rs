@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dashmap::DashMap;
 use rand_core::{OsRng, RngCore};
 
@@ -62,7 +60,8 @@ impl Directory {
     pub fn next_room_id(&self) -> Arc<str> {
         let mut bytes = [0u8; 12];
         OsRng.fill_bytes(&mut bytes);
-        Arc::from(format!("{}-{}", self.prefix, URL_SAFE_NO_PAD.encode(bytes)))
+        let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Arc::from(format!("{}-{random}", self.prefix))
     }
 
     /// Registers a room.

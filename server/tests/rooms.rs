@@ -268,5 +268,5 @@ async fn a_private_room_is_never_listed_or_matched_and_is_joined_only_by_its_ung
         private.room_id.rsplit('-').next().unwrap_or_default(),
         public.room_id.rsplit('-').next().unwrap_or_default(),
     );
-    assert!(a.len() >= 16 && b.len() >= 16 && a != b, "{a} {b}");
+    assert!(a.len() == 24 && b.len() == 24 && a != b, "{a} {b}");
 }

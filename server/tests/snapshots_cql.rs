@@ -2,8 +2,8 @@
 //! node of `ops/cassandra/` (the test command starts it; these tests fail
 //! when it is not there) — driven by real WebSocket clients: many players'
 //! latest state is stored, a database crash mid-run loses nothing and
-//! costs no tick, and a shutdown with the database down spills and the
-//! next start replays.
+//! costs no tick, a shutdown with the database down spills and the next
+//! start replays, and a guest's row carries `--guest-ttl` as its TTL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -14,8 +14,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::players::{self, assert_store_holds_latest, run_prefix, spill_count};
-use support::{TestServer, fresh_data_dir, position, start};
-use tickforge_server::persist::cql::CqlStore;
+use support::{TestServer, fresh_data_dir, player_options, position, start};
+use tickforge_server::persist::SnapshotStore;
+use tickforge_server::persist::cql::{self, CqlStore};
 use tickforge_server::persist::options::CqlTarget;
 use tokio::sync::Mutex;
 
@@ -225,5 +226,69 @@ async fn a_shutdown_with_the_database_down_spills_and_the_next_start_replays() {
     let restored = position(&joined.state, joined.entity_id).expect("own entity");
     assert_eq!(restored, (at.x, at.y));
     server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `TTL(state)` of a player's row, read with CQL: `None` when it has none.
+async fn row_ttl(player: &str) -> Option<i32> {
+    let session = cql::connect(&target(), Duration::from_secs(20))
+        .await
+        .expect("the CQL node answers");
+    let result = session
+        .query_unpaged(
+            format!(
+                "SELECT TTL(state) FROM {KEYSPACE}.player_snapshots \
+                 WHERE bucket = ? AND player_id = ?"
+            ),
+            (cql::bucket(player) as i32, player),
+        )
+        .await
+        .expect("select");
+    let rows = result.into_rows_result().expect("rows");
+    let (ttl,) = rows
+        .single_row::<(Option<i32>,)>()
+        .unwrap_or_else(|e| panic!("one row for {player}: {e}"));
+    ttl
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guests_row_is_written_with_the_guest_ttl_and_a_signed_in_players_row_without_one() {
+    let _one = NODE_LOCK.lock().await;
+    let store = store().await;
+    let dir = fresh_data_dir();
+    let server = cql_server(&dir, &["--guest-ttl", "1h"]);
+    let (guest, guest_options) = server.guest_session().await;
+    let player = format!("{}-signed-in", run_prefix("cql-ttl"));
+    let both = vec![
+        (guest.clone(), guest_options),
+        (player.clone(), player_options(&player)),
+    ];
+    let joined = players::join_each(&server.url(), both).await;
+    let moved = players::wander(joined, Duration::from_millis(500)).await;
+    let left = players::leave(players::halt(moved).await).await;
+    server.stop().await;
+    assert_eq!(spill_count(&dir), 0, "a graceful stop writes everything");
+    assert_store_holds_latest(&store, &left).await;
+
+    let ttl = row_ttl(&guest).await;
+    assert!(
+        ttl.is_some_and(|s| (3000..=3600).contains(&s)),
+        "the guest's row expires in about an hour: TTL {ttl:?}"
+    );
+    assert_eq!(
+        row_ttl(&player).await,
+        None,
+        "no TTL for a signed-in player"
+    );
+    let loaded = store.load(guest.as_str().into()).await.expect("load");
+    let expires_in = loaded
+        .and_then(|s| s.expires_us)
+        .map(|at| at.saturating_sub(tickforge_server::clock::now_micros()) / 1_000_000);
+    assert!(
+        expires_in.is_some_and(|s| (3000..=3600).contains(&s)),
+        "a load reports the guest's expiry: {expires_in:?}"
+    );
+    let loaded = store.load(player.as_str().into()).await.expect("load");
+    assert_eq!(loaded.map(|s| s.expires_us), Some(None));
     let _ = std::fs::remove_dir_all(dir);
 }

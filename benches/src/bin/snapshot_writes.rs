@@ -81,6 +81,7 @@ fn main() -> anyhow::Result<()> {
             version: 1,
             captured_us: 1_700_000_000_000_000 + i,
             state: state.clone(),
+            expires_us: None,
         });
     }
     let offered = started.elapsed();

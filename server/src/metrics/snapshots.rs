@@ -27,6 +27,9 @@ pub const SNAPSHOTS_SPILLED: &str = "tickforge_snapshots_spilled_total";
 pub const SNAPSHOTS_REPLAYED: &str = "tickforge_snapshots_replayed_total";
 /// Saved-state loads for joining players (counter; label `source`).
 pub const SNAPSHOT_LOADS: &str = "tickforge_snapshot_loads_total";
+/// Expired guest snapshots removed by the embedded store's sweep
+/// (`--guest-ttl`; the CQL store's rows expire by TTL, uncounted) (counter).
+pub const GUEST_SNAPSHOTS_EXPIRED: &str = "tickforge_guest_snapshots_expired_total";
 
 /// Bucket bounds of [`SNAPSHOT_FLUSH_DURATION`], seconds (100 µs … 10 s).
 pub const SNAPSHOT_FLUSH_BUCKETS: [f64; 14] = [
@@ -76,5 +79,9 @@ pub fn describe_snapshots() {
     describe_counter!(
         SNAPSHOT_LOADS,
         "Saved-state loads for joining players, by source."
+    );
+    describe_counter!(
+        GUEST_SNAPSHOTS_EXPIRED,
+        "Expired guest snapshots removed by the embedded store's sweep (--guest-ttl)."
     );
 }

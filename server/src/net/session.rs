@@ -28,6 +28,7 @@ use tokio_tungstenite::tungstenite;
 
 use super::close::Disconnect;
 use super::kick::Kick;
+use crate::auth::IdentityKind;
 use crate::clock;
 use crate::directory::JoinError;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
@@ -77,6 +78,8 @@ struct Session {
     player: Option<Arc<str>>,
     /// The player's display name.
     name: Arc<str>,
+    /// A guest session: the player's saved state expires (`--guest-ttl`).
+    guest: bool,
     room: Option<Membership>,
     joining: Option<Joining>,
     /// The room of the join in progress: inputs sent before Joined are
@@ -106,6 +109,7 @@ where
         replies: Vec::with_capacity(2),
         player: None,
         name: Arc::from(""),
+        guest: false,
         room: None,
         joining: None,
         joining_room: None,
@@ -334,6 +338,7 @@ impl Session {
         });
         self.player = Some(identity.player_id);
         self.name = identity.name;
+        self.guest = identity.kind == IdentityKind::Guest;
         self.reply(OutKind::Welcome, welcome);
         Step::Continue
     }
@@ -413,6 +418,7 @@ impl Session {
             inputs_queued: inputs_queued.clone(),
             saved: loaded.snapshot,
             claim: Some(loaded.claim),
+            guest: self.guest,
         });
         match joined {
             Ok(room) => {

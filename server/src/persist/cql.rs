@@ -8,6 +8,12 @@
 //! are prepared, marked idempotent and carry `USING TIMESTAMP` = the
 //! snapshot's capture time, so a retried or late write never overwrites a
 //! newer one. Schema creation is idempotent ([`migrate`]).
+//!
+//! One insert statement serves every row: `USING TTL ? AND TIMESTAMP ?`,
+//! with TTL 0 (none) for a snapshot that never expires and, for a guest's,
+//! the seconds left until its expiry (rounded up, 1 s to 20 years), so the
+//! database removes it then and a retried write keeps the same expiry.
+//! A batch stays one partition whatever its mix of guests.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +26,9 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
 use super::Snapshot;
-use super::options::CqlTarget;
+use super::options::{CqlTarget, MAX_GUEST_TTL};
 use super::store::{SnapshotStore, StoreError};
+use crate::clock;
 
 /// Partitions of the snapshot table. Fixed: rows are found by it.
 pub const BUCKETS: u32 = 128;
@@ -106,7 +113,7 @@ impl CqlStore {
             .prepare(format!(
                 "INSERT INTO {ks}.player_snapshots \
                  (bucket, player_id, room_id, version, captured_us, state) \
-                 VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+                 VALUES (?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?"
             ))
             .await
             .map_err(schema)?;
@@ -114,7 +121,8 @@ impl CqlStore {
         insert.set_request_timeout(Some(write_timeout));
         let mut select = session
             .prepare(format!(
-                "SELECT room_id, version, captured_us, state FROM {ks}.player_snapshots \
+                "SELECT room_id, version, captured_us, state, TTL(state) \
+                 FROM {ks}.player_snapshots \
                  WHERE bucket = ? AND player_id = ?"
             ))
             .await
@@ -130,9 +138,20 @@ impl CqlStore {
     }
 }
 
-type Row<'a> = (i32, &'a str, &'a str, i64, i64, &'a [u8], i64);
+type Row<'a> = (i32, &'a str, &'a str, i64, i64, &'a [u8], i32, i64);
 
-fn row(s: &Snapshot) -> Row<'_> {
+/// The TTL of a row written at `now_us`, in seconds: 0 (none) when it never
+/// expires, `None` when it has expired already (not written).
+pub fn ttl_seconds(s: &Snapshot, now_us: u64) -> Option<i32> {
+    let Some(at) = s.expires_us else {
+        return Some(0);
+    };
+    let left_us = at.checked_sub(now_us).filter(|left| *left > 0)?;
+    let secs = left_us.div_ceil(1_000_000).min(MAX_GUEST_TTL.as_secs());
+    Some(i32::try_from(secs).unwrap_or(i32::MAX))
+}
+
+fn row(s: &Snapshot, ttl: i32) -> Row<'_> {
     let captured = i64::try_from(s.captured_us).unwrap_or(i64::MAX);
     (
         bucket(&s.player_id) as i32,
@@ -141,6 +160,7 @@ fn row(s: &Snapshot) -> Row<'_> {
         i64::try_from(s.version).unwrap_or(i64::MAX),
         captured,
         &s.state,
+        ttl,
         captured,
     )
 }
@@ -159,20 +179,28 @@ impl SnapshotStore for CqlStore {
     }
 
     async fn write(&self, rows: &[Snapshot]) -> Result<(), StoreError> {
-        if let [one] = rows {
-            self.session
-                .execute_unpaged(&self.insert, row(one))
-                .await
-                .map_err(execution)?;
-            return Ok(());
+        let now = clock::now_micros();
+        let values: Vec<Row<'_>> = rows
+            .iter()
+            .filter_map(|s| ttl_seconds(s, now).map(|ttl| row(s, ttl)))
+            .collect();
+        match values.as_slice() {
+            [] => return Ok(()),
+            [one] => {
+                self.session
+                    .execute_unpaged(&self.insert, one)
+                    .await
+                    .map_err(execution)?;
+                return Ok(());
+            }
+            _ => {}
         }
         let mut batch = Batch::new(BatchType::Unlogged);
-        for _ in rows {
+        for _ in &values {
             batch.append_statement(self.insert.clone());
         }
         batch.set_is_idempotent(true);
         batch.set_request_timeout(self.insert.get_request_timeout());
-        let values: Vec<Row<'_>> = rows.iter().map(row).collect();
         self.session
             .batch(&batch, values)
             .await
@@ -190,14 +218,18 @@ impl SnapshotStore for CqlStore {
             .into_rows_result()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let found = rows
-            .maybe_first_row::<(String, i64, i64, Vec<u8>)>()
+            .maybe_first_row::<(String, i64, i64, Vec<u8>, Option<i32>)>()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(found.map(|(room, version, captured, state)| Snapshot {
+        let now = clock::now_micros();
+        Ok(found.map(|(room, version, captured, state, ttl)| Snapshot {
             player_id,
             room_id: Arc::from(room),
             version: u64::try_from(version).unwrap_or(0),
             captured_us: u64::try_from(captured).unwrap_or(0),
             state: Bytes::from(state),
+            expires_us: ttl.map(|secs| {
+                now.saturating_add(u64::try_from(secs).unwrap_or(0).saturating_mul(1_000_000))
+            }),
         }))
     }
 }
@@ -212,5 +244,38 @@ mod tests {
         let used: std::collections::HashSet<u32> =
             (0..10_000).map(|i| bucket(&format!("p{i}"))).collect();
         assert_eq!(used.len(), BUCKETS as usize);
+    }
+
+    #[test]
+    fn a_guest_row_gets_the_seconds_left_as_its_ttl_and_others_get_none() {
+        let now = 1_700_000_000_000_000;
+        let snap = |expires_us| Snapshot {
+            player_id: Arc::from("g_x"),
+            room_id: Arc::from("r"),
+            version: 1,
+            captured_us: now,
+            state: Bytes::new(),
+            expires_us,
+        };
+        assert_eq!(ttl_seconds(&snap(None), now), Some(0), "0: no TTL");
+        assert_eq!(
+            ttl_seconds(&snap(Some(now + 7_200_000_000)), now),
+            Some(7200)
+        );
+        assert_eq!(
+            ttl_seconds(&snap(Some(now + 1)), now),
+            Some(1),
+            "rounded up"
+        );
+        assert_eq!(
+            ttl_seconds(&snap(Some(now)), now),
+            None,
+            "expired: not written"
+        );
+        assert_eq!(
+            ttl_seconds(&snap(Some(u64::MAX)), now),
+            Some(630_720_000),
+            "Cassandra's limit: 20 years"
+        );
     }
 }

@@ -78,6 +78,7 @@ pub(crate) struct Shared {
     pub(crate) stats: SnapshotStats,
     pub(crate) interval: Duration,
     pub(crate) load_timeout: Duration,
+    pub(crate) guest_ttl: Duration,
 }
 
 /// Cheap, cloneable handle to the snapshot writer.
@@ -112,6 +113,11 @@ impl WriteBehindHandle {
     /// How often a room snapshots a player whose state changed.
     pub fn interval(&self) -> Duration {
         self.shared.interval
+    }
+
+    /// How long after its capture a guest's snapshot expires (`--guest-ttl`).
+    pub fn guest_ttl(&self) -> Duration {
+        self.shared.guest_ttl
     }
 
     /// Hands a snapshot to the writer. Never blocks and never drops: a full

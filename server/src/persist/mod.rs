@@ -12,6 +12,10 @@
 //! state is loaded before the room sees the join: from the writer's
 //! unwritten snapshots first, then from the store.
 //!
+//! Guests' snapshots expire `--guest-ttl` after their capture
+//! ([`Snapshot::expires_us`]): CQL rows by `USING TTL`, embedded records by
+//! the writer's periodic sweep; an expired snapshot is never loaded.
+//!
 //! | file | owns |
 //! |---|---|
 //! | [`options`] | `--snapshots` and the pipeline's settings |
@@ -72,9 +76,18 @@ pub struct Snapshot {
     pub captured_us: u64,
     /// The game's saved player state.
     pub state: Bytes,
+    /// When the snapshot expires, microseconds since the UNIX epoch: a
+    /// guest's capture time plus `--guest-ttl`; `None` (every other
+    /// player) never expires.
+    pub expires_us: Option<u64>,
 }
 
 impl Snapshot {
+    /// Whether the snapshot has expired at `now_us` (a load finds nothing).
+    pub fn is_expired(&self, now_us: u64) -> bool {
+        self.expires_us.is_some_and(|at| at <= now_us)
+    }
+
     /// Whether `self` supersedes `other` (later capture; then higher version).
     pub fn is_newer_than(&self, other: &Snapshot) -> bool {
         (self.captured_us, self.version) > (other.captured_us, other.version)
@@ -151,6 +164,7 @@ impl Persistence {
             stats: SnapshotStats::new(),
             interval: options.interval(),
             load_timeout: options.load_timeout(),
+            guest_ttl: options.guest_ttl,
         });
         let rooms_done = CancellationToken::new();
         let stop = writer::Stop {

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 /// Default CQL native port.
 pub const CQL_PORT: u16 = 9042;
+/// Longest `--guest-ttl`: Cassandra's TTL limit (20 years of 365 days).
+pub const MAX_GUEST_TTL: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
 
 /// Player snapshots: the store and the write-behind pipeline.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
@@ -97,6 +99,19 @@ pub struct SnapshotOptions {
         global = true
     )]
     pub snapshot_connect_timeout_ms: u64,
+    /// A guest's saved state (a player of `POST /auth/guest`) expires this
+    /// long after it was last captured: a duration such as `7d`, `12h` or
+    /// `90m`, from 1 s to 20 years; default 7 days. The CQL store writes
+    /// guest rows `USING TTL`; the embedded store forgets an expired record
+    /// at once and removes it at its next sweep (`--guest-sweep-ms`).
+    #[arg(long, env = "TICKFORGE_GUEST_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    #[serde(with = "human_duration")]
+    pub guest_ttl: Duration,
+    /// The embedded store removes expired guest records this often, in
+    /// milliseconds, and once at start; a sweep removes a bounded number
+    /// and the next one follows at once while more are due.
+    #[arg(long, env = "TICKFORGE_GUEST_SWEEP_MS", default_value_t = 60_000)]
+    pub guest_sweep_ms: u64,
 }
 
 impl SnapshotOptions {
@@ -119,6 +134,10 @@ impl SnapshotOptions {
     /// Connect timeout as a duration.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.snapshot_connect_timeout_ms.max(1))
+    }
+    /// Period of the embedded store's sweep of expired guest records.
+    pub fn guest_sweep_period(&self) -> Duration {
+        Duration::from_millis(self.guest_sweep_ms.max(1))
     }
     /// The embedded database file.
     pub fn embedded_path(&self) -> PathBuf {
@@ -144,6 +163,12 @@ impl SnapshotOptions {
             || self.snapshot_retry_max_ms < self.snapshot_retry_base_ms
         {
             return Err("snapshot retry delays: 0 < base <= max".into());
+        }
+        if !(Duration::from_secs(1)..=MAX_GUEST_TTL).contains(&self.guest_ttl) {
+            return Err("guest_ttl must be 1s..=20 years (7300 days)".into());
+        }
+        if self.guest_sweep_ms == 0 {
+            return Err("guest_sweep_ms must be positive".into());
         }
         Ok(())
     }
@@ -235,6 +260,22 @@ impl From<SnapshotTarget> for String {
     }
 }
 
+/// `--guest-ttl` in a TOML file: a humantime string (`"7d"`).
+mod human_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +297,32 @@ mod tests {
         assert!("scylla://a:x/ks".parse::<SnapshotTarget>().is_err());
         assert!("redis://a/ks".parse::<SnapshotTarget>().is_err());
         assert_eq!("embedded".parse(), Ok(SnapshotTarget::Embedded));
+    }
+
+    #[test]
+    fn guest_ttl_reads_human_durations_defaults_to_a_week_and_is_bounded() {
+        let parse = |args: &[&str]| {
+            crate::Config::load_from(["tickforge"].iter().chain(args))
+                .map(|c| c.snapshots.guest_ttl)
+        };
+        assert_eq!(parse(&[]).ok(), Some(Duration::from_secs(7 * 24 * 3600)));
+        assert_eq!(
+            parse(&["--guest-ttl", "12h"]).ok(),
+            Some(Duration::from_secs(12 * 3600))
+        );
+        assert!(parse(&["--guest-ttl", "0s"]).is_err());
+        assert!(parse(&["--guest-ttl", "21years"]).is_err());
+        assert!(parse(&["--guest-ttl", "soon"]).is_err());
+        let dir = std::env::temp_dir().join(format!("tickforge-guest-ttl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.join("tickforge.toml");
+        std::fs::write(&file, "guest_ttl = \"2h 30m\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let file = file.to_string_lossy().to_string();
+        assert_eq!(
+            parse(&["--config", &file]).ok(),
+            Some(Duration::from_secs(150 * 60)),
+            "a TOML file sets it too"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

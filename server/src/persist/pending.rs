@@ -193,6 +193,7 @@ mod tests {
             version,
             captured_us: 1000 + version,
             state: Bytes::from(vec![0u8; 10]),
+            expires_us: None,
         }
     }
 

@@ -2,6 +2,11 @@
 //! deadline, saved locally and replayed at the next start. Written to a
 //! temporary file, synced, then renamed over the old one, so a reader sees
 //! either the previous file or the whole new one.
+//!
+//! `TFSPILL1`, then [`record`](super::record)s back to back. Each record
+//! names its own format, so a guest's snapshot keeps its expiry (format 2)
+//! and files written before guest expiry existed (format 1 only) still
+//! replay.
 
 use std::io::Write;
 use std::path::Path;
@@ -79,6 +84,7 @@ mod tests {
                 version: i,
                 captured_us: 10 + i,
                 state: Bytes::from(vec![i as u8; 5]),
+                expires_us: (i == 1).then_some(1_000_000 + i),
             })
             .collect();
         assert!(matches!(read(&path), Ok(None)));

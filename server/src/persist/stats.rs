@@ -62,6 +62,8 @@ pub struct SnapshotStats {
     pub spilled: Counter,
     /// Snapshots read back from the spill file at start.
     pub replayed: Counter,
+    /// Expired guest snapshots the store's sweep removed.
+    pub expired: Counter,
     errors: Vec<Counter>,
     loads: Vec<Counter>,
 }
@@ -81,6 +83,7 @@ impl SnapshotStats {
             retries: counter!(m::SNAPSHOT_RETRIES),
             spilled: counter!(m::SNAPSHOTS_SPILLED),
             replayed: counter!(m::SNAPSHOTS_REPLAYED),
+            expired: counter!(m::GUEST_SNAPSHOTS_EXPIRED),
             errors: StoreError::LABELS
                 .iter()
                 .map(|l| counter!(m::SNAPSHOT_WRITE_ERRORS, "error" => *l))
@@ -97,6 +100,7 @@ impl SnapshotStats {
             &s.retries,
             &s.spilled,
             &s.replayed,
+            &s.expired,
         ]
         .into_iter()
         .chain(&s.errors)

@@ -20,13 +20,25 @@ pub trait SnapshotStore: Send + Sync + 'static {
     fn max_rows(&self) -> usize;
     /// Writes rows of one partition. Writing a row older than the stored
     /// one (by capture time) leaves the stored one; repeating a write is
-    /// harmless.
+    /// harmless. A row with [`Snapshot::expires_us`] expires then; a row
+    /// already expired is not written.
     fn write(&self, rows: &[Snapshot]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The stored snapshot of a player, if any.
+    /// The stored snapshot of a player, if any and not expired.
     fn load(
         &self,
         player_id: Arc<str>,
     ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send;
+    /// Removes up to `limit` snapshots expired at `now_us` and returns how
+    /// many it removed. The default does nothing, for databases that expire
+    /// rows themselves (CQL `USING TTL`).
+    fn sweep_expired(
+        &self,
+        now_us: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        let _ = (now_us, limit);
+        async { Ok(0) }
+    }
 }
 
 /// Why a store operation failed.

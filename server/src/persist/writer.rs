@@ -7,7 +7,11 @@
 //! `--snapshot-in-flight` at once. A failed request puts its rows back
 //! (unless newer ones arrived) and pauses flushing for an exponential
 //! back-off with jitter. Loads are answered from the unwritten snapshots
-//! first, then from the store. At shutdown it keeps flushing until every
+//! first, then from the store; an expired guest snapshot is not found.
+//! Every `--guest-sweep-ms` (and once at start) it asks the store to
+//! remove expired guest snapshots, at most [`SWEEP_LIMIT`] at a time on the
+//! store's own task, so the loop never waits for it; a full sweep is
+//! followed by another at once. At shutdown it keeps flushing until every
 //! room has stopped and nothing is left, or until the deadline; then, once
 //! every room has stopped, the rest goes to the spill file.
 
@@ -29,9 +33,12 @@ use super::spill;
 use super::stats::LoadSource;
 use super::store::{SnapshotStore, StoreError};
 use super::{Snapshot, stats::SnapshotStats};
+use crate::clock;
 
 /// How often the dirty-players and oldest-age gauges are refreshed.
 const GAUGE_PERIOD: Duration = Duration::from_millis(500);
+/// Most expired snapshots one sweep removes (one store transaction).
+pub(crate) const SWEEP_LIMIT: usize = 1000;
 
 /// When the writer stops.
 pub(crate) struct Stop {
@@ -86,6 +93,9 @@ pub(crate) async fn run<S: SnapshotStore>(
     flush_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut gauge_timer = tokio::time::interval(GAUGE_PERIOD);
     gauge_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut sweep_timer = tokio::time::interval(w.options.guest_sweep_period());
+    sweep_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut sweeps: JoinSet<Result<usize, StoreError>> = JoinSet::new();
     let mut writes: JoinSet<Outcome> = JoinSet::new();
     let mut deadline: Option<Instant> = None;
     let mut rooms_done = false;
@@ -111,6 +121,14 @@ pub(crate) async fn run<S: SnapshotStore>(
                 flush_due = true;
             }
             _ = gauge_timer.tick() => w.update_gauges(),
+            _ = sweep_timer.tick(), if sweeps.is_empty() && deadline.is_none() => {
+                w.sweep(&mut sweeps);
+            }
+            Some(swept) = sweeps.join_next(), if !sweeps.is_empty() => {
+                if w.swept(swept) {
+                    sweep_timer.reset_immediately();
+                }
+            }
         }
         w.take_handover();
         let stopping = deadline.is_some();
@@ -275,13 +293,51 @@ impl<S: SnapshotStore> Writer<S> {
         Duration::from_millis(half + self.seed % (delay - half + 1))
     }
 
+    /// Starts a sweep of expired snapshots on its own task.
+    fn sweep(&self, sweeps: &mut JoinSet<Result<usize, StoreError>>) {
+        let store = self.store.clone();
+        let timeout = self.options.write_timeout();
+        sweeps.spawn(async move {
+            let sweep = store.sweep_expired(clock::now_micros(), SWEEP_LIMIT);
+            match tokio::time::timeout(timeout, sweep).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::Timeout),
+            }
+        });
+    }
+
+    /// A sweep ended; returns whether it was full (more may be due).
+    fn swept(&self, done: Result<Result<usize, StoreError>, tokio::task::JoinError>) -> bool {
+        match done {
+            Ok(Ok(removed)) => {
+                self.shared.stats.expired.increment(removed as u64);
+                if removed > 0 {
+                    tracing::debug!(removed, "expired guest snapshots removed");
+                }
+                removed >= SWEEP_LIMIT
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(store = self.store.name(), error = %e, "sweep of expired snapshots failed; trying again at the next one");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sweep of expired snapshots failed");
+                false
+            }
+        }
+    }
+
     /// A joining player's load: unwritten snapshots first, then the store.
+    /// An expired snapshot is as good as none.
     fn answer(&mut self, request: LoadRequest) {
         self.take_handover();
         if let Some(snapshot) = self.pending.latest(&request.player_id) {
-            let _sent = request
-                .reply
-                .send(Ok((Some(snapshot), LoadSource::Pending)));
+            let found = if snapshot.is_expired(clock::now_micros()) {
+                (None, LoadSource::None)
+            } else {
+                (Some(snapshot), LoadSource::Pending)
+            };
+            let _sent = request.reply.send(Ok(found));
             return;
         }
         let store = self.store.clone();

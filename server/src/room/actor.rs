@@ -217,7 +217,7 @@ impl Room {
             kick: request.kick,
             inputs_queued: request.inputs_queued,
             last_seq: 0,
-            snapshot: MemberSnapshot::new(request.saved.as_ref(), request.claim),
+            snapshot: MemberSnapshot::new(request.saved.as_ref(), request.claim, request.guest),
         };
         let announce = self.enc.player_joined(PlayerEntry {
             entity_id: entity,

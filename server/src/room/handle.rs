@@ -77,6 +77,9 @@ pub struct JoinRequest {
     /// The player's claim on this node, held while seated and released
     /// after the final snapshot is handed over.
     pub claim: Option<crate::persist::PlayerClaim>,
+    /// A guest session (`IdentityKind::Guest`): the player's snapshots
+    /// expire `--guest-ttl` after their capture.
+    pub guest: bool,
 }
 
 pub(crate) enum Control {
@@ -367,6 +370,7 @@ mod tests {
             inputs_queued: Arc::new(AtomicU32::new(0)),
             saved: None,
             claim: None,
+            guest: false,
         };
         assert_eq!(seat.join(request).err(), Some(JoinRefused));
         assert_eq!(handle.shared.seats.load(Ordering::Acquire), 0);

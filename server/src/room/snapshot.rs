@@ -2,7 +2,8 @@
 //! last capture time, the bytes last handed over, the player's claim), and
 //! the capture itself. Capturing costs one `save_player` per member per
 //! `--snapshot-interval-ms` and a non-blocking hand-over; the room never
-//! waits on persistence.
+//! waits on persistence. A guest's snapshots expire `--guest-ttl` after
+//! their capture.
 
 use std::sync::Arc;
 
@@ -19,16 +20,24 @@ pub(crate) struct MemberSnapshot {
     last: Option<Bytes>,
     /// Released (dropped) only after the final snapshot is handed over.
     claim: Option<PlayerClaim>,
+    /// A guest: every snapshot carries an expiry.
+    guest: bool,
 }
 
 impl MemberSnapshot {
-    /// State of a member that joined with `saved` (its last snapshot).
-    pub(crate) fn new(saved: Option<&Snapshot>, claim: Option<PlayerClaim>) -> MemberSnapshot {
+    /// State of a member that joined with `saved` (its last snapshot);
+    /// `guest` from the session's identity.
+    pub(crate) fn new(
+        saved: Option<&Snapshot>,
+        claim: Option<PlayerClaim>,
+        guest: bool,
+    ) -> MemberSnapshot {
         MemberSnapshot {
             version: saved.map_or(0, |s| s.version),
             captured_us: saved.map_or(0, |s| s.captured_us),
             last: saved.map(|s| s.state.clone()),
             claim,
+            guest,
         }
     }
 
@@ -50,12 +59,14 @@ impl MemberSnapshot {
                 let state = Bytes::from(state);
                 self.version += 1;
                 self.captured_us = clock::now_micros().max(self.captured_us + 1);
+                let ttl_us = u64::try_from(sink.guest_ttl().as_micros()).unwrap_or(u64::MAX);
                 sink.offer(Snapshot {
                     player_id: player_id.clone(),
                     room_id: room_id.clone(),
                     version: self.version,
                     captured_us: self.captured_us,
                     state: state.clone(),
+                    expires_us: self.guest.then(|| self.captured_us.saturating_add(ttl_us)),
                 });
                 self.last = Some(state);
             }

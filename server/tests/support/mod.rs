@@ -73,6 +73,13 @@ pub fn token(player: &str) -> String {
     .expect("token signs")
 }
 
+/// Connects to `server` with `options` (e.g. a guest's token).
+pub async fn connect_with(server: &TestServer, options: ConnectOptions) -> Client {
+    Client::connect(&server.url(), options)
+        .await
+        .expect("client connects")
+}
+
 /// Connect options for `player` with a token signed by the test key.
 pub fn player_options(player: &str) -> ConnectOptions {
     ConnectOptions {
@@ -195,6 +202,22 @@ impl TestServer {
         body.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0.0)
+    }
+
+    /// A new guest session from `POST /auth/guest` on the public listener:
+    /// the guest's player id and connect options with its token.
+    pub async fn guest_session(&self) -> (String, ConnectOptions) {
+        let (status, body) = http(self.addr, "POST", "/auth/guest", Some("{}"))
+            .await
+            .expect("POST /auth/guest");
+        assert_eq!(status, 200, "{body}");
+        let session: serde_json::Value = serde_json::from_str(&body).expect("guest json");
+        let player = session["player_id"]
+            .as_str()
+            .expect("player_id")
+            .to_string();
+        let token = session["token"].as_str().expect("token");
+        (player, ConnectOptions::token(token))
     }
 
     pub async fn stop(mut self) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tickforge_protocol::arena_codec;
-use tickforge_protocol::client::Client;
+use tickforge_protocol::client::{Client, ConnectOptions};
 use tickforge_server::persist::{Snapshot, SnapshotStore};
 use tokio::time::Instant;
 
@@ -34,13 +34,23 @@ pub struct Stopped {
 
 /// Connects `count` players `{prefix}-{i}` and joins each to an arena room.
 pub async fn join(url: &str, prefix: &str, count: usize) -> Vec<Player> {
-    let url = url.to_string();
-    let mut players: Vec<Player> = futures_util::stream::iter(0..count)
+    let players = (0..count)
         .map(|index| {
-            let url = url.clone();
             let id = format!("{prefix}-{index}");
+            let options = super::player_options(&id);
+            (id, options)
+        })
+        .collect();
+    join_each(url, players).await
+}
+
+/// Connects each `(player id, options)` and joins it to an arena room.
+pub async fn join_each(url: &str, players: Vec<(String, ConnectOptions)>) -> Vec<Player> {
+    let url = url.to_string();
+    let mut players: Vec<Player> = futures_util::stream::iter(players.into_iter().enumerate())
+        .map(|(index, (id, mut options))| {
+            let url = url.clone();
             async move {
-                let mut options = super::player_options(&id);
                 options.timeout = WAIT;
                 let mut client = Client::connect(&url, options).await.expect("connects");
                 let joined = client.join_or_create("arena").await.expect("joins");
