@@ -18,7 +18,7 @@ use serde_json::json;
 use support::{TestServer, http, next_state, position, start, token};
 use tickforge_protocol::client::{Client, ClientError, ConnectOptions};
 use tickforge_protocol::session_token::{Claims, SessionKeys, unix_now};
-use tickforge_server::Config;
+use tickforge_server::{Config, auth};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -652,7 +652,10 @@ async fn keys_fetched_from_a_jwks_url_are_used_and_a_rotation_is_picked_up_on_an
         (4003, "auth_unknown_key".to_string()),
         "the new kid is not known before the refetch it triggers"
     );
-    support::cluster::eventually(WAIT, "the rotated key after a refetch", || async {
+    // Forced refetches are at most 10 s apart (UNKNOWN_KID_REFRESH); the
+    // first fetch may have been forced moments ago by the loop above.
+    let rotation = auth::jwks::UNKNOWN_KID_REFRESH + Duration::from_secs(10);
+    support::cluster::eventually(rotation, "the rotated key after a refetch", || async {
         hello(&server, "", Some(token.clone()))
             .await
             .ok()
