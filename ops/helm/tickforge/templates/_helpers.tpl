@@ -82,3 +82,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail "perPod.publicUrl must contain $(POD_NAME): each pod needs its own address for redirects" -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* One TOML value of .Values.config. YAML numbers reach templates as
+floats: whole ones are written as integers (the server's counts and
+milliseconds are integers). Strings are JSON-quoted, which is valid TOML. */ -}}
+{{- define "tickforge.tomlValue" -}}
+{{- if kindIs "float64" . -}}
+{{- if eq . (float64 (int64 .)) -}}{{ int64 . }}{{- else -}}{{ . }}{{- end -}}
+{{- else if or (kindIs "int" .) (kindIs "int64" .) (kindIs "bool" .) -}}
+{{- . -}}
+{{- else if kindIs "string" . -}}
+{{- toJson . -}}
+{{- else if kindIs "slice" . -}}
+[{{- range $i, $item := . }}{{ if $i }}, {{ end }}{{ include "tickforge.tomlValue" $item }}{{ end -}}]
+{{- else -}}
+{{- fail (printf "config: %v is not a TOML scalar or list (the settings are flat)" .) -}}
+{{- end -}}
+{{- end -}}
