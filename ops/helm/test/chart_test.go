@@ -641,6 +641,8 @@ func TestChartRefusesValuesThatBreakTheDrainOrTheCluster(t *testing.T) {
 		{"Redis without a CQL store", []string{"--set", "redis.url=redis://r:6379/0", "--set", "sessionKey.existingSecret=k"}, "cql.url"},
 		{"a chart-owned setting in config", []string{"--set", "config.admin_listen=0.0.0.0:7701"}, "config.admin_listen is set by the chart"},
 		{"one address for every pod", []string{"--set", "perPod.publicUrl=ws://play.example.com/ws"}, "$(POD_NAME)"},
+		{"a misspelt value (values.schema.json)", []string{"--set", "drain.delaySecond=5"}, "'delaySecond' not allowed"},
+		{"a nested server setting", []string{"--set", "config.presence_opts.ttl=1"}, "at '/config/presence_opts'"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := helmTemplate(c.args...)
