@@ -351,6 +351,9 @@ func TestEveryPodHasItsOwnRedirectAddress(t *testing.T) {
 			if len(svc.Spec.Ports) != 1 || strconv.Itoa(int(svc.Spec.Ports[0].Port)) != port {
 				t.Errorf("pod %s: URL port %s is not its Service's port %v", pod, port, svc.Spec.Ports)
 			}
+			if _, tls := envValue(c, "TICKFORGE_TLS_CERT"); tls && u.Scheme != "wss" {
+				t.Errorf("pod %s: the public listener speaks TLS only, but its URL is %q", pod, raw)
+			}
 			host := u.Hostname()
 			inCluster := host == pod || strings.HasPrefix(host, pod+"."+namespace+".svc")
 			external := svc.Annotations["external-dns.alpha.kubernetes.io/hostname"] == host &&
@@ -641,6 +644,7 @@ func TestChartRefusesValuesThatBreakTheDrainOrTheCluster(t *testing.T) {
 		{"Redis without a CQL store", []string{"--set", "redis.url=redis://r:6379/0", "--set", "sessionKey.existingSecret=k"}, "cql.url"},
 		{"a chart-owned setting in config", []string{"--set", "config.admin_listen=0.0.0.0:7701"}, "config.admin_listen is set by the chart"},
 		{"one address for every pod", []string{"--set", "perPod.publicUrl=ws://play.example.com/ws"}, "$(POD_NAME)"},
+		{"TLS on the nodes with ws:// addresses", []string{"--set", "tls.secretName=cert"}, "must be wss://"},
 		{"a misspelt value (values.schema.json)", []string{"--set", "drain.delaySecond=5"}, "'delaySecond' not allowed"},
 		{"a nested server setting", []string{"--set", "config.presence_opts.ttl=1"}, "at '/config/presence_opts'"},
 	} {
@@ -651,4 +655,20 @@ func TestChartRefusesValuesThatBreakTheDrainOrTheCluster(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTLSCertificateAndKeyComeFromASecret(t *testing.T) {
+	forEachCase(t, func(t *testing.T, m *Manifests) {
+		c := m.container(t)
+		cert, ok := envValue(c, "TICKFORGE_TLS_CERT")
+		if !ok {
+			t.Skip("plain WebSocket on the public listener in this install")
+		}
+		key, _ := envValue(c, "TICKFORGE_TLS_KEY")
+		for _, path := range []string{cert, key} {
+			if vol, _ := mountedFile(t, m, path); vol.Secret == nil || *vol.Secret.DefaultMode&0o004 != 0 {
+				t.Errorf("%s: want a Secret volume not readable by other users", path)
+			}
+		}
+	})
 }

@@ -10,8 +10,16 @@ package helmtest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -243,6 +251,10 @@ func startPod(t *testing.T, m *Manifests) *podProcess {
 				case it.Path == "session-key.json":
 					// An existing Secret, made by the operator with tickforge token keygen.
 					data = readFile(t, sessionKeyFile)
+				case it.Key == "tls.crt" || it.Key == "tls.key":
+					// An existing kubernetes.io/tls Secret: a certificate of the test's own.
+					cert, key := selfSignedCertificate(t)
+					data = map[string][]byte{"tls.crt": cert, "tls.key": key}[it.Key]
 				default:
 					t.Fatalf("volume %s: Secret %s is not in the install and not modelled by the test", v.Name, v.Secret.SecretName)
 				}
@@ -359,7 +371,51 @@ func (p *podProcess) probeURL(t *testing.T, c *corev1.Container, get *corev1.HTT
 	return fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, p.ports[port.ContainerPort], get.Path)
 }
 
-var client = &http.Client{Timeout: time.Second}
+// client trusts the test's own certificate (the public listener with TLS).
+var client = &http.Client{
+	Timeout:   time.Second,
+	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+}
+
+var (
+	certOnce        sync.Once
+	certPEM, keyPEM []byte
+)
+
+// selfSignedCertificate is a certificate and key for 127.0.0.1 (PEM),
+// standing in for the install's TLS Secret.
+func selfSignedCertificate(t *testing.T) (cert, key []byte) {
+	t.Helper()
+	certOnce.Do(func() {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1),
+			Subject:      pkix.Name{CommonName: "tickforge chart test"},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkcs8, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
+	})
+	if certPEM == nil {
+		t.Fatal("no test certificate")
+	}
+	return certPEM, keyPEM
+}
 
 // status GETs url: the HTTP status and body, or 0 when nothing answers.
 func status(url string) (int, string) {
@@ -428,10 +484,14 @@ func TestServerStartedLikeThePodAnswersProbesAndDrainsWithinTheGrace(t *testing.
 			// the operators' endpoints.
 			_, public := listenPort(t, c, "TICKFORGE_LISTEN")
 			_, admin := listenPort(t, c, "TICKFORGE_ADMIN_LISTEN")
-			if code, _ := status(fmt.Sprintf("http://127.0.0.1:%d/healthz", p.ports[public])); code != http.StatusOK {
-				t.Errorf("public /healthz: %d", code)
+			scheme := "http"
+			if _, tls := envValue(c, "TICKFORGE_TLS_CERT"); tls {
+				scheme = "https"
 			}
-			if code, _ := status(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.ports[public])); code != http.StatusNotFound {
+			if code, _ := status(fmt.Sprintf("%s://127.0.0.1:%d/healthz", scheme, p.ports[public])); code != http.StatusOK {
+				t.Errorf("public /healthz (%s): %d", scheme, code)
+			}
+			if code, _ := status(fmt.Sprintf("%s://127.0.0.1:%d/metrics", scheme, p.ports[public])); code != http.StatusNotFound {
 				t.Errorf("public /metrics answered %d: metrics must stay on the admin port", code)
 			}
 

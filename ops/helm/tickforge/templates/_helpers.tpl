@@ -78,6 +78,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail (printf "config.%s is set by the chart; use the chart's own value for it" $key) -}}
 {{- end -}}
 {{- end -}}
+{{- if and $v.tls.secretName (not (hasPrefix "wss://" $v.perPod.publicUrl)) -}}
+{{- fail "tls.secretName: the public listener speaks TLS only, so perPod.publicUrl must be wss://" -}}
+{{- end -}}
 {{- if not (contains "$(POD_NAME)" $v.perPod.publicUrl) -}}
 {{- fail "perPod.publicUrl must contain $(POD_NAME): each pod needs its own address for redirects" -}}
 {{- end -}}
