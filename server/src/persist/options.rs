@@ -91,6 +91,13 @@ pub struct SnapshotOptions {
         default_value_t = 1000
     )]
     pub snapshot_load_timeout_ms: u64,
+    /// Saved-state loads in progress at once on this node (joins past
+    /// their claim, waiting for the writer or the store); a join that finds
+    /// this many is refused with `ServerBusy` (policy: reject, counted in
+    /// `tickforge_snapshot_loads_refused_total`). Also the writer's load
+    /// queue, so loads never pile up as unbounded tasks.
+    #[arg(long, env = "TICKFORGE_SNAPSHOT_LOADS_MAX", default_value_t = 256)]
+    pub snapshot_loads_max: usize,
     /// Longest wait for the database at start, in milliseconds.
     #[arg(
         long,
@@ -169,6 +176,9 @@ impl SnapshotOptions {
         }
         if self.guest_sweep_ms == 0 {
             return Err("guest_sweep_ms must be positive".into());
+        }
+        if self.snapshot_loads_max == 0 {
+            return Err("snapshot_loads_max must be positive".into());
         }
         Ok(())
     }
