@@ -2,7 +2,8 @@
 //!
 //! Rooms capture a player's saved state (the game's
 //! [`crate::game::Game::save_player`]) when it changed, at most every
-//! `--snapshot-interval-ms`, and always when the player leaves, and hand it
+//! `--snapshot-interval-ms`, and when the player leaves if it changed since
+//! the last snapshot, and hand it
 //! to the [`WriteBehindHandle`] without waiting. One writer thread
 //! ([`writer`]) coalesces per player (latest wins), flushes in batches to a
 //! [`SnapshotStore`] — the embedded `redb` file ([`embedded`], the default)

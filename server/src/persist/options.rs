@@ -44,7 +44,8 @@ pub struct SnapshotOptions {
     #[arg(long, env = "TICKFORGE_ALLOW_NODE_LOCAL_SNAPSHOTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_node_local_snapshots: bool,
     /// A room snapshots a player whose saved state changed at most this
-    /// often, in milliseconds; always when the player leaves.
+    /// often, in milliseconds; and when the player leaves, if the state
+    /// changed since the last snapshot.
     #[arg(long, env = "TICKFORGE_SNAPSHOT_INTERVAL_MS", default_value_t = 1000)]
     pub snapshot_interval_ms: u64,
     /// Snapshots rooms may hand over before the writer takes them. When it
