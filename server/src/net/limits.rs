@@ -187,3 +187,59 @@ impl SessionLimits {
         &mut self.creates
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn every_limit_has_a_flag_and_a_file_key() {
+        let dir = std::env::temp_dir().join(format!("tickforge-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("tickforge.toml");
+        std::fs::write(
+            &path,
+            "frames_per_second = 7\npings_burst = 3\njoins_per_second = 0\n\
+             rate_limit_strikes = 4\nroom_creates_per_minute = 9\nmax_rooms = 11\n\
+             snapshot_loads_max = 5\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let p = path.to_string_lossy().to_string();
+        let c = Config::load_from(["tickforge", "--config", &p, "--max-rooms", "12"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let l = &c.limits;
+        assert_eq!(
+            (l.frames_per_second, l.pings_burst, l.joins_per_second),
+            (7, 3, 0)
+        );
+        assert_eq!((l.rate_limit_strikes, l.room_creates_per_minute), (4, 9));
+        assert_eq!(l.max_rooms, 12, "the flag wins over the file");
+        assert_eq!(c.snapshots.snapshot_loads_max, 5);
+        assert!(Config::load_from(["tickforge", "--rate-limit-strikes", "0"]).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_session_is_refused_then_closed_by_the_bucket_it_keeps_exceeding() {
+        let mut options = Config::defaults().limits;
+        options.pings_per_second = 1;
+        options.pings_burst = 1;
+        options.rate_limit_strikes = 2;
+        let now = Instant::now();
+        let mut limits = SessionLimits::new(&options, now);
+        assert_eq!(limits.admit(FrameClass::Ping, now), Ok(()));
+        let refused = limits.admit(FrameClass::Ping, now);
+        assert_eq!(
+            refused.map_err(|r| (r.reason, r.close)),
+            Err((metrics::REFUSED_PING_RATE, None))
+        );
+        assert_eq!(
+            limits.admit(FrameClass::Other, now),
+            Ok(()),
+            "other frames pass"
+        );
+        let closed = limits.admit(FrameClass::Ping, now);
+        assert_eq!(closed.map_err(|r| r.close), Err(Some(Disconnect::PingRate)));
+    }
+}
