@@ -31,6 +31,9 @@ pub enum JoinError {
     /// The join needed a new room, but the node runs `--max-rooms` rooms.
     #[error("no room for a new room on this server; try again later")]
     TooManyRooms,
+    /// The node is draining and no other node can take the join.
+    #[error("the node is draining; retry in a few seconds")]
+    Draining,
 }
 
 impl JoinError {
@@ -43,6 +46,7 @@ impl JoinError {
             JoinError::NothingToJoin => "nothing_to_join",
             JoinError::CreateRate => crate::metrics::JOIN_REFUSED_CREATE_RATE,
             JoinError::TooManyRooms => crate::metrics::JOIN_REFUSED_MAX_ROOMS,
+            JoinError::Draining => "draining",
         }
     }
 }

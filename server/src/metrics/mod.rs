@@ -20,12 +20,14 @@ use crate::net::close::Disconnect;
 use crate::window::LatencyWindow;
 
 mod auth;
+mod drain;
 mod limits;
 mod presence;
 mod snapshots;
 mod tls;
 
 pub use auth::*;
+pub use drain::*;
 pub use limits::*;
 pub use presence::*;
 pub use snapshots::*;

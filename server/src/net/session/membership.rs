@@ -60,6 +60,7 @@ impl Session {
                     JoinError::RoomFull => ErrorCode::RoomFull,
                     JoinError::UnknownMode => ErrorCode::UnknownMode,
                     JoinError::NothingToJoin => ErrorCode::InvalidInput,
+                    JoinError::Draining => ErrorCode::Draining,
                     JoinError::CreateRate | JoinError::TooManyRooms => ErrorCode::ServerBusy,
                 };
                 tracing::debug!(session = self.id, refused = e.label(), "join refused");
