@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::auth::AuthOptions;
 use crate::net::client_ip::ProxyNet;
+pub use crate::net::limits::LimitOptions;
 pub use crate::net::tls::TlsOptions;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
@@ -48,6 +49,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub session: SessionOptions,
+    /// Per-session frame rates, room creation, the node's room cap.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitOptions,
     /// Cross-node presence and room ownership.
     #[command(flatten)]
     #[serde(flatten)]
@@ -384,6 +389,9 @@ impl Config {
             return invalid(problem);
         }
         if let Some(problem) = self.tls.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.limits.problem() {
             return invalid(problem);
         }
         if let Some(problem) = self.drain.problem() {

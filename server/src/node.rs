@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -14,15 +14,13 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::directory::{Directory, JoinError};
 use crate::game::{GameParams, GameRegistry, Mode};
+use crate::net::rate::Bucket;
 use crate::observer::Observer;
 use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
 use crate::shutdown::Drain;
-
-/// How often a join re-checks whether another node still seats its player.
-const SEATED_ELSEWHERE_POLL: Duration = Duration::from_millis(10);
 
 /// State shared by every shard of this node.
 pub struct Node {
@@ -51,6 +49,8 @@ pub struct Node {
     /// Identity checks, guest sessions, bans, live sessions per player.
     pub auth: Arc<Auth>,
     next_session: AtomicU64,
+    /// Live rooms plus rooms being created (`--max-rooms`).
+    rooms: AtomicUsize,
     ready: AtomicBool,
 }
 
@@ -131,6 +131,7 @@ impl Node {
             snapshots,
             auth,
             next_session: AtomicU64::new(1),
+            rooms: AtomicUsize::new(0),
             ready: AtomicBool::new(false),
         })
     }
@@ -169,11 +170,13 @@ impl Node {
 
     /// Join-or-create by mode for a session on `shard`: a free seat in a
     /// room of this node, else in a room of another node (a redirect), else
-    /// a new room here. A draining node only redirects.
+    /// a new room here, if `creates` (the session's allowance) and
+    /// `--max-rooms` permit. A draining node only redirects.
     pub fn join_or_create(
         self: &Arc<Self>,
         mode_name: &str,
         shard: usize,
+        creates: &mut Bucket,
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
         let draining = self.drain.is_draining();
@@ -195,6 +198,7 @@ impl Node {
             self.config.shard.shard_imbalance_pct,
             mode.params.capacity,
         );
+        self.admit_room(creates)?;
         Ok(JoinTarget::Here(self.create_room(mode, target, false)))
     }
 
@@ -204,11 +208,13 @@ impl Node {
         self: &Arc<Self>,
         mode_name: &str,
         shard: usize,
+        creates: &mut Bucket,
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
         if self.drain.is_draining() {
             return Err(JoinError::Draining);
         }
+        self.admit_room(creates)?;
         let target = shard::place(
             &self.shards,
             shard,
@@ -218,24 +224,51 @@ impl Node {
         Ok(JoinTarget::Here(self.create_room(mode, target, true)))
     }
 
+    /// Reserves one of `--max-rooms` for a new room and takes one token of
+    /// the creating session's allowance; both refusals are counted. The
+    /// reservation is the room's until it is disposed.
+    fn admit_room(&self, creates: &mut Bucket) -> Result<(), JoinError> {
+        let max = self.config.limits.max_rooms;
+        let reserved = self
+            .rooms
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (max == 0 || n < max).then_some(n + 1)
+            });
+        if reserved.is_err() {
+            crate::metrics::join_refused(JoinError::TooManyRooms.label());
+            return Err(JoinError::TooManyRooms);
+        }
+        if !creates.try_take(tokio::time::Instant::now()) {
+            self.rooms.fetch_sub(1, Ordering::AcqRel);
+            crate::metrics::join_refused(JoinError::CreateRate.label());
+            return Err(JoinError::CreateRate);
+        }
+        Ok(())
+    }
+
     /// Waits (within the snapshot load timeout) until no other node seats
     /// `player`: after a newer login the node holding the older session
     /// closes it, and its room reports the player gone once it handed the
-    /// final snapshot to its writer.
+    /// final snapshot to its writer. Woken by every change of the presence
+    /// view, never polling.
     pub async fn seated_elsewhere_released(&self, player: &str) {
         if !self.presence.is_shared() {
             return;
         }
         let deadline = tokio::time::Instant::now() + self.config.snapshots.load_timeout();
+        let view = self.presence.view();
         loop {
-            let view = self.presence.view();
+            let changed = view.changed();
+            tokio::pin!(changed);
+            // Registered before the check: a change in between is not missed.
+            changed.as_mut().enable();
             let own = view.own().clone();
-            if view.placements(player).iter().all(|p| p.node == own)
-                || tokio::time::Instant::now() >= deadline
-            {
+            if view.placements(player).iter().all(|p| p.node == own) {
                 return;
             }
-            tokio::time::sleep(SEATED_ELSEWHERE_POLL).await;
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -305,5 +338,6 @@ impl RoomExit for Disposal {
         let id = &room.info().id;
         self.node.directory.remove(id);
         self.node.presence.room_closed(id);
+        self.node.rooms.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -11,7 +11,8 @@
 //! | [`cluster`] | presence views for operators: `/presence/{player}`, `/rooms?scope=cluster` |
 //! | [`client_ip`] | a request's client IP: the peer, or `X-Forwarded-For` from a `--trusted-proxies` peer |
 //! | [`tls`] | optional TLS on the public listener: certificates, SIGHUP reload, handshakes off the accept loop |
-//! | [`session`] | one WebSocket connection's loop |
+//! | [`session`] | one WebSocket connection's loop: frames, joins, the socket |
+//! | [`limits`], [`rate`], [`peek`] | per-session rate limits (token buckets, strikes), read before verification |
 //! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
 pub mod access;
@@ -21,8 +22,11 @@ pub mod close;
 pub mod cluster;
 pub mod guest;
 pub mod kick;
+pub mod limits;
 pub mod listener;
+pub mod peek;
 pub mod public;
+pub mod rate;
 pub mod router;
 pub mod security_headers;
 pub mod session;

@@ -13,10 +13,16 @@
 //! Claims: a player id is seated in at most one room of this node at a
 //! time. A join claims the player first, waiting (within the load timeout)
 //! until a previous room has handed over that player's final snapshot, so
-//! the load that follows always sees it.
+//! the load that follows always sees it. The wait is event-driven: each
+//! claim carries a [`Notify`] that wakes its waiters when it is released.
+//!
+//! Loads: at most `--snapshot-loads-max` loads are in progress on the node
+//! (from the claim until the answer); a join that finds that many is
+//! refused at once ([`LoadError::Busy`], counted), never queued without
+//! bound.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,9 +33,6 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::Snapshot;
 use super::stats::{LoadSource, SnapshotStats};
 
-/// How often a claim waiting for the previous room re-checks.
-const CLAIM_POLL: Duration = Duration::from_millis(2);
-
 /// Why a joining player's saved state could not be loaded; the join is
 /// refused and the player can try again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +41,7 @@ pub enum LoadError {
     /// player is still seated elsewhere).
     #[error("saved state not loaded in time")]
     Timeout,
-    /// The writer's load queue is full (policy: reject).
+    /// `--snapshot-loads-max` loads are in progress (policy: reject).
     #[error("too many saved-state loads at once")]
     Busy,
     /// The store answered with an error.
@@ -73,8 +76,11 @@ pub(crate) struct Shared {
     pub(crate) overflowed: AtomicBool,
     pub(crate) wake: Notify,
     pub(crate) flush_size: usize,
-    pub(crate) claims: DashMap<Arc<str>, ()>,
+    /// Claimed players; the [`Notify`] wakes joins waiting for the claim.
+    pub(crate) claims: DashMap<Arc<str>, Arc<Notify>>,
     pub(crate) loads: mpsc::Sender<LoadRequest>,
+    pub(crate) loads_in_flight: AtomicUsize,
+    pub(crate) loads_max: usize,
     pub(crate) stats: SnapshotStats,
     pub(crate) interval: Duration,
     pub(crate) load_timeout: Duration,
@@ -97,7 +103,41 @@ pub struct PlayerClaim {
 
 impl Drop for PlayerClaim {
     fn drop(&mut self) {
-        self.shared.claims.remove(&self.player_id);
+        if let Some((_, released)) = self.shared.claims.remove(&self.player_id) {
+            released.notify_waiters();
+        }
+    }
+}
+
+/// One of the `--snapshot-loads-max` load permits; dropping it gives it back.
+struct LoadPermit<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> LoadPermit<'a> {
+    fn try_acquire(shared: &'a Shared) -> Option<LoadPermit<'a>> {
+        let taken = shared
+            .loads_in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < shared.loads_max).then_some(n + 1)
+            });
+        match taken {
+            Ok(n) => {
+                shared.stats.loads_in_flight.set((n + 1) as f64);
+                Some(LoadPermit { shared })
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for LoadPermit<'_> {
+    fn drop(&mut self) {
+        let before = self.shared.loads_in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.shared
+            .stats
+            .loads_in_flight
+            .set(before.saturating_sub(1) as f64);
     }
 }
 
@@ -118,6 +158,12 @@ impl WriteBehindHandle {
     /// How long after its capture a guest's snapshot expires (`--guest-ttl`).
     pub fn guest_ttl(&self) -> Duration {
         self.shared.guest_ttl
+    }
+
+    /// Counts a leave whose saved state was unchanged since its last write
+    /// (no snapshot is handed over for it).
+    pub fn unchanged_on_leave(&self) {
+        self.shared.stats.unchanged_on_leave.increment(1);
     }
 
     /// Hands a snapshot to the writer. Never blocks and never drops: a full
@@ -156,6 +202,10 @@ impl WriteBehindHandle {
         let shared = &self.shared;
         let work = async {
             let claim = self.claim(player_id.clone()).await;
+            let Some(_permit) = LoadPermit::try_acquire(shared) else {
+                shared.stats.loads_refused.increment(1);
+                return Err(LoadError::Busy);
+            };
             let (reply, answer) = oneshot::channel();
             shared
                 .loads
@@ -178,16 +228,33 @@ impl WriteBehindHandle {
         result
     }
 
+    /// Claims `player_id`, waiting for the claim of a previous seat to be
+    /// released (woken by its release, never polling).
     async fn claim(&self, player_id: Arc<str>) -> PlayerClaim {
         loop {
-            if let dashmap::Entry::Vacant(v) = self.shared.claims.entry(player_id.clone()) {
-                v.insert(());
-                return PlayerClaim {
-                    shared: self.shared.clone(),
-                    player_id,
-                };
+            let released = match self.shared.claims.entry(player_id.clone()) {
+                dashmap::Entry::Vacant(v) => {
+                    v.insert(Arc::new(Notify::new()));
+                    return PlayerClaim {
+                        shared: self.shared.clone(),
+                        player_id,
+                    };
+                }
+                dashmap::Entry::Occupied(held) => held.get().clone(),
+            };
+            let notified = released.notified();
+            tokio::pin!(notified);
+            // Registered before the entry is looked at again: a release in
+            // between is not missed.
+            notified.as_mut().enable();
+            if self
+                .shared
+                .claims
+                .get(&player_id)
+                .is_some_and(|held| Arc::ptr_eq(held.value(), &released))
+            {
+                notified.await;
             }
-            tokio::time::sleep(CLAIM_POLL).await;
         }
     }
 }

@@ -44,7 +44,8 @@ pub struct SnapshotOptions {
     #[arg(long, env = "TICKFORGE_ALLOW_NODE_LOCAL_SNAPSHOTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_node_local_snapshots: bool,
     /// A room snapshots a player whose saved state changed at most this
-    /// often, in milliseconds; always when the player leaves.
+    /// often, in milliseconds; and when the player leaves, if the state
+    /// changed since the last snapshot.
     #[arg(long, env = "TICKFORGE_SNAPSHOT_INTERVAL_MS", default_value_t = 1000)]
     pub snapshot_interval_ms: u64,
     /// Snapshots rooms may hand over before the writer takes them. When it
@@ -91,6 +92,13 @@ pub struct SnapshotOptions {
         default_value_t = 1000
     )]
     pub snapshot_load_timeout_ms: u64,
+    /// Saved-state loads in progress at once on this node (joins past
+    /// their claim, waiting for the writer or the store); a join that finds
+    /// this many is refused with `ServerBusy` (policy: reject, counted in
+    /// `tickforge_snapshot_loads_refused_total`). Also the writer's load
+    /// queue, so loads never pile up as unbounded tasks.
+    #[arg(long, env = "TICKFORGE_SNAPSHOT_LOADS_MAX", default_value_t = 256)]
+    pub snapshot_loads_max: usize,
     /// Longest wait for the database at start, in milliseconds.
     #[arg(
         long,
@@ -169,6 +177,9 @@ impl SnapshotOptions {
         }
         if self.guest_sweep_ms == 0 {
             return Err("guest_sweep_ms must be positive".into());
+        }
+        if self.snapshot_loads_max == 0 {
+            return Err("snapshot_loads_max must be positive".into());
         }
         Ok(())
     }

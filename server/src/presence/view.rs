@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use serde::Serialize;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 use super::change::{Change, Stamped};
 
@@ -60,6 +62,8 @@ pub struct PresenceView {
     nodes: DashMap<Arc<str>, Arc<str>>,
     rooms: DashMap<Arc<str>, RoomRecord>,
     players: DashMap<Arc<str>, Vec<Placement>>,
+    /// Woken when another node's players leave or its state is replaced.
+    others_changed: Notify,
 }
 
 impl PresenceView {
@@ -70,6 +74,7 @@ impl PresenceView {
             nodes: DashMap::new(),
             rooms: DashMap::new(),
             players: DashMap::new(),
+            others_changed: Notify::new(),
         };
         view.nodes.insert(view.own.clone(), url);
         view
@@ -78,6 +83,13 @@ impl PresenceView {
     /// This node's id.
     pub fn own(&self) -> &Arc<str> {
         &self.own
+    }
+
+    /// Completes at the next change that can remove another node's
+    /// placements (a leave there, its state replaced, the node gone);
+    /// `enable` it before checking the view, so no change is missed.
+    pub fn changed(&self) -> Notified<'_> {
+        self.others_changed.notified()
     }
 
     /// Applies one change made on `node`.
@@ -145,6 +157,9 @@ impl PresenceView {
                     placements.is_empty()
                 });
                 self.count(room, node, *players, stamped.seq);
+                if *node != self.own {
+                    self.others_changed.notify_waiters();
+                }
             }
         }
     }
@@ -167,6 +182,7 @@ impl PresenceView {
             placements.retain(|p| &*p.node != node);
             !placements.is_empty()
         });
+        self.others_changed.notify_waiters();
     }
 
     /// Replaces what is known of `state.node` with `state`. This node's own
@@ -201,6 +217,7 @@ impl PresenceView {
                 placements.push(placement);
             }
         }
+        self.others_changed.notify_waiters();
     }
 
     /// Replaces every other node's entries with `states` (a full snapshot):

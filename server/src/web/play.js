@@ -835,8 +835,28 @@ var AccessDeniedError = class extends CloseError {
     this.denial = known?.denial ?? "token";
   }
 };
+var RATE_LIMITS = /* @__PURE__ */ new Map([
+  ["frame_rate_exceeded", { limit: "frames", detail: "the client kept sending frames faster than the server allows" }],
+  ["ping_rate_exceeded", { limit: "pings", detail: "the client kept sending Pings faster than the server allows" }],
+  ["join_rate_exceeded", { limit: "joins", detail: "the client kept joining and leaving faster than the server allows" }]
+]);
+function isRateLimitClose(code, reason) {
+  return code === 1008 && RATE_LIMITS.has(reason);
+}
+var RateLimitedError = class extends CloseError {
+  /** Which limit the client kept exceeding. */
+  limit;
+  constructor(code, reason, options) {
+    const known = RATE_LIMITS.get(reason);
+    super(code, reason, false, { ...options, detail: known?.detail ?? "rate limited" });
+    this.name = "RateLimitedError";
+    this.limit = known?.limit ?? "frames";
+  }
+};
 function serverCloseError(code, reason) {
-  return isAccessDeniedClose(code) ? new AccessDeniedError(code, reason) : new CloseError(code, reason);
+  if (isAccessDeniedClose(code)) return new AccessDeniedError(code, reason);
+  if (isRateLimitClose(code, reason)) return new RateLimitedError(code, reason);
+  return new CloseError(code, reason);
 }
 var RefusedError = class extends TickforgeError {
   constructor(code, codeName, serverMessage) {

@@ -392,7 +392,11 @@ pub async fn client_close_of(client: &mut Client, within: Duration) -> (u16, Str
         loop {
             match client.next_event().await {
                 Ok(_) => continue,
-                Err(e @ (ClientError::Closed { .. } | ClientError::AccessDenied { .. })) => {
+                Err(
+                    e @ (ClientError::Closed { .. }
+                    | ClientError::AccessDenied { .. }
+                    | ClientError::RateLimited { .. }),
+                ) => {
                     let (code, reason) = e.close().unwrap_or((1006, ""));
                     return (code, reason.to_string());
                 }
