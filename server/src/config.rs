@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::auth::AuthOptions;
 use crate::net::client_ip::ProxyNet;
+pub use crate::net::limits::LimitOptions;
 pub use crate::net::tls::TlsOptions;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
@@ -67,6 +68,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub tls: TlsOptions,
+    /// Connection limits and HTTP timeouts.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitOptions,
     /// What to do; without a command the server runs.
     #[command(subcommand)]
     #[serde(skip)]
@@ -379,6 +384,9 @@ impl Config {
             return invalid(problem);
         }
         if let Some(problem) = self.tls.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.limits.problem() {
             return invalid(problem);
         }
         let shared_cluster = self.presence.redis_url().is_some();

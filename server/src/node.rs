@@ -47,6 +47,8 @@ pub struct Node {
     pub snapshots: WriteBehindHandle,
     /// Identity checks, guest sessions, bans, live sessions per player.
     pub auth: Arc<Auth>,
+    /// Room lists shared by every request (`--rooms-refresh-ms`).
+    pub room_lists: crate::net::rooms_view::RoomLists,
     next_session: AtomicU64,
     ready: AtomicBool,
 }
@@ -109,6 +111,8 @@ impl Node {
             );
         }
         let node_id = config.node_id();
+        let observer = Observer::new(config.limits.dashboard_streams);
+        let room_lists = crate::net::rooms_view::RoomLists::new(config.limits.rooms_refresh());
         Ok(Node {
             // Room ids carry the boot time, so a restarted node never reuses
             // an id other nodes may still route to.
@@ -123,7 +127,8 @@ impl Node {
             modes,
             shutdown,
             metrics,
-            observer: Observer::default(),
+            observer,
+            room_lists,
             snapshots,
             auth,
             next_session: AtomicU64::new(1),

@@ -20,11 +20,13 @@ use crate::net::close::Disconnect;
 use crate::window::LatencyWindow;
 
 mod auth;
+mod limits;
 mod presence;
 mod snapshots;
 mod tls;
 
 pub use auth::*;
+pub use limits::*;
 pub use presence::*;
 pub use snapshots::*;
 pub use tls::*;

@@ -167,7 +167,14 @@ pub struct RoomView {
 async fn rooms(State(node): State<Arc<Node>>, Query(query): Query<RoomsQuery>) -> Response {
     match query.scope.as_deref() {
         None | Some("node") => Json(node_rooms(&node)).into_response(),
-        Some("cluster") => Json(cluster::rooms(&node)).into_response(),
+        Some("cluster") => {
+            let body = node
+                .room_lists
+                .cluster
+                .get(|| super::public::json_bytes(&cluster::rooms(&node)))
+                .await;
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         Some(_) => (StatusCode::BAD_REQUEST, "scope must be `node` or `cluster`").into_response(),
     }
 }
