@@ -200,6 +200,11 @@ where
                 return;
             }
             _ = shared.shutdown.cancelled(), if !closing => {
+                // Answers in progress finish; a connection between requests
+                // (or still sending a head) has nothing to finish.
+                if state.activity.in_flight() == 0 {
+                    return;
+                }
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
