@@ -114,14 +114,20 @@ async fn a_burst_of_handshakes_from_one_ip_is_refused_past_its_bucket_with_retry
             .await
             .expect("an answer");
         if status == 503 {
-            assert!(head.to_ascii_lowercase().contains("retry-after: 1"), "{head}");
+            assert!(
+                head.to_ascii_lowercase().contains("retry-after: 1"),
+                "{head}"
+            );
         }
         statuses.push(status);
         open.push(tcp);
     }
     let upgraded = statuses.iter().filter(|s| **s == 101).count();
     assert!((5..=6).contains(&upgraded), "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 12 - upgraded);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        12 - upgraded
+    );
     // The honest player's address has its own bucket.
     let newcomer = server.connect("newcomer").await;
     settle().await;
@@ -133,14 +139,21 @@ async fn a_burst_of_handshakes_from_one_ip_is_refused_past_its_bucket_with_retry
 
 #[tokio::test]
 async fn the_plain_http_cap_closes_new_connections_while_sessions_do_not_count() {
-    let server = start(&["--max-http-connections", "10", "--max-connections-per-ip", "0"]);
+    let server = start(&[
+        "--max-http-connections",
+        "10",
+        "--max-connections-per-ip",
+        "0",
+    ]);
     let honest = Honest::start(&server, "honest").await;
     let mark = honest.mark();
     // The honest player's session is not plain HTTP: ten idle connections fit.
     let mut idle = Vec::new();
     for _ in 0..10 {
         let mut tcp = connect_from(ABUSER, server.addr).await.expect("connects");
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\n").await.expect("writes");
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .expect("writes");
         idle.push(tcp);
     }
     assert!(refused_at_accept(server.addr, &mut idle).await);
@@ -180,7 +193,10 @@ async fn a_proxy_header_names_the_client_only_from_a_trusted_peer() {
     // From an untrusted peer the header is not believed: it is not HTTP.
     let mut untrusted = connect_from(ABUSER, server.addr).await.unwrap();
     let request = format!("{}{healthz}", via_proxy("198.51.100.3"));
-    assert_eq!(exchange(&mut untrusted, &request).await.map(|a| a.0), Some(400));
+    assert_eq!(
+        exchange(&mut untrusted, &request).await.map(|a| a.0),
+        Some(400)
+    );
     // A trusted peer that sends no header is closed.
     let mut bare = connect_from([127, 0, 0, 1], server.addr).await.unwrap();
     bare.write_all(b"GARBAGE\r\n\r\n").await.unwrap();
@@ -192,7 +208,12 @@ async fn a_proxy_header_names_the_client_only_from_a_trusted_peer() {
 
 #[tokio::test]
 async fn forwarded_clients_of_a_trusted_proxy_are_limited_per_forwarded_address() {
-    let server = start(&["--trusted-proxies", "127.0.0.1", "--max-connections-per-ip", "1"]);
+    let server = start(&[
+        "--trusted-proxies",
+        "127.0.0.1",
+        "--max-connections-per-ip",
+        "1",
+    ]);
     let upgrade_for = |client: &str| {
         upgrade_request(server.addr).replacen(
             "\r\n\r\n",
@@ -219,4 +240,3 @@ async fn forwarded_clients_of_a_trusted_proxy_are_limited_per_forwarded_address(
     assert_eq!(answer.map(|a| a.0), Some(503));
     server.stop().await;
 }
-

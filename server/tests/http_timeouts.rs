@@ -78,7 +78,11 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout() {
     tcp.read_exact(&mut body).await.unwrap();
     let quiet = Instant::now();
     assert!(closed_within(&mut tcp, Duration::from_secs(3)).await);
-    assert!(quiet.elapsed() >= Duration::from_millis(250), "{:?}", quiet.elapsed());
+    assert!(
+        quiet.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        quiet.elapsed()
+    );
     assert!(server.metric(&timeouts("keepalive")).await >= 1.0);
     server.stop().await;
 }
@@ -103,7 +107,9 @@ async fn dashboard_streams_are_capped_and_share_one_history() {
     let stream = "GET /dashboard/stream HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut streams = Vec::new();
     for _ in 0..2 {
-        let mut tcp = connect_from([127, 0, 0, 1], server.admin_addr).await.unwrap();
+        let mut tcp = connect_from([127, 0, 0, 1], server.admin_addr)
+            .await
+            .unwrap();
         let (status, head) = exchange(&mut tcp, stream).await.expect("an answer");
         assert_eq!(status, 200, "{head}");
         assert!(head.contains("text/event-stream"), "{head}");
@@ -113,7 +119,9 @@ async fn dashboard_streams_are_capped_and_share_one_history() {
         assert!(text.contains("event: history"), "{text}");
         streams.push(tcp);
     }
-    let mut third = connect_from([127, 0, 0, 1], server.admin_addr).await.unwrap();
+    let mut third = connect_from([127, 0, 0, 1], server.admin_addr)
+        .await
+        .unwrap();
     assert_eq!(exchange(&mut third, stream).await.map(|a| a.0), Some(503));
     assert!(
         server
@@ -150,9 +158,19 @@ impl Limited {
             .arg(format!("--nofile={nofile}:{nofile}"))
             .arg("--")
             .arg(env!("CARGO_BIN_EXE_tickforge"))
-            .args(["--listen", &addr.to_string(), "--admin-listen", &admin.to_string()])
+            .args([
+                "--listen",
+                &addr.to_string(),
+                "--admin-listen",
+                &admin.to_string(),
+            ])
             .args(["--shards", "1", "--pin-cores", "false", "--log", "warn"])
-            .args(["--max-connections-per-ip", "0", "--snapshot-interval-ms", "100"])
+            .args([
+                "--max-connections-per-ip",
+                "0",
+                "--snapshot-interval-ms",
+                "100",
+            ])
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--session-key-file")
@@ -223,7 +241,10 @@ async fn under_a_low_descriptor_limit_the_node_caps_connections_and_keeps_servin
     assert_eq!(http_get(server.admin, "/healthz").await.0, 200);
     let written = server.metric("tickforge_snapshots_written_total").await;
     for x in [60, -60] {
-        player.send_input(&support::arena_input(x, 0)).await.unwrap();
+        player
+            .send_input(&support::arena_input(x, 0))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         player.leave().await.unwrap();
         player.join_or_create("arena").await.expect("joins again");

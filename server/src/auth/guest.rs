@@ -9,12 +9,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand_core::{OsRng, RngCore};
 
-pub use crate::net::limits::bucket::MAX_TRACKED_IPS;
-use crate::net::limits::bucket::IpBuckets;
 /// Why a guest session was not issued: the IP is over its rate
 /// (`Rate(seconds)` until the next login), or too many IPs are tracked
 /// (`Busy`). Labels: `rate`, `busy`.
 pub use crate::net::limits::bucket::BucketRefusal as GuestRefusal;
+use crate::net::limits::bucket::IpBuckets;
+pub use crate::net::limits::bucket::MAX_TRACKED_IPS;
 
 /// Per-IP token buckets for guest logins (the node's shared
 /// [`IpBuckets`], per minute).

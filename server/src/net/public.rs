@@ -100,7 +100,7 @@ async fn upgrade(
     let ip_slot = match conn {
         Some(Extension(ConnMeta(conn))) => match admit(&conn, client) {
             Ok(slot) => slot,
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         },
         None => IpSlot::none(),
     };
@@ -146,24 +146,41 @@ async fn upgrade(
         })
 }
 
+/// Why a `/ws` request was not admitted.
+enum NotAdmitted {
+    /// It came after `--upgrade-timeout-ms` (408).
+    Late,
+    /// A limit refused it (503).
+    Refused(Refusal),
+}
+
+impl IntoResponse for NotAdmitted {
+    fn into_response(self) -> Response {
+        match self {
+            NotAdmitted::Late => (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                "the WebSocket upgrade came after --upgrade-timeout-ms",
+            )
+                .into_response(),
+            NotAdmitted::Refused(refusal) => serve::conn::refusal_response(refusal),
+        }
+    }
+}
+
 /// The limits a `/ws` request meets (see [`super::limits`]): the upgrade
 /// deadline, the client IP's handshake rate and, for a trusted proxy's
 /// connection that was not counted per IP at accept, the forwarded
-/// client's connection count.
-fn admit(conn: &ConnState, client: IpAddr) -> Result<IpSlot, Response> {
+/// client's connection count. Refusals are counted here.
+fn admit(conn: &ConnState, client: IpAddr) -> Result<IpSlot, NotAdmitted> {
     conn.activity.request_ws();
     if conn.accepted.elapsed() >= conn.upgrade_timeout {
         names::http_timeout(names::TIMEOUT_UPGRADE);
-        return Err((
-            StatusCode::REQUEST_TIMEOUT,
-            [(header::CONNECTION, "close")],
-            "the WebSocket upgrade came after --upgrade-timeout-ms",
-        )
-            .into_response());
+        return Err(NotAdmitted::Late);
     }
     let refused = |refusal: Refusal| {
         refusal.count();
-        serve::conn::refusal_response(refusal)
+        NotAdmitted::Refused(refusal)
     };
     conn.admission.handshake(client).map_err(refused)?;
     if conn.counted_per_ip {

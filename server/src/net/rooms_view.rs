@@ -41,9 +41,7 @@ impl RoomsView {
                 };
                 match &*last {
                     Some((built, body)) if *built >= arrived => return body.clone(),
-                    Some((built, _)) if Instant::now() < *built + self.every => {
-                        *built + self.every
-                    }
+                    Some((built, _)) if Instant::now() < *built + self.every => *built + self.every,
                     _ => {
                         let body = build();
                         *last = Some((Instant::now(), body.clone()));

@@ -225,12 +225,10 @@ impl IpSlot {
 impl Drop for IpSlot {
     fn drop(&mut self) {
         if let Some((admission, ip)) = self.0.take() {
-            admission
-                .per_ip
-                .remove_if_mut(&ip, |_, n| {
-                    *n = n.saturating_sub(1);
-                    *n == 0
-                });
+            admission.per_ip.remove_if_mut(&ip, |_, n| {
+                *n = n.saturating_sub(1);
+                *n == 0
+            });
         }
     }
 }

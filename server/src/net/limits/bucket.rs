@@ -94,7 +94,9 @@ impl IpBuckets {
             Ok(())
         } else {
             let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / rate);
-            Err(BucketRefusal::Rate(wait.as_secs_f64().ceil().max(1.0) as u64))
+            Err(BucketRefusal::Rate(
+                wait.as_secs_f64().ceil().max(1.0) as u64
+            ))
         }
     }
 }

@@ -44,7 +44,11 @@ pub fn effective_max_connections(
     limit: Option<u64>,
 ) -> Result<u32, FdLimitError> {
     let Some(limit) = limit else {
-        return Ok(if configured == 0 { u32::MAX } else { configured });
+        return Ok(if configured == 0 {
+            u32::MAX
+        } else {
+            configured
+        });
     };
     let room = limit.saturating_sub(u64::from(reserve));
     if room < MIN_CONNECTIONS {
@@ -73,9 +77,18 @@ mod tests {
 
     #[test]
     fn the_cap_leaves_the_reserve_and_is_lowered_to_fit() {
-        assert_eq!(effective_max_connections(0, 128, Some(1024)).ok(), Some(896));
-        assert_eq!(effective_max_connections(500, 128, Some(1024)).ok(), Some(500));
-        assert_eq!(effective_max_connections(5000, 128, Some(1024)).ok(), Some(896));
+        assert_eq!(
+            effective_max_connections(0, 128, Some(1024)).ok(),
+            Some(896)
+        );
+        assert_eq!(
+            effective_max_connections(500, 128, Some(1024)).ok(),
+            Some(500)
+        );
+        assert_eq!(
+            effective_max_connections(5000, 128, Some(1024)).ok(),
+            Some(896)
+        );
         assert!(effective_max_connections(0, 128, Some(140)).is_err());
         assert_eq!(effective_max_connections(7, 128, None).ok(), Some(7));
     }

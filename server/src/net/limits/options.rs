@@ -44,11 +44,19 @@ pub struct LimitOptions {
     /// Time a client has to send a request's whole head (request line and
     /// headers), in milliseconds, counted from the connection's start or
     /// from the previous answer; slower ones are closed.
-    #[arg(long, env = "TICKFORGE_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "TICKFORGE_HTTP_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
     pub http_header_timeout_ms: u64,
     /// A plain HTTP connection silent this long after an answer is closed,
     /// in milliseconds (never later than the header timeout).
-    #[arg(long, env = "TICKFORGE_HTTP_KEEPALIVE_TIMEOUT_MS", default_value_t = 5_000)]
+    #[arg(
+        long,
+        env = "TICKFORGE_HTTP_KEEPALIVE_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
     pub http_keepalive_timeout_ms: u64,
     /// A connection that asks for a WebSocket must be one this long after
     /// it was accepted (PROXY header, TLS handshake, request and upgrade
@@ -61,7 +69,11 @@ pub struct LimitOptions {
     #[arg(long, env = "TICKFORGE_PROXY_PROTOCOL", default_value_t = false, action = clap::ArgAction::Set)]
     pub proxy_protocol: bool,
     /// Time a trusted proxy has to send the PROXY header, in milliseconds.
-    #[arg(long, env = "TICKFORGE_PROXY_HEADER_TIMEOUT_MS", default_value_t = 5_000)]
+    #[arg(
+        long,
+        env = "TICKFORGE_PROXY_HEADER_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
     pub proxy_header_timeout_ms: u64,
     /// Live `/dashboard/stream` subscribers (admin listener); past it: 503.
     #[arg(long, env = "TICKFORGE_DASHBOARD_STREAMS", default_value_t = 16)]
@@ -102,7 +114,9 @@ impl LimitOptions {
             return Some("--max-http-connections must be positive");
         }
         if self.handshakes_per_ip_per_s > 0 && self.handshake_burst == 0 {
-            return Some("--handshake-burst must be positive while --handshakes-per-ip-per-s is on");
+            return Some(
+                "--handshake-burst must be positive while --handshakes-per-ip-per-s is on",
+            );
         }
         if self.http_header_timeout_ms == 0
             || self.http_keepalive_timeout_ms == 0
@@ -112,5 +126,44 @@ impl LimitOptions {
             return Some("HTTP, upgrade and PROXY header timeouts must be positive");
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    #[test]
+    fn a_config_file_sets_every_limit_and_flags_win() {
+        let dir = std::env::temp_dir().join(format!("tickforge-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("tickforge.toml");
+        std::fs::write(
+            &path,
+            "max_connections = 500\nfd_reserve = 64\nmax_connections_per_ip = 8\n\
+             handshakes_per_ip_per_s = 5\nhandshake_burst = 10\nmax_http_connections = 100\n\
+             http_header_timeout_ms = 2000\nhttp_keepalive_timeout_ms = 1000\n\
+             upgrade_timeout_ms = 3000\nproxy_protocol = true\nproxy_header_timeout_ms = 500\n\
+             dashboard_streams = 4\nrooms_refresh_ms = 100\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let p = path.to_string_lossy().to_string();
+        let c = Config::load_from(["tickforge", "--config", &p, "--max-connections-per-ip", "0"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let l = &c.limits;
+        assert_eq!((l.max_connections, l.fd_reserve), (500, 64));
+        assert_eq!(l.max_connections_per_ip, 0);
+        assert_eq!((l.handshakes_per_ip_per_s, l.handshake_burst), (5, 10));
+        assert_eq!(l.max_http_connections, 100);
+        assert_eq!(
+            (l.http_header_timeout_ms, l.http_keepalive_timeout_ms, l.upgrade_timeout_ms),
+            (2000, 1000, 3000)
+        );
+        assert!(l.proxy_protocol);
+        assert_eq!(l.proxy_header_timeout_ms, 500);
+        assert_eq!((l.dashboard_streams, l.rooms_refresh_ms), (4, 100));
+        std::fs::write(&path, "http_header_timeout_ms = 0\n").unwrap_or_else(|e| panic!("{e}"));
+        assert!(Config::load_from(["tickforge", "--config", &p]).is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

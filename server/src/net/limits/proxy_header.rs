@@ -198,7 +198,11 @@ mod tests {
 
     #[tokio::test]
     async fn anything_else_is_malformed() {
-        let refused = read(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], Duration::from_secs(1)).await;
+        let refused = read(
+            &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            Duration::from_secs(1),
+        )
+        .await;
         assert!(matches!(refused, Err(ProxyHeaderError::Malformed)));
     }
 }

@@ -85,7 +85,10 @@ pub async fn run(
 ) {
     let accepted = Instant::now();
     let (conn_slot, http_slot) = slots;
-    let trusted = shared.trusted.iter().any(|n| n.contains(peer.ip().to_canonical()));
+    let trusted = shared
+        .trusted
+        .iter()
+        .any(|n| n.contains(peer.ip().to_canonical()));
     let (proxied, io) = if shared.limits.proxy_protocol && trusted {
         let read = tokio::select! {
             _ = shared.shutdown.cancelled() => return,

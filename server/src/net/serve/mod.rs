@@ -47,7 +47,12 @@ pub async fn run(
         admission: admission.clone(),
         limits: node.config.limits.clone(),
         trusted: node.config.net.trusted_proxies.clone(),
-        tls: certs.map(|c| (c.server_config().into(), node.config.tls.handshake_timeout())),
+        tls: certs.map(|c| {
+            (
+                c.server_config().into(),
+                node.config.tls.handshake_timeout(),
+            )
+        }),
         shutdown: node.shutdown.clone(),
     });
     let send_buffer = node.config.net.socket_send_buffer;
@@ -92,7 +97,10 @@ pub async fn run(
     // (answers in progress finish) and then for sessions and rooms.
     let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);
     conns.close();
-    if tokio::time::timeout_at(deadline, conns.wait()).await.is_err() {
+    if tokio::time::timeout_at(deadline, conns.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             shard,
             "HTTP connections still open at the shutdown deadline"
