@@ -1,5 +1,5 @@
 //! HTTP deadlines and the bounds around them, over real sockets: half-open
-//! requests (slowloris) closed after the header timeout, idle keep-alive
+//! requests (slowloris) closed after the header timeout (both listeners), idle keep-alive
 //! connections, the upgrade deadline, the dashboard-stream cap, and a node
 //! under a low file-descriptor limit (`prlimit --nofile`) that keeps
 //! answering `/healthz` and writing snapshots while its connection cap is
@@ -43,6 +43,12 @@ async fn a_thousand_half_open_requests_are_closed_after_the_header_timeout() {
             .expect("writes");
         half_open.push(tcp);
     }
+    // The admin listener has the same head deadline.
+    let mut admin = connect_from([127, 0, 0, 1], server.admin_addr)
+        .await
+        .unwrap();
+    admin.write_all(b"GET /metrics HTTP/1.1\r\n").await.unwrap();
+    half_open.push(admin);
     let opened = started.elapsed();
     // None is answered, and every one is closed once its head is overdue.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -54,7 +60,7 @@ async fn a_thousand_half_open_requests_are_closed_after_the_header_timeout() {
         }
     }
     let all_closed = started.elapsed();
-    assert_eq!(closed, 1000, "closed after {all_closed:?}");
+    assert_eq!(closed, 1001, "closed after {all_closed:?}");
     assert!(
         all_closed >= Duration::from_millis(600),
         "closed too early: {all_closed:?}"
@@ -119,6 +125,18 @@ async fn dashboard_streams_are_capped_and_share_one_history() {
         assert!(text.contains("event: history"), "{text}");
         streams.push(tcp);
     }
+    // Each stream then gets every new sample (one a second), framed as an
+    // EventSource expects.
+    let mut next = vec![0u8; 4096];
+    let sample = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut seen = String::new();
+        while !seen.contains("event: sample\ndata: {") {
+            let n = streams[0].read(&mut next).await.unwrap();
+            seen.push_str(&String::from_utf8_lossy(&next[..n]));
+        }
+    })
+    .await;
+    assert!(sample.is_ok(), "no sample event within 3 s");
     let mut third = connect_from([127, 0, 0, 1], server.admin_addr)
         .await
         .unwrap();

@@ -8,10 +8,8 @@
 //! and tick; `?scope=cluster` for the whole cluster), kick, ban and unban
 //! (`/admin/*`) and the health checks.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -106,7 +104,8 @@ pub fn spawn(node: Arc<Node>, listener: std::net::TcpListener) -> std::io::Resul
 }
 
 /// Serves until shutdown, then lets open requests finish within the
-/// shutdown deadline (dashboard streams end at shutdown).
+/// shutdown deadline (dashboard streams end at shutdown); each request's
+/// head must arrive within `--http-header-timeout-ms`.
 async fn serve(node: Arc<Node>, listener: std::net::TcpListener) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -115,24 +114,8 @@ async fn serve(node: Arc<Node>, listener: std::net::TcpListener) {
             return;
         }
     };
-    let token = node.shutdown.clone();
-    let serve = axum::serve(listener, router(node.clone()))
-        .with_graceful_shutdown(async move { token.cancelled().await })
-        .into_future();
-    tokio::pin!(serve);
-    tokio::select! {
-        result = &mut serve => {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "admin listener failed");
-            }
-            return;
-        }
-        _ = node.shutdown.cancelled() => {}
-    }
-    let deadline = Duration::from_millis(node.config.net.shutdown_deadline_ms);
-    if tokio::time::timeout(deadline, serve).await.is_err() {
-        tracing::warn!("admin HTTP connections still open at the shutdown deadline");
-    }
+    let router = router(node.clone());
+    super::serve::run_admin(&node, listener, router).await;
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {

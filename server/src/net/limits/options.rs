@@ -156,7 +156,11 @@ mod tests {
         assert_eq!((l.handshakes_per_ip_per_s, l.handshake_burst), (5, 10));
         assert_eq!(l.max_http_connections, 100);
         assert_eq!(
-            (l.http_header_timeout_ms, l.http_keepalive_timeout_ms, l.upgrade_timeout_ms),
+            (
+                l.http_header_timeout_ms,
+                l.http_keepalive_timeout_ms,
+                l.upgrade_timeout_ms
+            ),
             (2000, 1000, 3000)
         );
         assert!(l.proxy_protocol);

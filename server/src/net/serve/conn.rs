@@ -230,6 +230,34 @@ where
     }
 }
 
+/// HTTP/1.1 on an admin connection: `router` behind a request-head
+/// deadline, until the connection closes or, at shutdown, its answer in
+/// progress is finished.
+pub async fn serve_plain(
+    tcp: TcpStream,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    let service = service_fn(move |request: Request<Incoming>| router.clone().oneshot(request));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(tcp), service);
+    tokio::pin!(conn);
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "admin HTTP connection ended");
+    }
+}
+
 /// The answer to every request of a connection over a limit.
 pub fn refusal_response(refusal: Refusal) -> Response<axum::body::Body> {
     (

@@ -109,6 +109,45 @@ pub async fn run(
     deadline
 }
 
+/// Serves `router` on the admin listener until shutdown, each connection
+/// with the same request-head deadline as the public listener
+/// (`--http-header-timeout-ms`) but none of its caps: operators and
+/// scrapers are few, and the admin listener is never on the internet.
+/// Answers in progress (a dashboard stream ends at shutdown) finish until
+/// the shutdown deadline.
+pub async fn run_admin(node: &Arc<Node>, listener: TcpListener, router: axum::Router) {
+    let conns = TaskTracker::new();
+    let header_timeout = node.config.limits.header_timeout();
+    loop {
+        let accepted = tokio::select! {
+            _ = node.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed; pausing");
+                tokio::select! {
+                    _ = node.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
+                }
+            }
+        };
+        let (router, shutdown) = (router.clone(), node.shutdown.clone());
+        conns.spawn(conn::serve_plain(tcp, router, header_timeout, shutdown));
+    }
+    drop(listener);
+    let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);
+    conns.close();
+    if tokio::time::timeout_at(deadline, conns.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("admin HTTP connections still open at the shutdown deadline");
+    }
+}
+
 /// `TCP_NODELAY` and `--socket-send-buffer` on an accepted socket.
 fn tune(tcp: &TcpStream, send_buffer: u32) {
     if let Err(e) = tcp.set_nodelay(true) {
