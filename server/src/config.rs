@@ -19,6 +19,7 @@ pub use crate::net::limits::LimitOptions;
 pub use crate::net::tls::TlsOptions;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
+pub use crate::shutdown::DrainOptions;
 
 /// All of tickforge's settings.
 #[derive(Debug, Clone, Parser, Serialize, Deserialize)]
@@ -72,6 +73,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub limits: LimitOptions,
+    /// Drain before shutdown.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub drain: DrainOptions,
     /// What to do; without a command the server runs.
     #[command(subcommand)]
     #[serde(skip)]
@@ -387,6 +392,9 @@ impl Config {
             return invalid(problem);
         }
         if let Some(problem) = self.limits.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.drain.problem() {
             return invalid(problem);
         }
         let shared_cluster = self.presence.redis_url().is_some();

@@ -24,6 +24,9 @@ pub enum JoinError {
     /// The request named neither a room nor a mode.
     #[error("JoinRoom needs room_id or mode")]
     NothingToJoin,
+    /// The node is draining and no other node can take the join.
+    #[error("the node is draining; retry in a few seconds")]
+    Draining,
 }
 
 impl JoinError {
@@ -34,6 +37,7 @@ impl JoinError {
             JoinError::RoomFull => "room_full",
             JoinError::UnknownMode => "unknown_mode",
             JoinError::NothingToJoin => "nothing_to_join",
+            JoinError::Draining => "draining",
         }
     }
 }

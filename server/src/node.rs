@@ -19,6 +19,7 @@ use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
+use crate::shutdown::Drain;
 
 /// How often a join re-checks whether another node still seats its player.
 const SEATED_ELSEWHERE_POLL: Duration = Duration::from_millis(10);
@@ -39,6 +40,8 @@ pub struct Node {
     pub modes: HashMap<String, Mode>,
     /// Cancelled when the node shuts down.
     pub shutdown: CancellationToken,
+    /// Set when the node begins draining (before `shutdown`).
+    pub drain: Drain,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Samples for the built-in dashboard.
@@ -126,6 +129,7 @@ impl Node {
             shards,
             modes,
             shutdown,
+            drain: Drain::default(),
             metrics,
             observer,
             room_lists,
@@ -141,9 +145,12 @@ impl Node {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether every shard serves and the node is not shutting down.
+    /// Whether every shard serves and the node is neither draining nor
+    /// shutting down.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire) && !self.shutdown.is_cancelled()
+        self.ready.load(Ordering::Acquire)
+            && !self.drain.is_draining()
+            && !self.shutdown.is_cancelled()
     }
 
     /// Marks the node as serving.
@@ -151,8 +158,12 @@ impl Node {
         self.ready.store(true, Ordering::Release);
     }
 
-    /// Join by room id: a seat here, or the node that owns the room.
+    /// Join by room id: a seat here, or the node that owns the room. A
+    /// draining node seats nobody new.
     pub fn join_room(&self, room_id: &str) -> Result<JoinTarget, JoinError> {
+        if self.drain.is_draining() {
+            return self.owner_elsewhere(room_id).ok_or(JoinError::Draining);
+        }
         match self.directory.reserve_in(room_id) {
             Err(JoinError::RoomNotFound) => {
                 self.owner_elsewhere(room_id).ok_or(JoinError::RoomNotFound)
@@ -163,14 +174,15 @@ impl Node {
 
     /// Join-or-create by mode for a session on `shard`: a free seat in a
     /// room of this node, else in a room of another node (a redirect), else
-    /// a new room here.
+    /// a new room here. A draining node only redirects.
     pub fn join_or_create(
         self: &Arc<Self>,
         mode_name: &str,
         shard: usize,
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
-        if let Some(seat) = self.directory.reserve_any(mode_name, shard) {
+        let draining = self.drain.is_draining();
+        if !draining && let Some(seat) = self.directory.reserve_any(mode_name, shard) {
             return Ok(JoinTarget::Here(seat));
         }
         let view = self.presence.view();
@@ -178,6 +190,9 @@ impl Node {
             && let Some(url) = view.url(&room.node)
         {
             return Ok(JoinTarget::Elsewhere { url, room_id });
+        }
+        if draining {
+            return Err(JoinError::Draining);
         }
         let target = shard::place(
             &self.shards,
@@ -196,6 +211,9 @@ impl Node {
         shard: usize,
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
+        if self.drain.is_draining() {
+            return Err(JoinError::Draining);
+        }
         let target = shard::place(
             &self.shards,
             shard,

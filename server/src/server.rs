@@ -27,6 +27,7 @@ use crate::node::{Node, Services};
 use crate::persist::{PersistError, Persistence};
 use crate::presence::{AccessAction, AccessSink, PresenceHandle, redis};
 use crate::shard::ShardHandle;
+use crate::shutdown::DrainCause;
 use crate::{metrics, observer, shutdown};
 
 /// Why a node could not start.
@@ -90,6 +91,7 @@ impl Server {
             fd::nofile_limit(),
         )?;
         let admission = Admission::new(&config.limits, max_connections);
+        metrics::register_drain();
         let tls = match config.tls.files() {
             Some((cert, key)) => Some(Arc::new(TlsCerts::load(cert, key)?)),
             None => None,
@@ -198,6 +200,14 @@ impl Server {
                 return Err(io("spawning observer thread")(e));
             }
         }
+        match spawn_drain(node.clone()) {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                node.shutdown.cancel();
+                persistence.finish();
+                return Err(io("spawning the drain thread")(e));
+            }
+        }
         match admin::spawn(node.clone(), admin_listener) {
             Ok(thread) => threads.push(thread),
             Err(e) => {
@@ -250,6 +260,13 @@ impl Server {
         &self.node
     }
 
+    /// Begins a drain: `/readyz` answers 503 and new joins go elsewhere at
+    /// once; after `--drain-delay` the node shuts down. Returns `false` when
+    /// a drain was already under way.
+    pub fn drain(&self, cause: DrainCause) -> bool {
+        self.node.drain.begin(cause)
+    }
+
     /// Begins shutdown: stop accepting, close every client with 1001.
     pub fn shutdown(&self) {
         self.node.shutdown.cancel();
@@ -290,6 +307,19 @@ fn public_url(config: &Config, local_addr: SocketAddr) -> String {
     }
     let scheme = if config.tls.enabled() { "wss" } else { "ws" };
     format!("{scheme}://{addr}/ws")
+}
+
+/// The thread that turns a drain into a shutdown after `--drain-delay`.
+fn spawn_drain(node: Arc<Node>) -> std::io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    std::thread::Builder::new()
+        .name("tickforge-drain".into())
+        .spawn(move || {
+            let delay = node.config.drain.drain_delay;
+            runtime.block_on(shutdown::run_drain(&node.drain, delay, &node.shutdown));
+        })
 }
 
 /// The thread that fetches `--jwks-url` (its own current-thread runtime).

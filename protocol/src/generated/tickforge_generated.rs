@@ -115,10 +115,10 @@ pub struct ClientMessageUnionTableOffset {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ERROR_CODE: u16 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ERROR_CODE: u16 = 8;
+pub const ENUM_MAX_ERROR_CODE: u16 = 9;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 9] = [
+pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 10] = [
   ErrorCode::Unknown,
   ErrorCode::RoomNotFound,
   ErrorCode::RoomFull,
@@ -128,6 +128,7 @@ pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 9] = [
   ErrorCode::AlreadyHello,
   ErrorCode::ServerBusy,
   ErrorCode::InvalidInput,
+  ErrorCode::Draining,
 ];
 
 /// Stable error codes for recoverable failures; the connection stays open.
@@ -145,9 +146,13 @@ impl ErrorCode {
   pub const AlreadyHello: Self = Self(6);
   pub const ServerBusy: Self = Self(7);
   pub const InvalidInput: Self = Self(8);
+  /// The node is draining (a deploy or an operator's drain) and takes no new
+  /// joins; no other node can take this one. Retry after a few seconds: the
+  /// load balancer sends new connections to other nodes.
+  pub const Draining: Self = Self(9);
 
   pub const ENUM_MIN: u16 = 0;
-  pub const ENUM_MAX: u16 = 8;
+  pub const ENUM_MAX: u16 = 9;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Unknown,
     Self::RoomNotFound,
@@ -158,6 +163,7 @@ impl ErrorCode {
     Self::AlreadyHello,
     Self::ServerBusy,
     Self::InvalidInput,
+    Self::Draining,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -171,6 +177,7 @@ impl ErrorCode {
       Self::AlreadyHello => Some("AlreadyHello"),
       Self::ServerBusy => Some("ServerBusy"),
       Self::InvalidInput => Some("InvalidInput"),
+      Self::Draining => Some("Draining"),
       _ => None,
     }
   }

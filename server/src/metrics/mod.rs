@@ -21,12 +21,14 @@ use crate::window::LatencyWindow;
 
 mod auth;
 mod limits;
+mod drain;
 mod presence;
 mod snapshots;
 mod tls;
 
 pub use auth::*;
 pub use limits::*;
+pub use drain::*;
 pub use presence::*;
 pub use snapshots::*;
 pub use tls::*;

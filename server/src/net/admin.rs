@@ -6,10 +6,11 @@
 //! It serves `/metrics` (Prometheus), `/dashboard` and its stream,
 //! `/presence/{player}`, the operators' `/rooms` (every room with its shard
 //! and tick; `?scope=cluster` for the whole cluster), kick, ban and unban
-//! (`/admin/*`) and the health checks.
+//! (`/admin/*`), drain (`POST /admin/drain`) and the health checks.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -61,6 +62,10 @@ pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
         handler: || post(access::unban),
     },
     Route {
+        path: "/admin/drain",
+        handler: || post(drain),
+    },
+    Route {
         path: "/dashboard",
         handler: || get(web::dashboard),
     },
@@ -77,6 +82,34 @@ pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
         handler: || get(web::stream_samples),
     },
 ];
+
+/// What `POST /admin/drain` did.
+#[derive(Debug, Serialize)]
+struct DrainOutcome {
+    /// This request began the drain (`false`: one was already under way).
+    began: bool,
+    /// Milliseconds until rooms close, from the drain's start.
+    delay_ms: u64,
+    /// Milliseconds since the drain began.
+    elapsed_ms: u64,
+}
+
+/// `POST /admin/drain`: the node stops taking new joins and answers 503 on
+/// `/readyz`; after `--drain-delay` its rooms close (every snapshot
+/// written, clients closed with 1001) and the process exits 0. Idempotent.
+async fn drain(State(node): State<Arc<Node>>) -> Json<DrainOutcome> {
+    let began = node.drain.begin(crate::shutdown::DrainCause::Admin);
+    let elapsed = node.drain.since().map(|t| t.elapsed()).unwrap_or_default();
+    Json(DrainOutcome {
+        began,
+        delay_ms: millis(node.config.drain.drain_delay),
+        elapsed_ms: millis(elapsed),
+    })
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// The admin router.
 pub fn router(node: Arc<Node>) -> Router {

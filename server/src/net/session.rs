@@ -366,6 +366,7 @@ impl Session {
                     JoinError::RoomFull => ErrorCode::RoomFull,
                     JoinError::UnknownMode => ErrorCode::UnknownMode,
                     JoinError::NothingToJoin => ErrorCode::InvalidInput,
+                    JoinError::Draining => ErrorCode::Draining,
                 };
                 tracing::debug!(session = self.id, refused = e.label(), "join refused");
                 return self.reply_error(code, &e.to_string());

@@ -105,7 +105,7 @@ pub struct SnapshotOptions {
     /// guest rows `USING TTL`; the embedded store forgets an expired record
     /// at once and removes it at its next sweep (`--guest-sweep-ms`).
     #[arg(long, env = "TICKFORGE_GUEST_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
-    #[serde(with = "human_duration")]
+    #[serde(with = "humantime_serde")]
     pub guest_ttl: Duration,
     /// The embedded store removes expired guest records this often, in
     /// milliseconds, and once at start; a sweep removes a bounded number
@@ -257,22 +257,6 @@ impl TryFrom<String> for SnapshotTarget {
 impl From<SnapshotTarget> for String {
     fn from(t: SnapshotTarget) -> String {
         t.to_string()
-    }
-}
-
-/// `--guest-ttl` in a TOML file: a humantime string (`"7d"`).
-mod human_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

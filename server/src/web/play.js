@@ -1365,6 +1365,7 @@ var ErrorCode = /* @__PURE__ */ ((ErrorCode2) => {
   ErrorCode2[ErrorCode2["AlreadyHello"] = 6] = "AlreadyHello";
   ErrorCode2[ErrorCode2["ServerBusy"] = 7] = "ServerBusy";
   ErrorCode2[ErrorCode2["InvalidInput"] = 8] = "InvalidInput";
+  ErrorCode2[ErrorCode2["Draining"] = 9] = "Draining";
   return ErrorCode2;
 })(ErrorCode || {});
 

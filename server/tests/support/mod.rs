@@ -151,6 +151,13 @@ pub fn start(extra: &[&str]) -> TestServer {
 }
 
 impl TestServer {
+    /// Whether the node has begun shutting down (by itself, after a drain).
+    pub fn is_shutting_down(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|s| s.node().shutdown.is_cancelled())
+    }
+
     pub fn url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
