@@ -20,15 +20,15 @@ use crate::net::close::Disconnect;
 use crate::window::LatencyWindow;
 
 mod auth;
-mod limits;
 mod drain;
+mod limits;
 mod presence;
 mod snapshots;
 mod tls;
 
 pub use auth::*;
-pub use limits::*;
 pub use drain::*;
+pub use limits::*;
 pub use presence::*;
 pub use snapshots::*;
 pub use tls::*;
