@@ -2,7 +2,10 @@
 //! connections and of plain HTTP ones, per-IP connection counts and the
 //! per-IP handshake buckets, shared by every shard. Each admitted
 //! connection holds slot guards that give their place back when dropped,
-//! so a count can neither leak nor go negative.
+//! so a count can neither leak nor go negative. The per-IP table holds an
+//! entry only while that IP has an open connection, so it is bounded by
+//! `--max-connections`; the handshake table by its own bound
+//! ([`super::bucket::MAX_TRACKED_IPS`], past it `tracked_ips`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
