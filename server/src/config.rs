@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::auth::AuthOptions;
 use crate::net::client_ip::ProxyNet;
 pub use crate::net::limits::LimitOptions;
+pub use crate::net::session_limits::SessionLimitOptions;
 pub use crate::net::tls::TlsOptions;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
@@ -52,7 +53,7 @@ pub struct Config {
     /// Per-session frame rates, room creation, the node's room cap.
     #[command(flatten)]
     #[serde(flatten)]
-    pub limits: LimitOptions,
+    pub session_limits: SessionLimitOptions,
     /// Cross-node presence and room ownership.
     #[command(flatten)]
     #[serde(flatten)]
@@ -73,6 +74,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub tls: TlsOptions,
+    /// Connection limits and HTTP timeouts.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitOptions,
     /// Drain before shutdown.
     #[command(flatten)]
     #[serde(flatten)]
@@ -392,6 +397,9 @@ impl Config {
             return invalid(problem);
         }
         if let Some(problem) = self.limits.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.session_limits.problem() {
             return invalid(problem);
         }
         if let Some(problem) = self.drain.problem() {

@@ -48,6 +48,8 @@ pub struct Node {
     pub snapshots: WriteBehindHandle,
     /// Identity checks, guest sessions, bans, live sessions per player.
     pub auth: Arc<Auth>,
+    /// Room lists shared by every request (`--rooms-refresh-ms`).
+    pub room_lists: crate::net::rooms_view::RoomLists,
     next_session: AtomicU64,
     /// Live rooms plus rooms being created (`--max-rooms`).
     rooms: AtomicUsize,
@@ -112,6 +114,8 @@ impl Node {
             );
         }
         let node_id = config.node_id();
+        let observer = Observer::new(config.limits.dashboard_streams);
+        let room_lists = crate::net::rooms_view::RoomLists::new(config.limits.rooms_refresh());
         Ok(Node {
             // Room ids carry the boot time, so a restarted node never reuses
             // an id other nodes may still route to.
@@ -127,7 +131,8 @@ impl Node {
             shutdown,
             drain: Drain::default(),
             metrics,
-            observer: Observer::default(),
+            observer,
+            room_lists,
             snapshots,
             auth,
             next_session: AtomicU64::new(1),
@@ -228,7 +233,7 @@ impl Node {
     /// the creating session's allowance; both refusals are counted. The
     /// reservation is the room's until it is disposed.
     fn admit_room(&self, creates: &mut Bucket) -> Result<(), JoinError> {
-        let max = self.config.limits.max_rooms;
+        let max = self.config.session_limits.max_rooms;
         let reserved = self
             .rooms
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {

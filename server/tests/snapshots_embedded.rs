@@ -30,6 +30,11 @@ async fn a_thousand_players_each_end_with_exactly_their_latest_snapshot_on_disk(
         "20",
         "--snapshot-interval-ms",
         "50",
+        // A thousand players from one address.
+        "--max-connections-per-ip",
+        "0",
+        "--handshakes-per-ip-per-s",
+        "0",
     ]);
     let left = players::many_updates_then_leave(&server, &run_prefix("embedded"), 1000).await;
     server.stop().await;

@@ -20,16 +20,18 @@ use crate::net::close::Disconnect;
 use crate::window::LatencyWindow;
 
 mod auth;
+mod connection_limits;
 mod drain;
-mod limits;
 mod presence;
+mod session_limits;
 mod snapshots;
 mod tls;
 
 pub use auth::*;
+pub use connection_limits::*;
 pub use drain::*;
-pub use limits::*;
 pub use presence::*;
+pub use session_limits::*;
 pub use snapshots::*;
 pub use tls::*;
 
@@ -260,7 +262,7 @@ pub fn register_node(tick_budget: Duration) {
         counter!(DISCONNECTS, "cause" => cause.label()).absolute(0);
     }
     gauge!(TICK_BUDGET).set(tick_budget.as_secs_f64());
-    register_limits();
+    register_session_limits();
 }
 
 /// Node-wide disconnect totals by cause, for the built-in dashboard.

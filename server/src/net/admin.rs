@@ -8,7 +8,6 @@
 //! and tick; `?scope=cluster` for the whole cluster), kick, ban and unban
 //! (`/admin/*`), drain (`POST /admin/drain`) and the health checks.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -138,7 +137,8 @@ pub fn spawn(node: Arc<Node>, listener: std::net::TcpListener) -> std::io::Resul
 }
 
 /// Serves until shutdown, then lets open requests finish within the
-/// shutdown deadline (dashboard streams end at shutdown).
+/// shutdown deadline (dashboard streams end at shutdown); each request's
+/// head must arrive within `--http-header-timeout-ms`.
 async fn serve(node: Arc<Node>, listener: std::net::TcpListener) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -147,24 +147,8 @@ async fn serve(node: Arc<Node>, listener: std::net::TcpListener) {
             return;
         }
     };
-    let token = node.shutdown.clone();
-    let serve = axum::serve(listener, router(node.clone()))
-        .with_graceful_shutdown(async move { token.cancelled().await })
-        .into_future();
-    tokio::pin!(serve);
-    tokio::select! {
-        result = &mut serve => {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "admin listener failed");
-            }
-            return;
-        }
-        _ = node.shutdown.cancelled() => {}
-    }
-    let deadline = Duration::from_millis(node.config.net.shutdown_deadline_ms);
-    if tokio::time::timeout(deadline, serve).await.is_err() {
-        tracing::warn!("admin HTTP connections still open at the shutdown deadline");
-    }
+    let router = router(node.clone());
+    super::serve::run_admin(&node, listener, router).await;
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
@@ -199,7 +183,14 @@ pub struct RoomView {
 async fn rooms(State(node): State<Arc<Node>>, Query(query): Query<RoomsQuery>) -> Response {
     match query.scope.as_deref() {
         None | Some("node") => Json(node_rooms(&node)).into_response(),
-        Some("cluster") => Json(cluster::rooms(&node)).into_response(),
+        Some("cluster") => {
+            let body = node
+                .room_lists
+                .cluster
+                .get(|| super::public::json_bytes(&cluster::rooms(&node)))
+                .await;
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         Some(_) => (StatusCode::BAD_REQUEST, "scope must be `node` or `cluster`").into_response(),
     }
 }

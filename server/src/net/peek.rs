@@ -12,7 +12,7 @@
 use tickforge_protocol::CLIENT_FRAME_ID;
 use tickforge_protocol::wire::ClientMessage;
 
-use super::limits::FrameClass;
+use super::session_limits::FrameClass;
 
 /// Offset of `message_type` in `ClientFrame`'s vtable (generated `VT_MESSAGE_TYPE`).
 const VT_MESSAGE_TYPE: usize = 4;

@@ -33,8 +33,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::close::Disconnect;
 use super::kick::Kick;
-use super::limits::{FrameClass, SessionLimits};
 use super::peek::frame_class;
+use super::session_limits::{FrameClass, SessionLimits};
 use crate::auth::IdentityKind;
 use crate::clock;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
@@ -106,7 +106,7 @@ where
             max_apparent_size: node.config.session.max_frame_bytes,
             ..Limits::CLIENT
         },
-        limits: SessionLimits::new(&node.config.limits, now),
+        limits: SessionLimits::new(&node.config.session_limits, now),
         joins: 0,
         replies: Vec::with_capacity(2),
         player: None,

@@ -35,7 +35,7 @@ pub const JOIN_REFUSALS: [&str; 3] = [
 ];
 
 /// `# HELP` text of the limit metrics; node-wide series at zero.
-pub fn register_limits() {
+pub fn register_session_limits() {
     describe_counter!(
         FRAMES_REFUSED,
         "Frames refused by a session's rate limits, by reason."

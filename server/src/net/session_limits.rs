@@ -1,5 +1,5 @@
 //! Per-session rate limits and the node's room cap: the settings
-//! ([`LimitOptions`], flattened into [`crate::config::Config`]) and the
+//! ([`SessionLimitOptions`], flattened into [`crate::config::Config`]) and the
 //! buckets one session carries ([`SessionLimits`]).
 //!
 //! Every frame a client sends costs one token of the all-frames bucket,
@@ -26,7 +26,7 @@ use crate::metrics;
 
 /// Per-session frame rates, room creation, the node's room cap.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
-pub struct LimitOptions {
+pub struct SessionLimitOptions {
     /// Frames (of any kind) one session may send per second, sustained;
     /// 0 turns the limit off.
     #[arg(long, env = "TICKFORGE_FRAMES_PER_SECOND", default_value_t = 200)]
@@ -70,7 +70,7 @@ pub struct LimitOptions {
     pub max_rooms: usize,
 }
 
-impl LimitOptions {
+impl SessionLimitOptions {
     /// Checks ranges clap cannot express.
     pub fn problem(&self) -> Option<&'static str> {
         if self.rate_limit_strikes == 0 {
@@ -130,7 +130,7 @@ pub struct Refused {
 
 impl SessionLimits {
     /// Full buckets as of `now`.
-    pub fn new(options: &LimitOptions, now: Instant) -> SessionLimits {
+    pub fn new(options: &SessionLimitOptions, now: Instant) -> SessionLimits {
         SessionLimits {
             policy: options.strikes(),
             frames: Limiter::new(
@@ -208,7 +208,7 @@ mod tests {
         let p = path.to_string_lossy().to_string();
         let c = Config::load_from(["tickforge", "--config", &p, "--max-rooms", "12"])
             .unwrap_or_else(|e| panic!("{e}"));
-        let l = &c.limits;
+        let l = &c.session_limits;
         assert_eq!(
             (l.frames_per_second, l.pings_burst, l.joins_per_second),
             (7, 3, 0)
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_session_is_refused_then_closed_by_the_bucket_it_keeps_exceeding() {
-        let mut options = Config::defaults().limits;
+        let mut options = Config::defaults().session_limits;
         options.pings_per_second = 1;
         options.pings_burst = 1;
         options.rate_limit_strikes = 2;
