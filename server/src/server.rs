@@ -92,6 +92,7 @@ impl Server {
         )?;
         let admission = Admission::new(&config.limits, max_connections);
         metrics::register_drain();
+        metrics::register_resume();
         let tls = match config.tls.files() {
             Some((cert, key)) => Some(Arc::new(TlsCerts::load(cert, key)?)),
             None => None,

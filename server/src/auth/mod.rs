@@ -14,6 +14,7 @@
 //! | [`external`] | third-party keys: HS256 secret, PEM public key |
 //! | [`jwks`] | JWKS documents from a file or a URL, refreshed |
 //! | [`refusal`] | why a token was refused (close reason, metric label) |
+//! | [`resume`] | resume tokens: signed for Welcome, checked at a resuming Hello |
 //! | [`name`] | display names: cleaned, length-limited |
 //! | [`guest`] | guest ids and the per-IP guest login rate |
 //! | [`sessions`] | one live session per player; replace, kick |
@@ -28,6 +29,7 @@ pub mod name;
 pub mod options;
 pub mod origin;
 pub mod refusal;
+pub mod resume;
 pub mod sessions;
 pub mod verify;
 

@@ -33,6 +33,28 @@ pub(super) struct Membership {
     id: MembershipId,
 }
 
+impl Membership {
+    /// A membership in `room` through `outbox`.
+    pub(super) fn new(
+        room: RoomHandle,
+        outbox: OutboxReceiver,
+        inputs_queued: Arc<AtomicU32>,
+        id: MembershipId,
+    ) -> Membership {
+        Membership {
+            room,
+            outbox,
+            inputs_queued,
+            id,
+        }
+    }
+
+    /// The connection dropped: the room holds the seat for a resume.
+    pub(super) fn close_for_resume(self) {
+        self.outbox.close_for_resume();
+    }
+}
+
 impl Session {
     pub(super) fn on_join(&mut self, join: JoinRoom<'_>) {
         if self.room.is_some() || self.joining.is_some() {
@@ -125,6 +147,7 @@ impl Session {
             saved: loaded.snapshot,
             claim: Some(loaded.claim),
             guest: self.guest,
+            resume_key: self.node.resume.own_key(self.id),
         });
         match joined {
             Ok(room) => {
