@@ -68,6 +68,31 @@ async fn walk_and_stop(client: &mut Client, entity: u32, y: i8) -> (f32, f32) {
     at
 }
 
+/// `player` logs in on `node`, which closes `first` (4005 `replaced`), and
+/// continues in a private room there (join-or-create would be sent to the
+/// old node's room) exactly at `at`, where the old session stopped.
+/// Returns the new, seated client.
+async fn replace_on(
+    node: &NodeProcess,
+    player: &str,
+    first: &mut Client,
+    at: (f32, f32),
+) -> Client {
+    let mut second = connect(node, player).await.unwrap();
+    assert_eq!(
+        client_close_of(first, SEEN).await,
+        (4005, "replaced".to_string())
+    );
+    let rejoined = second.create_private("arena").await.unwrap();
+    let back = position(&rejoined.state, rejoined.entity_id).unwrap();
+    assert!(
+        (back.0 - at.0).abs() < 0.01 && (back.1 - at.1).abs() < 0.01,
+        "left the old node at {at:?}, continued on {} at {back:?}",
+        node.id
+    );
+    second
+}
+
 async fn admin_post(node: &NodeProcess, path: &str, body: &str) -> (u16, String) {
     http(node.admin_addr, "POST", path, Some(body))
         .await
@@ -90,18 +115,7 @@ async fn a_login_on_another_node_replaces_the_old_session_and_continues_from_its
     )
     .await;
 
-    let mut second = connect(&b, &player).await.unwrap();
-    assert_eq!(
-        client_close_of(&mut first, SEEN).await,
-        (4005, "replaced".to_string())
-    );
-    // A room of its own on node-b (join-or-create would be sent to node-a's room).
-    let rejoined = second.create_private("arena").await.unwrap();
-    let back = position(&rejoined.state, rejoined.entity_id).unwrap();
-    assert!(
-        (back.0 - at.0).abs() < 0.01 && (back.1 - at.1).abs() < 0.01,
-        "left at {at:?}, continued at {back:?}"
-    );
+    let _second = replace_on(&b, &player, &mut first, at).await;
     let placements = eventually(SEEN, "exactly one placement, on node-b", || async {
         let p = a.placements(&player).await;
         (p.len() == 1 && p[0]["node"] == "node-b").then_some(p)
@@ -226,17 +240,7 @@ async fn a_login_on_another_node_loads_the_final_snapshot_even_before_it_is_writ
     .await;
 
     let behind_before = b.metric("tickforge_snapshot_loads_behind_total").await;
-    let mut second = connect(&b, &player).await.unwrap();
-    assert_eq!(
-        client_close_of(&mut first, SEEN).await,
-        (4005, "replaced".to_string())
-    );
-    let rejoined = second.create_private("arena").await.unwrap();
-    let back = position(&rejoined.state, rejoined.entity_id).unwrap();
-    assert!(
-        (back.0 - at.0).abs() < 0.01 && (back.1 - at.1).abs() < 0.01,
-        "left node-a at {at:?}, continued on node-b at {back:?}"
-    );
+    let _second = replace_on(&b, &player, &mut first, at).await;
     assert!(
         b.metric("tickforge_snapshot_loads_behind_total").await > behind_before,
         "node-b waited for node-a's writer"
