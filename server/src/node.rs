@@ -119,10 +119,7 @@ impl Node {
         let node_id = config.node_id();
         let observer = Observer::new(config.limits.dashboard_streams);
         let room_lists = crate::net::rooms_view::RoomLists::new(config.limits.rooms_refresh());
-        let resume = Arc::new(ResumeRegistry::new(
-            node_id.as_str(),
-            config.room.resume_grace,
-        ));
+        let resume = auth.resume.clone();
         Ok(Node {
             resume,
             // Room ids carry the boot time, so a restarted node never reuses

@@ -49,6 +49,9 @@ pub struct ResumeRegistry {
     own: Arc<str>,
     grace: Duration,
     seats: DashMap<ResumeKey, ResumeEntry>,
+    /// The held (away) seat of each player, so a newer login, a kick or a
+    /// ban ends it at once.
+    away: DashMap<Arc<str>, ResumeKey>,
 }
 
 impl ResumeRegistry {
@@ -58,6 +61,7 @@ impl ResumeRegistry {
             own: own.into(),
             grace,
             seats: DashMap::new(),
+            away: DashMap::new(),
         }
     }
 
@@ -98,27 +102,61 @@ impl ResumeRegistry {
 
     /// The member's session dropped; its seat is held.
     pub fn mark_away(&self, key: &ResumeKey) {
-        if let Some(mut entry) = self.seats.get_mut(key) {
-            entry.live = None;
-        }
+        let player = match self.seats.get_mut(key) {
+            Some(mut entry) => {
+                entry.live = None;
+                entry.player.clone()
+            }
+            None => return,
+        };
+        self.away.insert(player, key.clone());
     }
 
     /// Takes the seat `key` names if `player` sits there: the caller now
     /// owns it and must hand it a resume request (or [`Self::restore`] it).
     pub fn take(&self, key: &ResumeKey, player: &str) -> Option<ResumeEntry> {
-        self.seats
-            .remove_if(key, |_, entry| &*entry.player == player)
-            .map(|(_, entry)| entry)
+        let (_, entry) = self
+            .seats
+            .remove_if(key, |_, entry| &*entry.player == player)?;
+        self.away.remove_if(player, |_, k| k == key);
+        Some(entry)
     }
 
     /// Puts back an entry taken with [`Self::take`] that could not be used.
     pub fn restore(&self, key: ResumeKey, entry: ResumeEntry) {
+        if entry.live.is_none() {
+            self.away.insert(entry.player.clone(), key.clone());
+        }
         self.seats.insert(key, entry);
     }
 
     /// Removes `key`; false when it was not there (a resume took it).
     pub fn release(&self, key: &ResumeKey) -> bool {
-        self.seats.remove(key).is_some()
+        match self.seats.remove(key) {
+            Some((_, entry)) => {
+                self.away.remove_if(&entry.player, |_, k| k == key);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends `player`'s held seat on this node now, if one is held (a newer
+    /// login that does not resume, a kick, a ban): its room treats it as
+    /// an ordinary leave. True when one was held.
+    pub fn end_held(&self, player: &str) -> bool {
+        let Some(key) = self.away.get(player).map(|k| k.value().clone()) else {
+            return false;
+        };
+        let Some(entry) = self.take(&key, player) else {
+            return false;
+        };
+        if entry.room.end_hold(key.clone()).is_err() {
+            // The room's queue is full: the grace ends it instead.
+            self.restore(key, entry);
+            return false;
+        }
+        true
     }
 
     /// Whether `key` still has an entry.

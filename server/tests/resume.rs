@@ -349,3 +349,33 @@ async fn connect_with_url(url: &str, options: ConnectOptions) -> Client {
         .await
         .expect("client connects")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_login_without_the_resume_token_gives_the_held_seat_up_at_once() {
+    let server = start(&["--resume-grace", "60s", "--shards", "1"]);
+    let proxy = Proxy::start(server.addr).await;
+    let mut alice = connect_with_url(&proxy.url(), player_options("alice")).await;
+    let joined = alice.join_or_create("arena").await.expect("joins");
+    let mut bob = server.connect("bob").await;
+    bob.join(&joined.room_id).await.expect("bob joins");
+    proxy.cut();
+    away_event(&mut bob, joined.entity_id, true).await;
+
+    let started = Instant::now();
+    let mut again = server.connect("alice").await;
+    assert!(!again.welcome.resumed);
+    until(&mut bob, |e| match e {
+        Event::PlayerLeft(id, _) if id == joined.entity_id => Some(()),
+        _ => None,
+    })
+    .await;
+    let rejoined = again.join(&joined.room_id).await.expect("rejoins");
+    assert!(!rejoined.resumed);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no wait for the grace: {:?}",
+        started.elapsed()
+    );
+    let (code, reason) = refused(&server.url(), resume_only(&alice.welcome.resume_token)).await;
+    assert_eq!((code, reason.as_str()), (4003, "auth_resume_expired"));
+}

@@ -236,6 +236,7 @@ impl Room {
                     }
                 }
                 Control::Resume(request) => self.resume_member(request),
+                Control::EndHold(key) => self.end_hold(&key),
             }
         }
         self.settle_removed();
@@ -382,6 +383,7 @@ impl Room {
             &self.handle.shared.id,
             &member.player_id,
             self.members.len() as u32,
+            member.snapshot.version(),
         );
         if !self.members.is_empty() {
             let left = self.enc.player_left(PlayerEntry {
@@ -461,9 +463,12 @@ impl Drop for Room {
             self.game.remove_player(member.entity);
             self.count_member(-1);
             remaining -= 1;
-            self.settings
-                .presence
-                .player_left(&shared.id, &member.player_id, remaining);
+            self.settings.presence.player_left(
+                &shared.id,
+                &member.player_id,
+                remaining,
+                member.snapshot.version(),
+            );
         }
         self.settings.metrics.add_rooms(-1);
         if let Some(exit) = self.exit.take() {

@@ -120,6 +120,7 @@ pub(crate) enum Control {
     Join(JoinRequest),
     Leave(MembershipId),
     Resume(ResumeRequest),
+    EndHold(ResumeKey),
 }
 
 pub(crate) struct InputCmd {
@@ -292,6 +293,17 @@ impl RoomHandle {
         self.shared
             .control
             .push(Control::Resume(request))
+            .map_err(|_| JoinRefused)?;
+        self.shared.waker.wake();
+        Ok(())
+    }
+
+    /// Ends the held seat `key` now (its registry entry was taken): an
+    /// ordinary leave. Refused when the room's control queue is full.
+    pub fn end_hold(&self, key: ResumeKey) -> Result<(), JoinRefused> {
+        self.shared
+            .control
+            .push(Control::EndHold(key))
             .map_err(|_| JoinRefused)?;
         self.shared.waker.wake();
         Ok(())

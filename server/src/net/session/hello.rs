@@ -49,6 +49,11 @@ impl Session {
             }
         }
         metrics::auth_accepted(identity.kind);
+        if matches!(seat, SeatTaken::None | SeatTaken::Busy) {
+            // A login that does not take its seat back gives it up: the
+            // newest login wins, as with a live session.
+            node.resume.end_held(&identity.player_id);
+        }
         let since_us = clock::now_micros();
         if auth
             .live

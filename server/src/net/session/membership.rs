@@ -99,7 +99,8 @@ impl Session {
         self.joining_room = Some(seat.room().clone());
         self.joining = Some(Box::pin(async move {
             node.seated_elsewhere_released(&player_id).await;
-            let loaded = snapshots.claim_and_load(player_id).await;
+            let at_least = node.presence.view().saved_version_elsewhere(&player_id);
+            let loaded = snapshots.claim_and_load(player_id, at_least).await;
             (seat, loaded)
         }));
     }

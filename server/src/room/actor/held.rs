@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::{Audience, Member, Room};
 use crate::metrics::{self, OutKind};
 use crate::net::close::Disconnect;
+use crate::resume::ResumeKey;
 use crate::room::handle::{MembershipId, ResumeRequest};
 
 impl Room {
@@ -85,6 +86,19 @@ impl Room {
             }
         }
         self.settle_removed();
+    }
+
+    /// A newer login, a kick or a ban ends the held seat `key` at once
+    /// (the registry entry is already gone): an ordinary leave.
+    pub(super) fn end_hold(&mut self, key: &ResumeKey) {
+        if let Some(i) = self
+            .members
+            .iter()
+            .position(|m| m.resume_key == *key && m.away_until.is_some())
+        {
+            let member = self.members.swap_remove(i);
+            self.removed.push(member);
+        }
     }
 
     /// A resuming session takes the seat its token names: the new outbox,
