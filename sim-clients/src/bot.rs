@@ -87,6 +87,9 @@ pub struct Session {
     pub resume_grace: Duration,
     /// The Welcome answered a resume.
     pub resumed: bool,
+    /// A resumed Joined that arrived in the same read as the Welcome, and
+    /// its last applied input sequence.
+    pub early_joined: Option<(Joined, u32)>,
     /// The last tick seen in this room (Joined, then decoded States), and
     /// when; lazy readers do not decode States, so the tick at a drop is
     /// estimated from the time since.
@@ -274,6 +277,7 @@ impl Bot {
             resume_token: String::new(),
             resume_grace: Duration::ZERO,
             resumed: false,
+            early_joined: None,
             last_tick: (0, Instant::now()),
         };
         let player_id = format!("{}-{}", shared.run_id, self.index);
@@ -288,6 +292,7 @@ impl Bot {
         );
         shared.stats.sent(n, false);
         let remaining = CONNECT_TIMEOUT.saturating_sub(started.elapsed());
+        let mut early_joined = None;
         let (token, grace_ms, resumed) = self
             .await_reply(&mut session, remaining, |msg| match msg {
                 ServerMsg::Welcome(w) => Some(Ok((
@@ -295,9 +300,14 @@ impl Bot {
                     w.resume_grace_ms(),
                     w.resumed(),
                 ))),
+                ServerMsg::Joined(j) if j.resumed() => {
+                    early_joined = Some(resumed_fields(j));
+                    None
+                }
                 _ => None,
             })
             .await?;
+        session.early_joined = early_joined;
         session.resume_token = token;
         session.resume_grace = Duration::from_millis(u64::from(grace_ms));
         session.resumed = resumed;
@@ -374,11 +384,14 @@ impl Bot {
                 errors_are_answers: true,
                 ..Tally::default()
             };
+            // Every message goes to `pick` (it may note one that came in the
+            // same read as its answer); the first answer counts.
             let drained = session.conn.drain(Until::WouldBlock, &mut |m| {
-                if let Some(msg) = tally.decode(m)
-                    && found.is_none()
-                {
-                    found = pick(&msg);
+                if let Some(msg) = tally.decode(m) {
+                    let answer = pick(&msg);
+                    if found.is_none() {
+                        found = answer;
+                    }
                 }
             });
             tally.count(&shared, drained.messages, drained.bytes);
@@ -497,6 +510,16 @@ impl Bot {
             .stats
             .received(u64::from(drained.messages), drained.bytes as u64, 0);
     }
+}
+
+/// A resumed Joined: the seat, and the last input the room applied.
+pub(crate) fn resumed_fields(j: &tickforge_protocol::wire::Joined<'_>) -> (Joined, u32) {
+    let joined = Joined {
+        entity: j.entity_id(),
+        tick_rate_hz: j.tick_rate_hz(),
+        tick: j.tick(),
+    };
+    (joined, j.last_input_seq())
 }
 
 /// What one read brought in, counted locally and added to the shared

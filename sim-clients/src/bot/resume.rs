@@ -8,7 +8,7 @@ use std::time::Duration;
 use tickforge_protocol::ServerMsg;
 use tokio::time::Instant;
 
-use super::{Bot, Failure, JOIN_TIMEOUT, Joined, Session};
+use super::{Bot, Failure, JOIN_TIMEOUT, Joined, Session, resumed_fields};
 use crate::stats::ErrorKind;
 use crate::ws::Ended;
 
@@ -58,20 +58,18 @@ impl Bot {
         session: &mut Session,
         dropped_at_tick: u64,
     ) -> Result<Joined, Failure> {
-        let (joined, last_input_seq) = self
-            .await_reply(session, JOIN_TIMEOUT, |msg| match msg {
-                ServerMsg::Joined(j) if j.resumed() => Some(Ok((
-                    Joined {
-                        entity: j.entity_id(),
-                        tick_rate_hz: j.tick_rate_hz(),
-                        tick: j.tick(),
-                    },
-                    j.last_input_seq(),
-                ))),
-                ServerMsg::Error(_) => Some(Err(ErrorKind::ResumeFailed)),
-                _ => None,
-            })
-            .await?;
+        let (joined, last_input_seq) = match session.early_joined.take() {
+            // It came in the same read as the Welcome.
+            Some(early) => early,
+            None => {
+                self.await_reply(session, JOIN_TIMEOUT, |msg| match msg {
+                    ServerMsg::Joined(j) if j.resumed() => Some(Ok(resumed_fields(j))),
+                    ServerMsg::Error(_) => Some(Err(ErrorKind::ResumeFailed)),
+                    _ => None,
+                })
+                .await?
+            }
+        };
         session.set_in_room(true);
         session.last_tick = (joined.tick, Instant::now());
         // Acks continue from the last input the room applied.
