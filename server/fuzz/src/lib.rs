@@ -22,9 +22,12 @@ pub mod client_frame;
 pub mod session;
 pub mod snapshot_record;
 
+/// A fuzz target: panics when an input breaks one of its invariants.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by name, as `cargo fuzz` and the corpus directories
 /// name them.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("client_frame", client_frame::run),
     ("arena_input", arena_input::run),
     ("snapshot_record", snapshot_record::run),
