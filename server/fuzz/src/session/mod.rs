@@ -117,6 +117,7 @@ struct Seen {
     sessions: Vec<u64>,
 }
 
+/// Plays one script against the process's node.
 struct Driver {
     harness: &'static Harness,
     slots: Vec<Option<Conn>>,
