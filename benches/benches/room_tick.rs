@@ -18,7 +18,9 @@ use tickforge_server::game::{GameParams, Mode, arena};
 use tickforge_server::metrics::ShardMetrics;
 use tickforge_server::net::kick::Kick;
 use tickforge_server::presence::PresenceHandle;
-use tickforge_server::room::{JoinRequest, OutboxReceiver, Room, RoomHandle, RoomSettings, outbox};
+use tickforge_server::room::{
+    JoinRequest, MembershipId, OutboxReceiver, Room, RoomHandle, RoomSettings, SessionId, outbox,
+};
 
 struct Bench {
     room: Room,
@@ -27,6 +29,14 @@ struct Bench {
     drained: Vec<Bytes>,
     budgets: Vec<Arc<AtomicU32>>,
     inputs: Vec<Bytes>,
+}
+
+/// The one membership of `session` in the bench's room.
+fn member(session: SessionId) -> MembershipId {
+    MembershipId {
+        session,
+        generation: 1,
+    }
 }
 
 fn setup(players: u16) -> Bench {
@@ -54,7 +64,7 @@ fn setup(players: u16) -> Bench {
         let (tx, rx) = outbox(1024);
         let queued = Arc::new(AtomicU32::new(0));
         seat.join(JoinRequest {
-            session,
+            membership: member(session),
             player_id: Arc::from(format!("p{session}")),
             name: Arc::from(format!("P{session}")),
             outbox: tx,
@@ -108,7 +118,7 @@ fn room_tick(c: &mut Criterion) {
                     seq = seq.wrapping_add(1);
                     for (session, (input, queued)) in b.inputs.iter().zip(&b.budgets).enumerate() {
                         b.handle
-                            .send_input(session as u64, seq, input.clone(), queued)
+                            .send_input(member(session as u64), seq, input.clone(), queued)
                             .expect("queue has room");
                     }
                     b.room.tick(black_box(1.0 / 30.0));

@@ -96,6 +96,9 @@ impl ServerEncoder {
                 protocol_version: PROTOCOL_VERSION,
                 player_id: Some(player_id),
                 name: Some(name),
+                resume_token: None,
+                resume_grace_ms: 0,
+                resumed: false,
             },
         );
         self.finish(ServerMessage::Welcome, msg.as_union_value())
@@ -127,6 +130,8 @@ impl ServerEncoder {
                 capacity: fields.capacity,
                 state: Some(state),
                 players: Some(players),
+                resumed: false,
+                last_input_seq: 0,
             },
         );
         self.finish(ServerMessage::Joined, msg.as_union_value())
@@ -156,6 +161,7 @@ impl ServerEncoder {
                 entity_id: player.entity_id,
                 player_id: Some(name),
                 name: Some(name),
+                away: false,
             },
         )
     }
@@ -231,6 +237,7 @@ impl ServerEncoder {
             &wire::RedirectArgs {
                 url: Some(url),
                 room_id: Some(room_id),
+                resume_token: None,
             },
         );
         self.finish(ServerMessage::Redirect, msg.as_union_value())
@@ -281,6 +288,7 @@ impl ClientEncoder {
                 player_id: Some(player_id),
                 token,
                 client_version: Some(client_version),
+                resume_token: None,
             },
         );
         self.finish(ClientMessage::Hello, msg.as_union_value())

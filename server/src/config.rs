@@ -15,9 +15,12 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::auth::AuthOptions;
 use crate::net::client_ip::ProxyNet;
+pub use crate::net::limits::LimitOptions;
+pub use crate::net::session_limits::SessionLimitOptions;
 pub use crate::net::tls::TlsOptions;
 use crate::persist::{SnapshotOptions, SnapshotTarget};
 pub use crate::presence::PresenceOptions;
+pub use crate::shutdown::DrainOptions;
 
 /// All of tickforge's settings.
 #[derive(Debug, Clone, Parser, Serialize, Deserialize)]
@@ -47,6 +50,10 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub session: SessionOptions,
+    /// Per-session frame rates, room creation, the node's room cap.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub session_limits: SessionLimitOptions,
     /// Cross-node presence and room ownership.
     #[command(flatten)]
     #[serde(flatten)]
@@ -67,6 +74,14 @@ pub struct Config {
     #[command(flatten)]
     #[serde(flatten)]
     pub tls: TlsOptions,
+    /// Connection limits and HTTP timeouts.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitOptions,
+    /// Drain before shutdown.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub drain: DrainOptions,
     /// What to do; without a command the server runs.
     #[command(subcommand)]
     #[serde(skip)]
@@ -379,6 +394,15 @@ impl Config {
             return invalid(problem);
         }
         if let Some(problem) = self.tls.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.limits.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.session_limits.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.drain.problem() {
             return invalid(problem);
         }
         let shared_cluster = self.presence.redis_url().is_some();

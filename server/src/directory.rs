@@ -24,6 +24,16 @@ pub enum JoinError {
     /// The request named neither a room nor a mode.
     #[error("JoinRoom needs room_id or mode")]
     NothingToJoin,
+    /// The join needed a new room, but the session created rooms faster
+    /// than `--room-creates-per-minute`.
+    #[error("rooms created too fast; try again later")]
+    CreateRate,
+    /// The join needed a new room, but the node runs `--max-rooms` rooms.
+    #[error("no room for a new room on this server; try again later")]
+    TooManyRooms,
+    /// The node is draining and no other node can take the join.
+    #[error("the node is draining; retry in a few seconds")]
+    Draining,
 }
 
 impl JoinError {
@@ -34,6 +44,9 @@ impl JoinError {
             JoinError::RoomFull => "room_full",
             JoinError::UnknownMode => "unknown_mode",
             JoinError::NothingToJoin => "nothing_to_join",
+            JoinError::CreateRate => crate::metrics::JOIN_REFUSED_CREATE_RATE,
+            JoinError::TooManyRooms => crate::metrics::JOIN_REFUSED_MAX_ROOMS,
+            JoinError::Draining => "draining",
         }
     }
 }

@@ -14,7 +14,7 @@
 //! | [`presence`] | who is where across nodes, room ownership; local or Redis (`fred`) |
 //! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
 //! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
-//! | [`net`] | listeners (the public one optionally TLS, certificates reloaded on SIGHUP); the public router on every shard (`/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play`); the admin listener's thread and router (`/metrics`, `/dashboard`, `/presence`, operators' `/rooms`); security headers, client IPs behind trusted proxies; sessions, close causes |
+//! | [`net`] | listeners (the public one optionally TLS, certificates reloaded on SIGHUP, served connection by connection with hyper: node-wide, plain-HTTP and per-IP caps, handshake rate, PROXY protocol, header, keep-alive and upgrade deadlines); the public router on every shard (`/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play`); the admin listener's thread and router (`/metrics`, `/dashboard`, `/presence`, operators' `/rooms`); security headers, client IPs behind trusted proxies; sessions, their rate limits, close causes |
 //! | [`metrics`] | metric names and labels, the Prometheus exporter, per-shard handles |
 //! | [`persist`] | player snapshots: write-behind writer, embedded and ScyllaDB stores |
 //! | [`observer`] | once-a-second dashboard samples, exporter upkeep |

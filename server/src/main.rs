@@ -1,10 +1,13 @@
 //! The `tickforge` binary: parse configuration, set up logging, run a node
-//! until SIGINT or SIGTERM, then shut down within the deadline.
+//! until SIGINT or SIGTERM (or `POST /admin/drain`), drain for
+//! `--drain-delay`, then shut down within the deadline. A second signal
+//! during the drain shuts down at once.
 
 use std::process::ExitCode;
 
 use tickforge_protocol::session_token::{Claims, SessionKeys};
 use tickforge_server::config::{Command, Config, ConfigError, LogOptions, TokenCommand};
+use tickforge_server::shutdown::DrainCause;
 use tickforge_server::{GameRegistry, Server, shutdown};
 use tracing_subscriber::EnvFilter;
 
@@ -44,13 +47,31 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(shutdown::signal()),
+        Ok(rt) => rt.block_on(run_until_stopped(&server)),
         Err(e) => tracing::error!(error = %e, "no signal runtime; shutting down"),
     }
     server.shutdown();
     server.wait();
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Waits for a signal or an operator's drain, lets the drain run its
+/// course, and returns when the node shuts down (or a second signal asks
+/// for it at once).
+async fn run_until_stopped(server: &Server) {
+    let node = server.node();
+    tokio::select! {
+        _ = shutdown::signal() => {
+            server.drain(DrainCause::Signal);
+        }
+        _ = node.drain.begun() => {}
+        _ = node.shutdown.cancelled() => return,
+    }
+    tokio::select! {
+        _ = shutdown::signal() => tracing::warn!("second signal during the drain: shutting down now"),
+        _ = node.shutdown.cancelled() => {}
+    }
 }
 
 /// `tickforge token keygen|mint`: prints a key file or a token on stdout.

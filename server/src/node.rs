@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -14,14 +14,13 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::directory::{Directory, JoinError};
 use crate::game::{GameParams, GameRegistry, Mode};
+use crate::net::rate::Bucket;
 use crate::observer::Observer;
 use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
-
-/// How often a join re-checks whether another node still seats its player.
-const SEATED_ELSEWHERE_POLL: Duration = Duration::from_millis(10);
+use crate::shutdown::Drain;
 
 /// State shared by every shard of this node.
 pub struct Node {
@@ -39,6 +38,8 @@ pub struct Node {
     pub modes: HashMap<String, Mode>,
     /// Cancelled when the node shuts down.
     pub shutdown: CancellationToken,
+    /// Set when the node begins draining (before `shutdown`).
+    pub drain: Drain,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Samples for the built-in dashboard.
@@ -47,7 +48,11 @@ pub struct Node {
     pub snapshots: WriteBehindHandle,
     /// Identity checks, guest sessions, bans, live sessions per player.
     pub auth: Arc<Auth>,
+    /// Room lists shared by every request (`--rooms-refresh-ms`).
+    pub room_lists: crate::net::rooms_view::RoomLists,
     next_session: AtomicU64,
+    /// Live rooms plus rooms being created (`--max-rooms`).
+    rooms: AtomicUsize,
     ready: AtomicBool,
 }
 
@@ -109,6 +114,8 @@ impl Node {
             );
         }
         let node_id = config.node_id();
+        let observer = Observer::new(config.limits.dashboard_streams);
+        let room_lists = crate::net::rooms_view::RoomLists::new(config.limits.rooms_refresh());
         Ok(Node {
             // Room ids carry the boot time, so a restarted node never reuses
             // an id other nodes may still route to.
@@ -122,11 +129,14 @@ impl Node {
             shards,
             modes,
             shutdown,
+            drain: Drain::default(),
             metrics,
-            observer: Observer::default(),
+            observer,
+            room_lists,
             snapshots,
             auth,
             next_session: AtomicU64::new(1),
+            rooms: AtomicUsize::new(0),
             ready: AtomicBool::new(false),
         })
     }
@@ -136,9 +146,12 @@ impl Node {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether every shard serves and the node is not shutting down.
+    /// Whether every shard serves and the node is neither draining nor
+    /// shutting down.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire) && !self.shutdown.is_cancelled()
+        self.ready.load(Ordering::Acquire)
+            && !self.drain.is_draining()
+            && !self.shutdown.is_cancelled()
     }
 
     /// Marks the node as serving.
@@ -146,8 +159,12 @@ impl Node {
         self.ready.store(true, Ordering::Release);
     }
 
-    /// Join by room id: a seat here, or the node that owns the room.
+    /// Join by room id: a seat here, or the node that owns the room. A
+    /// draining node seats nobody new.
     pub fn join_room(&self, room_id: &str) -> Result<JoinTarget, JoinError> {
+        if self.drain.is_draining() {
+            return self.owner_elsewhere(room_id).ok_or(JoinError::Draining);
+        }
         match self.directory.reserve_in(room_id) {
             Err(JoinError::RoomNotFound) => {
                 self.owner_elsewhere(room_id).ok_or(JoinError::RoomNotFound)
@@ -158,14 +175,17 @@ impl Node {
 
     /// Join-or-create by mode for a session on `shard`: a free seat in a
     /// room of this node, else in a room of another node (a redirect), else
-    /// a new room here.
+    /// a new room here, if `creates` (the session's allowance) and
+    /// `--max-rooms` permit. A draining node only redirects.
     pub fn join_or_create(
         self: &Arc<Self>,
         mode_name: &str,
         shard: usize,
+        creates: &mut Bucket,
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
-        if let Some(seat) = self.directory.reserve_any(mode_name, shard) {
+        let draining = self.drain.is_draining();
+        if !draining && let Some(seat) = self.directory.reserve_any(mode_name, shard) {
             return Ok(JoinTarget::Here(seat));
         }
         let view = self.presence.view();
@@ -174,12 +194,16 @@ impl Node {
         {
             return Ok(JoinTarget::Elsewhere { url, room_id });
         }
+        if draining {
+            return Err(JoinError::Draining);
+        }
         let target = shard::place(
             &self.shards,
             shard,
             self.config.shard.shard_imbalance_pct,
             mode.params.capacity,
         );
+        self.admit_room(creates)?;
         Ok(JoinTarget::Here(self.create_room(mode, target, false)))
     }
 
@@ -189,8 +213,13 @@ impl Node {
         self: &Arc<Self>,
         mode_name: &str,
         shard: usize,
+        creates: &mut Bucket,
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
+        if self.drain.is_draining() {
+            return Err(JoinError::Draining);
+        }
+        self.admit_room(creates)?;
         let target = shard::place(
             &self.shards,
             shard,
@@ -200,24 +229,51 @@ impl Node {
         Ok(JoinTarget::Here(self.create_room(mode, target, true)))
     }
 
+    /// Reserves one of `--max-rooms` for a new room and takes one token of
+    /// the creating session's allowance; both refusals are counted. The
+    /// reservation is the room's until it is disposed.
+    fn admit_room(&self, creates: &mut Bucket) -> Result<(), JoinError> {
+        let max = self.config.session_limits.max_rooms;
+        let reserved = self
+            .rooms
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (max == 0 || n < max).then_some(n + 1)
+            });
+        if reserved.is_err() {
+            crate::metrics::join_refused(JoinError::TooManyRooms.label());
+            return Err(JoinError::TooManyRooms);
+        }
+        if !creates.try_take(tokio::time::Instant::now()) {
+            self.rooms.fetch_sub(1, Ordering::AcqRel);
+            crate::metrics::join_refused(JoinError::CreateRate.label());
+            return Err(JoinError::CreateRate);
+        }
+        Ok(())
+    }
+
     /// Waits (within the snapshot load timeout) until no other node seats
     /// `player`: after a newer login the node holding the older session
     /// closes it, and its room reports the player gone once it handed the
-    /// final snapshot to its writer.
+    /// final snapshot to its writer. Woken by every change of the presence
+    /// view, never polling.
     pub async fn seated_elsewhere_released(&self, player: &str) {
         if !self.presence.is_shared() {
             return;
         }
         let deadline = tokio::time::Instant::now() + self.config.snapshots.load_timeout();
+        let view = self.presence.view();
         loop {
-            let view = self.presence.view();
+            let changed = view.changed();
+            tokio::pin!(changed);
+            // Registered before the check: a change in between is not missed.
+            changed.as_mut().enable();
             let own = view.own().clone();
-            if view.placements(player).iter().all(|p| p.node == own)
-                || tokio::time::Instant::now() >= deadline
-            {
+            if view.placements(player).iter().all(|p| p.node == own) {
                 return;
             }
-            tokio::time::sleep(SEATED_ELSEWHERE_POLL).await;
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -287,5 +343,6 @@ impl RoomExit for Disposal {
         let id = &room.info().id;
         self.node.directory.remove(id);
         self.node.presence.room_closed(id);
+        self.node.rooms.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -1,14 +1,16 @@
 //! The observer: once a second it takes every shard's tick windows and
 //! traffic totals, builds one [`Sample`] for the built-in dashboard, keeps
 //! the last minutes of them and broadcasts each new one to the dashboard's
-//! live streams. It also runs the Prometheus exporter's upkeep. It runs on
+//! live streams (each event encoded once, shared by every stream). It also runs the Prometheus exporter's upkeep. It runs on
 //! its own small thread, off the shards.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use metrics::gauge;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -93,22 +95,63 @@ impl Totals {
     }
 }
 
-/// Recent samples and the live feed of new ones.
+/// Recent samples and the live feed of new ones, pre-encoded as
+/// server-sent events: the `history` event is built once per sample and
+/// every stream that starts sends that same buffer; each `sample` event is
+/// encoded once and shared by every stream. At most `--dashboard-streams`
+/// streams at once.
 pub struct Observer {
     history: Mutex<VecDeque<Arc<str>>>,
-    feed: broadcast::Sender<Arc<str>>,
+    history_event: Mutex<Bytes>,
+    feed: broadcast::Sender<Bytes>,
+    max_streams: u32,
+    streams: AtomicU32,
 }
 
-impl Default for Observer {
-    fn default() -> Self {
-        Observer {
-            history: Mutex::new(VecDeque::with_capacity(HISTORY)),
-            feed: broadcast::channel(16).0,
-        }
+/// A dashboard stream's start: the history event, the live feed, and its
+/// place among the streams (given back on drop).
+pub struct Subscription {
+    /// `event: history` with the kept samples (shared, not copied).
+    pub history: Bytes,
+    /// `event: sample` frames as they are taken.
+    pub feed: broadcast::Receiver<Bytes>,
+    /// The stream's place.
+    pub slot: StreamSlot,
+}
+
+/// A place among the dashboard streams.
+pub struct StreamSlot(Arc<Node>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.observer.streams.fetch_sub(1, Ordering::AcqRel);
+        gauge!(crate::metrics::DASHBOARD_STREAMS).decrement(1.0);
     }
 }
 
+/// One server-sent event frame: `event: NAME`, `data: JSON`, blank line.
+fn sse_frame(name: &str, json: &str) -> Bytes {
+    let mut frame = String::with_capacity(name.len() + json.len() + 16);
+    frame.push_str("event: ");
+    frame.push_str(name);
+    frame.push_str("\ndata: ");
+    frame.push_str(json);
+    frame.push_str("\n\n");
+    Bytes::from(frame)
+}
+
 impl Observer {
+    /// An observer allowing `max_streams` dashboard streams at once.
+    pub fn new(max_streams: u32) -> Observer {
+        Observer {
+            history: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            history_event: Mutex::new(sse_frame("history", "[]")),
+            feed: broadcast::channel(16).0,
+            max_streams,
+            streams: AtomicU32::new(0),
+        }
+    }
+
     /// The kept samples, oldest first, as JSON objects.
     pub fn history(&self) -> Vec<Arc<str>> {
         match self.history.lock() {
@@ -117,13 +160,32 @@ impl Observer {
         }
     }
 
-    /// New samples as they are taken (JSON objects).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
-        self.feed.subscribe()
+    /// A new dashboard stream of `node`'s observer, or `None` when
+    /// `--dashboard-streams` are live.
+    pub fn subscribe(node: &Arc<Node>) -> Option<Subscription> {
+        let observer = &node.observer;
+        let max = observer.max_streams;
+        observer
+            .streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        gauge!(crate::metrics::DASHBOARD_STREAMS).increment(1.0);
+        let slot = StreamSlot(node.clone());
+        let history = match observer.history_event.lock() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        Some(Subscription {
+            history,
+            feed: observer.feed.subscribe(),
+            slot,
+        })
     }
 
     fn publish(&self, json: Arc<str>) {
-        {
+        let encoded = {
             let mut history = match self.history.lock() {
                 Ok(h) => h,
                 Err(poisoned) => poisoned.into_inner(),
@@ -132,9 +194,24 @@ impl Observer {
                 history.pop_front();
             }
             history.push_back(json.clone());
+            let mut joined =
+                String::with_capacity(history.iter().map(|h| h.len() + 1).sum::<usize>() + 2);
+            joined.push('[');
+            for (i, sample) in history.iter().enumerate() {
+                if i > 0 {
+                    joined.push(',');
+                }
+                joined.push_str(sample);
+            }
+            joined.push(']');
+            sse_frame("history", &joined)
+        };
+        match self.history_event.lock() {
+            Ok(mut h) => *h = encoded,
+            Err(poisoned) => *poisoned.into_inner() = encoded,
         }
         // No live dashboard is a normal state, not an error.
-        if self.feed.receiver_count() > 0 && self.feed.send(json).is_err() {
+        if self.feed.receiver_count() > 0 && self.feed.send(sse_frame("sample", &json)).is_err() {
             tracing::debug!("dashboard feed closed");
         }
     }

@@ -1,6 +1,8 @@
 //! Starting and stopping a node: bind the shard listeners and the admin
 //! listener, build one current-thread runtime per shard, start the pinned
-//! shard threads (public router, over TLS with `--tls-cert`), the admin
+//! shard threads (public listener: [`crate::net::serve`], over TLS with
+//! `--tls-cert`, behind the node-wide connection cap checked against
+//! `RLIMIT_NOFILE`), the admin
 //! thread (admin router) and, with TLS, the SIGHUP reload thread, and on
 //! shutdown wait for them within the deadline.
 
@@ -9,11 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::serve::{Listener, ListenerExt, TapIo};
-use socket2::SockRef;
-use std::future::IntoFuture;
-
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,13 +20,14 @@ use crate::auth::{Auth, AuthSetupError};
 use crate::config::Config;
 use crate::game::GameRegistry;
 use crate::metrics::ShardMetrics;
-use crate::net::tls::accept::AcceptOptions;
-use crate::net::tls::{self, TlsCerts, TlsListener, TlsSetupError};
-use crate::net::{admin, listener, public};
+use crate::net::limits::{Admission, fd};
+use crate::net::tls::{self, TlsCerts, TlsSetupError};
+use crate::net::{admin, listener, serve};
 use crate::node::{Node, Services};
 use crate::persist::{PersistError, Persistence};
 use crate::presence::{AccessAction, AccessSink, PresenceHandle, redis};
 use crate::shard::ShardHandle;
+use crate::shutdown::DrainCause;
 use crate::{metrics, observer, shutdown};
 
 /// Why a node could not start.
@@ -57,6 +56,9 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
+    /// The file-descriptor limit leaves too few connections.
+    #[error(transparent)]
+    FdLimit(#[from] fd::FdLimitError),
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
@@ -82,6 +84,14 @@ impl Server {
         let auth = Arc::new(Auth::new(&config.auth)?);
         metrics::register_auth(auth.trusts_hello());
         metrics::register_tls();
+        metrics::register_connection_limits();
+        let max_connections = fd::effective_max_connections(
+            config.limits.max_connections,
+            config.limits.fd_reserve,
+            fd::nofile_limit(),
+        )?;
+        let admission = Admission::new(&config.limits, max_connections);
+        metrics::register_drain();
         let tls = match config.tls.files() {
             Some((cert, key)) => Some(Arc::new(TlsCerts::load(cert, key)?)),
             None => None,
@@ -144,6 +154,7 @@ impl Server {
         for (id, (runtime, listener)) in runtimes.into_iter().zip(listeners).enumerate() {
             let shard_node = node.clone();
             let shard_tls = tls.clone();
+            let shard_admission = admission.clone();
             let core = cores.as_ref().map(|c| c[id % c.len()]);
             let spawned = std::thread::Builder::new()
                 .name(format!("tickforge-shard-{id}"))
@@ -153,7 +164,13 @@ impl Server {
                     {
                         tracing::warn!(shard = id, core = core.id, "could not pin shard to core");
                     }
-                    runtime.block_on(serve_shard(shard_node, id, listener, shard_tls));
+                    runtime.block_on(serve_shard(
+                        shard_node,
+                        id,
+                        listener,
+                        shard_admission,
+                        shard_tls,
+                    ));
                 });
             match spawned {
                 Ok(thread) => threads.push(thread),
@@ -183,6 +200,14 @@ impl Server {
                 return Err(io("spawning observer thread")(e));
             }
         }
+        match spawn_drain(node.clone()) {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                node.shutdown.cancel();
+                persistence.finish();
+                return Err(io("spawning the drain thread")(e));
+            }
+        }
         match admin::spawn(node.clone(), admin_listener) {
             Ok(thread) => threads.push(thread),
             Err(e) => {
@@ -207,6 +232,7 @@ impl Server {
             admin = %admin_addr,
             shards = count,
             tls = tls.is_some(),
+            max_connections,
             node = %node.node_id,
             "tickforge listening"
         );
@@ -232,6 +258,13 @@ impl Server {
     /// The node (directories, shards, config).
     pub fn node(&self) -> &Arc<Node> {
         &self.node
+    }
+
+    /// Begins a drain: `/readyz` answers 503 and new joins go elsewhere at
+    /// once; after `--drain-delay` the node shuts down. Returns `false` when
+    /// a drain was already under way.
+    pub fn drain(&self, cause: DrainCause) -> bool {
+        self.node.drain.begin(cause)
     }
 
     /// Begins shutdown: stop accepting, close every client with 1001.
@@ -276,6 +309,19 @@ fn public_url(config: &Config, local_addr: SocketAddr) -> String {
     format!("{scheme}://{addr}/ws")
 }
 
+/// The thread that turns a drain into a shutdown after `--drain-delay`.
+fn spawn_drain(node: Arc<Node>) -> std::io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    std::thread::Builder::new()
+        .name("tickforge-drain".into())
+        .spawn(move || {
+            let delay = node.config.drain.drain_delay;
+            runtime.block_on(shutdown::run_drain(&node.drain, delay, &node.shutdown));
+        })
+}
+
 /// The thread that fetches `--jwks-url` (its own current-thread runtime).
 fn spawn_jwks_fetcher(
     jwks: Arc<crate::auth::jwks::Jwks>,
@@ -318,13 +364,13 @@ fn start_presence(
     }
 }
 
-/// One shard's life: serve until shutdown, then drain its sessions and
-/// rooms. With `tls`, connections are served once their handshake (in a
-/// task of its own) has finished.
+/// One shard's life: serve the public listener until shutdown (over TLS
+/// with `tls`), then drain its sessions and rooms within the deadline.
 async fn serve_shard(
     node: Arc<Node>,
     shard: usize,
     listener: std::net::TcpListener,
+    admission: Arc<Admission>,
     tls: Option<Arc<TlsCerts>>,
 ) {
     let listener = match TcpListener::from_std(listener) {
@@ -334,73 +380,7 @@ async fn serve_shard(
             return;
         }
     };
-    let send_buffer = node.config.net.socket_send_buffer;
-    let tune = move |tcp: &TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY failed");
-        }
-        if send_buffer > 0
-            && let Err(e) = SockRef::from(tcp).set_send_buffer_size(send_buffer as usize)
-        {
-            tracing::debug!(error = %e, "SO_SNDBUF failed");
-        }
-    };
-    match tls {
-        None => serve_http(&node, shard, listener.tap_io(move |tcp| tune(tcp))).await,
-        Some(certs) => {
-            let options = AcceptOptions {
-                acceptor: certs.server_config().into(),
-                handshake_timeout: node.config.tls.handshake_timeout(),
-                tune,
-                shutdown: node.shutdown.clone(),
-            };
-            match TlsListener::start(listener, options) {
-                // The no-op tap is how axum hands handlers the peer address
-                // (`ConnectInfo<SocketAddr>`) of a listener other than its own.
-                Ok(listener) => serve_http(&node, shard, listener.tap_io(|_| {})).await,
-                Err(e) => tracing::error!(shard, error = %e, "TLS listener unusable"),
-            }
-        }
-    }
-}
-
-/// Serves the public router on `listener` until shutdown, then lets HTTP
-/// connections, sessions and rooms finish within the shutdown deadline.
-/// Handlers get each connection's peer address (`ConnectInfo<SocketAddr>`,
-/// which axum provides for tapped listeners).
-async fn serve_http<L, F>(node: &Arc<Node>, shard: usize, listener: TapIo<L, F>)
-where
-    L: Listener<Addr = SocketAddr>,
-    F: FnMut(&mut L::Io) + Send + 'static,
-{
-    let token = node.shutdown.clone();
-    let app = public::router(node.clone(), shard);
-    let serve = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { token.cancelled().await })
-    .into_future();
-    tokio::pin!(serve);
-    let mut served = false;
-    tokio::select! {
-        result = &mut serve => {
-            served = true;
-            if let Err(e) = result {
-                tracing::error!(shard, error = %e, "listener failed");
-            }
-        }
-        _ = node.shutdown.cancelled() => {}
-    }
-    // One deadline, from the moment shutdown began, for HTTP connections
-    // (graceful) and for sessions and rooms.
-    let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);
-    if !served && tokio::time::timeout_at(deadline, &mut serve).await.is_err() {
-        tracing::warn!(
-            shard,
-            "HTTP connections still open at the shutdown deadline"
-        );
-    }
+    let deadline = serve::run(&node, shard, listener, admission, tls).await;
     let left = deadline.saturating_duration_since(Instant::now());
     if !shutdown::drain(&node.shards[shard].tasks, left).await {
         tracing::warn!(shard, "sessions still open at the shutdown deadline");

@@ -229,8 +229,11 @@ async fn a_redis_restart_leads_to_a_full_and_correct_resync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_stay_exact_after_a_thousand_join_leave_cycles() {
     let redis = Redis::start().await;
-    let a = NodeProcess::start("node-a", &redis.url(), &[]).await;
-    let b = NodeProcess::start("node-b", &redis.url(), &[]).await;
+    // Each churning client joins and leaves as fast as it can: past the
+    // default join/leave rate, which this test is not about.
+    let churn = ["--joins-per-second", "0"];
+    let a = NodeProcess::start("node-a", &redis.url(), &churn).await;
+    let b = NodeProcess::start("node-b", &redis.url(), &churn).await;
     let mut stayers = Vec::new();
     for i in 0..3 {
         let mut c = player(&a, &format!("stay{i}")).await;

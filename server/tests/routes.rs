@@ -105,7 +105,7 @@ async fn operator_endpoints_answer_404_on_the_public_address_and_200_on_the_admi
         let (admin, body) = server.admin_get(path).await;
         assert_eq!(admin, 200, "{path} on the admin address: {body}");
     }
-    for path in ["/admin/kick", "/admin/ban", "/admin/unban"] {
+    for path in ["/admin/kick", "/admin/ban", "/admin/unban", "/admin/drain"] {
         let (public, _) = support::http(server.addr, "POST", path, Some(r#"{"player":"x"}"#))
             .await
             .expect("http");
@@ -133,10 +133,11 @@ async fn every_listed_route_is_served_on_its_own_listener() {
     }
     // The dashboard stream never ends by itself; it is checked in a browser
     // (dashboard_browser.rs).
-    // Operator actions take a POST with a JSON body: an empty one is a 400.
+    // Operator actions on players take a POST with a JSON body: an empty
+    // one is a 400. The drain (no body) is checked last: it stops the node.
     for path in admin_paths()
         .into_iter()
-        .filter(|p| p.starts_with("/admin/"))
+        .filter(|p| p.starts_with("/admin/") && *p != "/admin/drain")
     {
         let (status, body) = support::http(server.admin_addr, "POST", path, Some(""))
             .await
@@ -151,6 +152,11 @@ async fn every_listed_route_is_served_on_its_own_listener() {
         let (status, body) = server.admin_get(&path).await;
         assert_eq!(status, 200, "admin {path}: {body}");
     }
+    let (status, body) = support::http(server.admin_addr, "POST", "/admin/drain", None)
+        .await
+        .expect("http");
+    assert_eq!(status, 200, "admin /admin/drain: {body}");
+    assert_eq!(server.get("/readyz").await.0, 503, "draining");
     server.stop().await;
 }
 

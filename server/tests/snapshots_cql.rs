@@ -116,7 +116,20 @@ async fn a_thousand_players_each_end_with_exactly_their_latest_snapshot_in_cql()
     let _one = NODE_LOCK.lock().await;
     let store = store().await;
     let dir = fresh_data_dir();
-    let server = cql_server(&dir, &["--shards", "2", "--tick-rate", "20"]);
+    // A thousand players from one address: per-IP limits off.
+    let server = cql_server(
+        &dir,
+        &[
+            "--shards",
+            "2",
+            "--tick-rate",
+            "20",
+            "--max-connections-per-ip",
+            "0",
+            "--handshakes-per-ip-per-s",
+            "0",
+        ],
+    );
     let left = players::many_updates_then_leave(&server, &run_prefix("cql"), 1000).await;
     server.stop().await;
     assert_eq!(spill_count(&dir), 0, "a graceful stop writes everything");

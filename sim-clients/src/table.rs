@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use tickforge_protocol::client::{RATE_LIMIT_CODE, RATE_LIMIT_REASONS};
+
 use crate::report::Report;
 
 impl Report {
@@ -94,6 +96,23 @@ impl fmt::Display for Report {
             .map(|c| format!("{} {} x{}", c.code, c.reason, c.count))
             .collect();
         writeln!(out, "disconnects     {}", none_or(&closes))?;
+        let rate_limited: u64 = self
+            .disconnects
+            .by_reason
+            .iter()
+            .filter(|c| {
+                c.code == RATE_LIMIT_CODE && RATE_LIMIT_REASONS.contains(&c.reason.as_str())
+            })
+            .map(|c| c.count)
+            .sum();
+        if rate_limited > 0 {
+            writeln!(
+                out,
+                "rate limited    {rate_limited} sessions closed by the server's per-session rate \
+                 limits (1008): lower --input-hz, or raise the server's --frames-per-second / \
+                 --pings-per-second / --joins-per-second"
+            )?;
+        }
         for g in &self.garbage {
             let codes: Vec<String> = g
                 .closes

@@ -158,7 +158,8 @@ impl ServerKind {
     /// Arguments for one server core listening on `addrs`, 30 Hz rooms of 32.
     /// With a `session_key` tickforge verifies every bot's token (mode
     /// `guest`, which also accepts tokens signed with that key); without one
-    /// it runs `--auth trust-hello`. The baseline reads no token.
+    /// it runs `--auth trust-hello`. Per-IP connection limits are off (the
+    /// bots share one address). The baseline reads no token.
     pub fn args(self, addrs: ServerAddrs, session_key: Option<&std::path::Path>) -> Vec<String> {
         let listen = addrs.public.to_string();
         let admin = addrs.admin.to_string();
@@ -181,6 +182,12 @@ impl ServerKind {
                 &seats,
                 "--log",
                 "warn",
+                // Every bot connects from 127.0.0.1: per-IP limits off,
+                // per-session limits at their defaults.
+                "--max-connections-per-ip",
+                "0",
+                "--handshakes-per-ip-per-s",
+                "0",
             ]
             .into_iter()
             .chain(match &key {
@@ -296,6 +303,10 @@ mod tests {
         );
         assert!(
             line.contains("--auth guest --session-key-file /run/key.json"),
+            "{line}"
+        );
+        assert!(
+            line.contains("--max-connections-per-ip 0 --handshakes-per-ip-per-s 0"),
             "{line}"
         );
         let trusting = ServerKind::Tickforge.args(addrs(), None).join(" ");

@@ -57,6 +57,17 @@ pub enum ClientError {
         /// Close reason, e.g. `auth_expired`, `banned`, `replaced`.
         reason: String,
     },
+    /// The server closed the connection with 1008 because the client kept
+    /// exceeding one of its per-session rate limits; `reason` is one of
+    /// [`RATE_LIMIT_REASONS`]. The client sends too fast: reconnecting at
+    /// once repeats it — slow down first.
+    #[error("rate limited ({code}): {reason}")]
+    RateLimited {
+        /// WebSocket close code (1008).
+        code: u16,
+        /// Close reason, e.g. `frame_rate_exceeded`.
+        reason: String,
+    },
     /// The server closed the connection.
     #[error("closed ({code}): {reason}")]
     Closed {
@@ -90,6 +101,7 @@ impl ClientError {
             ClientError::Redirected { .. } => "redirected",
             ClientError::Closed { .. } => "closed",
             ClientError::AccessDenied { .. } => "access_denied",
+            ClientError::RateLimited { .. } => "rate_limited",
             ClientError::Token(_) => "token",
             ClientError::Unexpected(_) => "unexpected",
             ClientError::Timeout(_) => "timeout",
@@ -99,9 +111,9 @@ impl ClientError {
     /// The close code and reason when the server closed the connection.
     pub fn close(&self) -> Option<(u16, &str)> {
         match self {
-            ClientError::Closed { code, reason } | ClientError::AccessDenied { code, reason } => {
-                Some((*code, reason))
-            }
+            ClientError::Closed { code, reason }
+            | ClientError::AccessDenied { code, reason }
+            | ClientError::RateLimited { code, reason } => Some((*code, reason)),
             _ => None,
         }
     }
@@ -110,9 +122,29 @@ impl ClientError {
 /// Close codes the server uses for access control (see [`ClientError::AccessDenied`]).
 pub const ACCESS_DENIED_CODES: std::ops::RangeInclusive<u16> = 4003..=4006;
 
+/// Close code of the server's rate-limit closes (see [`ClientError::RateLimited`]).
+pub const RATE_LIMIT_CODE: u16 = 1008;
+
+/// Close reasons of the server's rate-limit closes: frames of any kind,
+/// Pings, JoinRoom/LeaveRoom, each past its per-session limit.
+pub const RATE_LIMIT_REASONS: [&str; 3] = [
+    "frame_rate_exceeded",
+    "ping_rate_exceeded",
+    "join_rate_exceeded",
+];
+
 /// The close code and reason carried by a close frame.
 pub fn closed(frame: Option<CloseFrame>) -> ClientError {
     match frame {
+        Some(f)
+            if u16::from(f.code) == RATE_LIMIT_CODE
+                && RATE_LIMIT_REASONS.contains(&f.reason.as_str()) =>
+        {
+            ClientError::RateLimited {
+                code: RATE_LIMIT_CODE,
+                reason: f.reason.to_string(),
+            }
+        }
         Some(f) if ACCESS_DENIED_CODES.contains(&u16::from(f.code)) => ClientError::AccessDenied {
             code: f.code.into(),
             reason: f.reason.to_string(),
@@ -125,5 +157,30 @@ pub fn closed(frame: Option<CloseFrame>) -> ClientError {
             code: 1005,
             reason: String::new(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    use super::*;
+
+    fn frame(code: u16, reason: &str) -> Option<CloseFrame> {
+        Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_string().into(),
+        })
+    }
+
+    #[test]
+    fn a_rate_limit_close_is_its_own_error_and_other_1008s_are_not() {
+        for reason in RATE_LIMIT_REASONS {
+            let e = closed(frame(1008, reason));
+            assert_eq!(e.label(), "rate_limited");
+            assert_eq!(e.close(), Some((1008, reason)));
+        }
+        assert_eq!(closed(frame(1008, "hello_required")).label(), "closed");
+        assert_eq!(closed(frame(4004, "banned")).label(), "access_denied");
     }
 }

@@ -56,7 +56,7 @@ mod error;
 pub mod tls;
 
 pub use connect::{Socket, upgrade_request};
-pub use error::{ACCESS_DENIED_CODES, ClientError, closed};
+pub use error::{ACCESS_DENIED_CODES, ClientError, RATE_LIMIT_CODE, RATE_LIMIT_REASONS, closed};
 pub use tls::webpki_roots;
 
 /// Microseconds since the UNIX epoch, the protocol's time unit.

@@ -115,10 +115,10 @@ pub struct ClientMessageUnionTableOffset {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ERROR_CODE: u16 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ERROR_CODE: u16 = 8;
+pub const ENUM_MAX_ERROR_CODE: u16 = 9;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 9] = [
+pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 10] = [
   ErrorCode::Unknown,
   ErrorCode::RoomNotFound,
   ErrorCode::RoomFull,
@@ -128,6 +128,7 @@ pub const ENUM_VALUES_ERROR_CODE: [ErrorCode; 9] = [
   ErrorCode::AlreadyHello,
   ErrorCode::ServerBusy,
   ErrorCode::InvalidInput,
+  ErrorCode::Draining,
 ];
 
 /// Stable error codes for recoverable failures; the connection stays open.
@@ -145,9 +146,13 @@ impl ErrorCode {
   pub const AlreadyHello: Self = Self(6);
   pub const ServerBusy: Self = Self(7);
   pub const InvalidInput: Self = Self(8);
+  /// The node is draining (a deploy or an operator's drain) and takes no new
+  /// joins; no other node can take this one. Retry after a few seconds: the
+  /// load balancer sends new connections to other nodes.
+  pub const Draining: Self = Self(9);
 
   pub const ENUM_MIN: u16 = 0;
-  pub const ENUM_MAX: u16 = 8;
+  pub const ENUM_MAX: u16 = 9;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Unknown,
     Self::RoomNotFound,
@@ -158,6 +163,7 @@ impl ErrorCode {
     Self::AlreadyHello,
     Self::ServerBusy,
     Self::InvalidInput,
+    Self::Draining,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -171,6 +177,7 @@ impl ErrorCode {
       Self::AlreadyHello => Some("AlreadyHello"),
       Self::ServerBusy => Some("ServerBusy"),
       Self::InvalidInput => Some("InvalidInput"),
+      Self::Draining => Some("Draining"),
       _ => None,
     }
   }
@@ -228,10 +235,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for ErrorCode {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_SERVER_MESSAGE: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_SERVER_MESSAGE: u8 = 9;
+pub const ENUM_MAX_SERVER_MESSAGE: u8 = 10;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_SERVER_MESSAGE: [ServerMessage; 10] = [
+pub const ENUM_VALUES_SERVER_MESSAGE: [ServerMessage; 11] = [
   ServerMessage::NONE,
   ServerMessage::Welcome,
   ServerMessage::Joined,
@@ -242,6 +249,7 @@ pub const ENUM_VALUES_SERVER_MESSAGE: [ServerMessage; 10] = [
   ServerMessage::Pong,
   ServerMessage::Error,
   ServerMessage::Redirect,
+  ServerMessage::PlayerAway,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -259,9 +267,10 @@ impl ServerMessage {
   pub const Pong: Self = Self(7);
   pub const Error: Self = Self(8);
   pub const Redirect: Self = Self(9);
+  pub const PlayerAway: Self = Self(10);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 9;
+  pub const ENUM_MAX: u8 = 10;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::Welcome,
@@ -273,6 +282,7 @@ impl ServerMessage {
     Self::Pong,
     Self::Error,
     Self::Redirect,
+    Self::PlayerAway,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -287,6 +297,7 @@ impl ServerMessage {
       Self::Pong => Some("Pong"),
       Self::Error => Some("Error"),
       Self::Redirect => Some("Redirect"),
+      Self::PlayerAway => Some("PlayerAway"),
       _ => None,
     }
   }
@@ -480,6 +491,14 @@ pub enum HelloOffset {}
 /// id is the token's subject. `player_id` must equal that subject or be
 /// empty (then the subject is used). A refused token closes the connection
 /// with 4003 (reason: which check failed), 4004 for a banned player.
+/// `resume_token`: the `Welcome.resume_token` (or `Redirect.resume_token`)
+/// of an earlier connection. While the server still holds that
+/// connection's seat (for `--resume-grace` after a drop), the new
+/// connection takes it over: Welcome { resumed: true }, then
+/// Joined { resumed: true } with the full state, and acks continue from
+/// `Joined.last_input_seq`. A resume token also proves the player's
+/// identity while its seat is held, so `token` may be omitted then; when
+/// both are present their subjects must agree.
 pub struct Hello<'a> {
   pub _tab: ::flatbuffers::Table<'a>,
 }
@@ -496,6 +515,7 @@ impl<'a> Hello<'a> {
   pub const VT_PLAYER_ID: ::flatbuffers::VOffsetT = 4;
   pub const VT_TOKEN: ::flatbuffers::VOffsetT = 6;
   pub const VT_CLIENT_VERSION: ::flatbuffers::VOffsetT = 8;
+  pub const VT_RESUME_TOKEN: ::flatbuffers::VOffsetT = 10;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -507,6 +527,7 @@ impl<'a> Hello<'a> {
     args: &'args HelloArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Hello<'bldr>> {
     let mut builder = HelloBuilder::new(_fbb);
+    if let Some(x) = args.resume_token { builder.add_resume_token(x); }
     if let Some(x) = args.client_version { builder.add_client_version(x); }
     if let Some(x) = args.token { builder.add_token(x); }
     if let Some(x) = args.player_id { builder.add_player_id(x); }
@@ -535,6 +556,13 @@ impl<'a> Hello<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Hello::VT_CLIENT_VERSION, None)}
   }
+  #[inline]
+  pub fn resume_token(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Hello::VT_RESUME_TOKEN, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Hello<'_> {
@@ -546,6 +574,7 @@ impl ::flatbuffers::Verifiable for Hello<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("player_id", Self::VT_PLAYER_ID, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("token", Self::VT_TOKEN, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("client_version", Self::VT_CLIENT_VERSION, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("resume_token", Self::VT_RESUME_TOKEN, false)?
      .finish();
     Ok(())
   }
@@ -554,6 +583,7 @@ pub struct HelloArgs<'a> {
     pub player_id: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub token: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub client_version: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub resume_token: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for HelloArgs<'a> {
   #[inline]
@@ -562,6 +592,7 @@ impl<'a> Default for HelloArgs<'a> {
       player_id: None, // required field
       token: None,
       client_version: None,
+      resume_token: None,
     }
   }
 }
@@ -582,6 +613,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> HelloBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_client_version(&mut self, client_version: ::flatbuffers::WIPOffset<&'b  str>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Hello::VT_CLIENT_VERSION, client_version);
+  }
+  #[inline]
+  pub fn add_resume_token(&mut self, resume_token: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Hello::VT_RESUME_TOKEN, resume_token);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> HelloBuilder<'a, 'b, A> {
@@ -605,6 +640,7 @@ impl ::core::fmt::Debug for Hello<'_> {
       ds.field("player_id", &self.player_id());
       ds.field("token", &self.token());
       ds.field("client_version", &self.client_version());
+      ds.field("resume_token", &self.resume_token());
       ds.finish()
   }
 }
@@ -1325,6 +1361,9 @@ impl<'a> Welcome<'a> {
   pub const VT_PROTOCOL_VERSION: ::flatbuffers::VOffsetT = 12;
   pub const VT_PLAYER_ID: ::flatbuffers::VOffsetT = 14;
   pub const VT_NAME: ::flatbuffers::VOffsetT = 16;
+  pub const VT_RESUME_TOKEN: ::flatbuffers::VOffsetT = 18;
+  pub const VT_RESUME_GRACE_MS: ::flatbuffers::VOffsetT = 20;
+  pub const VT_RESUMED: ::flatbuffers::VOffsetT = 22;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1338,11 +1377,14 @@ impl<'a> Welcome<'a> {
     let mut builder = WelcomeBuilder::new(_fbb);
     builder.add_server_time_us(args.server_time_us);
     builder.add_session_id(args.session_id);
+    builder.add_resume_grace_ms(args.resume_grace_ms);
+    if let Some(x) = args.resume_token { builder.add_resume_token(x); }
     if let Some(x) = args.name { builder.add_name(x); }
     if let Some(x) = args.player_id { builder.add_player_id(x); }
     if let Some(x) = args.node_id { builder.add_node_id(x); }
     builder.add_protocol_version(args.protocol_version);
     builder.add_tick_rate_hz(args.tick_rate_hz);
+    builder.add_resumed(args.resumed);
     builder.finish()
   }
 
@@ -1398,6 +1440,35 @@ impl<'a> Welcome<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Welcome::VT_NAME, None)}
   }
+  /// Present this in `Hello.resume_token` when reconnecting after a drop:
+  /// it reattaches this connection's seat while the server holds it
+  /// (`resume_grace_ms` after the drop). Signed by the cluster's session
+  /// key, bound to this player and this connection.
+  #[inline]
+  pub fn resume_token(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Welcome::VT_RESUME_TOKEN, None)}
+  }
+  /// How long a dropped connection's seat is held, in milliseconds (0:
+  /// resume is off).
+  #[inline]
+  pub fn resume_grace_ms(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Welcome::VT_RESUME_GRACE_MS, Some(0)).unwrap()}
+  }
+  /// The Hello's resume token reattached a held seat: a Joined with
+  /// `resumed = true` follows at once.
+  #[inline]
+  pub fn resumed(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(Welcome::VT_RESUMED, Some(false)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Welcome<'_> {
@@ -1413,6 +1484,9 @@ impl ::flatbuffers::Verifiable for Welcome<'_> {
      .visit_field::<u16>("protocol_version", Self::VT_PROTOCOL_VERSION, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("player_id", Self::VT_PLAYER_ID, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("resume_token", Self::VT_RESUME_TOKEN, false)?
+     .visit_field::<u32>("resume_grace_ms", Self::VT_RESUME_GRACE_MS, false)?
+     .visit_field::<bool>("resumed", Self::VT_RESUMED, false)?
      .finish();
     Ok(())
   }
@@ -1425,6 +1499,9 @@ pub struct WelcomeArgs<'a> {
     pub protocol_version: u16,
     pub player_id: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub resume_token: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub resume_grace_ms: u32,
+    pub resumed: bool,
 }
 impl<'a> Default for WelcomeArgs<'a> {
   #[inline]
@@ -1437,6 +1514,9 @@ impl<'a> Default for WelcomeArgs<'a> {
       protocol_version: 1,
       player_id: None,
       name: None,
+      resume_token: None,
+      resume_grace_ms: 0,
+      resumed: false,
     }
   }
 }
@@ -1475,6 +1555,18 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> WelcomeBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Welcome::VT_NAME, name);
   }
   #[inline]
+  pub fn add_resume_token(&mut self, resume_token: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Welcome::VT_RESUME_TOKEN, resume_token);
+  }
+  #[inline]
+  pub fn add_resume_grace_ms(&mut self, resume_grace_ms: u32) {
+    self.fbb_.push_slot::<u32>(Welcome::VT_RESUME_GRACE_MS, resume_grace_ms, 0);
+  }
+  #[inline]
+  pub fn add_resumed(&mut self, resumed: bool) {
+    self.fbb_.push_slot::<bool>(Welcome::VT_RESUMED, resumed, false);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> WelcomeBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     WelcomeBuilder {
@@ -1499,6 +1591,9 @@ impl ::core::fmt::Debug for Welcome<'_> {
       ds.field("protocol_version", &self.protocol_version());
       ds.field("player_id", &self.player_id());
       ds.field("name", &self.name());
+      ds.field("resume_token", &self.resume_token());
+      ds.field("resume_grace_ms", &self.resume_grace_ms());
+      ds.field("resumed", &self.resumed());
       ds.finish()
   }
 }
@@ -1525,6 +1620,7 @@ impl<'a> PlayerInfo<'a> {
   pub const VT_ENTITY_ID: ::flatbuffers::VOffsetT = 4;
   pub const VT_PLAYER_ID: ::flatbuffers::VOffsetT = 6;
   pub const VT_NAME: ::flatbuffers::VOffsetT = 8;
+  pub const VT_AWAY: ::flatbuffers::VOffsetT = 10;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1539,6 +1635,7 @@ impl<'a> PlayerInfo<'a> {
     if let Some(x) = args.name { builder.add_name(x); }
     if let Some(x) = args.player_id { builder.add_player_id(x); }
     builder.add_entity_id(args.entity_id);
+    builder.add_away(args.away);
     builder.finish()
   }
 
@@ -1564,6 +1661,15 @@ impl<'a> PlayerInfo<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(PlayerInfo::VT_NAME, None)}
   }
+  /// The player's connection dropped and the seat is held for a resume
+  /// (see PlayerAway).
+  #[inline]
+  pub fn away(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(PlayerInfo::VT_AWAY, Some(false)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for PlayerInfo<'_> {
@@ -1575,6 +1681,7 @@ impl ::flatbuffers::Verifiable for PlayerInfo<'_> {
      .visit_field::<u32>("entity_id", Self::VT_ENTITY_ID, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("player_id", Self::VT_PLAYER_ID, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, false)?
+     .visit_field::<bool>("away", Self::VT_AWAY, false)?
      .finish();
     Ok(())
   }
@@ -1583,6 +1690,7 @@ pub struct PlayerInfoArgs<'a> {
     pub entity_id: u32,
     pub player_id: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub away: bool,
 }
 impl<'a> Default for PlayerInfoArgs<'a> {
   #[inline]
@@ -1591,6 +1699,7 @@ impl<'a> Default for PlayerInfoArgs<'a> {
       entity_id: 0,
       player_id: None,
       name: None,
+      away: false,
     }
   }
 }
@@ -1613,6 +1722,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> PlayerInfoBuilder<'a, 'b, A> 
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(PlayerInfo::VT_NAME, name);
   }
   #[inline]
+  pub fn add_away(&mut self, away: bool) {
+    self.fbb_.push_slot::<bool>(PlayerInfo::VT_AWAY, away, false);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> PlayerInfoBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     PlayerInfoBuilder {
@@ -1633,6 +1746,7 @@ impl ::core::fmt::Debug for PlayerInfo<'_> {
       ds.field("entity_id", &self.entity_id());
       ds.field("player_id", &self.player_id());
       ds.field("name", &self.name());
+      ds.field("away", &self.away());
       ds.finish()
   }
 }
@@ -1662,6 +1776,8 @@ impl<'a> Joined<'a> {
   pub const VT_CAPACITY: ::flatbuffers::VOffsetT = 14;
   pub const VT_STATE: ::flatbuffers::VOffsetT = 16;
   pub const VT_PLAYERS: ::flatbuffers::VOffsetT = 18;
+  pub const VT_RESUMED: ::flatbuffers::VOffsetT = 20;
+  pub const VT_LAST_INPUT_SEQ: ::flatbuffers::VOffsetT = 22;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1674,6 +1790,7 @@ impl<'a> Joined<'a> {
   ) -> ::flatbuffers::WIPOffset<Joined<'bldr>> {
     let mut builder = JoinedBuilder::new(_fbb);
     builder.add_tick(args.tick);
+    builder.add_last_input_seq(args.last_input_seq);
     if let Some(x) = args.players { builder.add_players(x); }
     if let Some(x) = args.state { builder.add_state(x); }
     builder.add_entity_id(args.entity_id);
@@ -1681,6 +1798,7 @@ impl<'a> Joined<'a> {
     if let Some(x) = args.room_id { builder.add_room_id(x); }
     builder.add_capacity(args.capacity);
     builder.add_tick_rate_hz(args.tick_rate_hz);
+    builder.add_resumed(args.resumed);
     builder.finish()
   }
 
@@ -1741,6 +1859,24 @@ impl<'a> Joined<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<PlayerInfo>>>>(Joined::VT_PLAYERS, None)}
   }
+  /// This Joined answers a resume (Hello.resume_token), not a JoinRoom:
+  /// the same seat and entity as before the drop.
+  #[inline]
+  pub fn resumed(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(Joined::VT_RESUMED, Some(false)).unwrap()}
+  }
+  /// With `resumed`: the last input sequence the room applied for this
+  /// entity; the client's acks continue from it.
+  #[inline]
+  pub fn last_input_seq(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Joined::VT_LAST_INPUT_SEQ, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Joined<'_> {
@@ -1757,6 +1893,8 @@ impl ::flatbuffers::Verifiable for Joined<'_> {
      .visit_field::<u16>("capacity", Self::VT_CAPACITY, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("state", Self::VT_STATE, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<PlayerInfo>>>>("players", Self::VT_PLAYERS, false)?
+     .visit_field::<bool>("resumed", Self::VT_RESUMED, false)?
+     .visit_field::<u32>("last_input_seq", Self::VT_LAST_INPUT_SEQ, false)?
      .finish();
     Ok(())
   }
@@ -1770,6 +1908,8 @@ pub struct JoinedArgs<'a> {
     pub capacity: u16,
     pub state: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
     pub players: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<PlayerInfo<'a>>>>>,
+    pub resumed: bool,
+    pub last_input_seq: u32,
 }
 impl<'a> Default for JoinedArgs<'a> {
   #[inline]
@@ -1783,6 +1923,8 @@ impl<'a> Default for JoinedArgs<'a> {
       capacity: 0,
       state: None,
       players: None,
+      resumed: false,
+      last_input_seq: 0,
     }
   }
 }
@@ -1825,6 +1967,14 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> JoinedBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Joined::VT_PLAYERS, players);
   }
   #[inline]
+  pub fn add_resumed(&mut self, resumed: bool) {
+    self.fbb_.push_slot::<bool>(Joined::VT_RESUMED, resumed, false);
+  }
+  #[inline]
+  pub fn add_last_input_seq(&mut self, last_input_seq: u32) {
+    self.fbb_.push_slot::<u32>(Joined::VT_LAST_INPUT_SEQ, last_input_seq, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> JoinedBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     JoinedBuilder {
@@ -1850,6 +2000,8 @@ impl ::core::fmt::Debug for Joined<'_> {
       ds.field("capacity", &self.capacity());
       ds.field("state", &self.state());
       ds.field("players", &self.players());
+      ds.field("resumed", &self.resumed());
+      ds.field("last_input_seq", &self.last_input_seq());
       ds.finish()
   }
 }
@@ -2097,6 +2249,123 @@ impl ::core::fmt::Debug for PlayerJoined<'_> {
   fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
     let mut ds = f.debug_struct("PlayerJoined");
       ds.field("player", &self.player());
+      ds.finish()
+  }
+}
+pub enum PlayerAwayOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Another member's connection dropped (`away = true`: the seat is held
+/// for `--resume-grace` and the game gave the entity a neutral input) or
+/// came back (`away = false`). A member whose grace ends gets PlayerLeft.
+pub struct PlayerAway<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for PlayerAway<'a> {
+  type Inner = PlayerAway<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> PlayerAway<'a> {
+  pub const VT_PLAYER: ::flatbuffers::VOffsetT = 4;
+  pub const VT_AWAY: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    PlayerAway { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args PlayerAwayArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<PlayerAway<'bldr>> {
+    let mut builder = PlayerAwayBuilder::new(_fbb);
+    if let Some(x) = args.player { builder.add_player(x); }
+    builder.add_away(args.away);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn player(&self) -> PlayerInfo<'a> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<PlayerInfo>>(PlayerAway::VT_PLAYER, None).unwrap()}
+  }
+  #[inline]
+  pub fn away(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(PlayerAway::VT_AWAY, Some(false)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for PlayerAway<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<PlayerInfo>>("player", Self::VT_PLAYER, true)?
+     .visit_field::<bool>("away", Self::VT_AWAY, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct PlayerAwayArgs<'a> {
+    pub player: Option<::flatbuffers::WIPOffset<PlayerInfo<'a>>>,
+    pub away: bool,
+}
+impl<'a> Default for PlayerAwayArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    PlayerAwayArgs {
+      player: None, // required field
+      away: false,
+    }
+  }
+}
+
+pub struct PlayerAwayBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> PlayerAwayBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_player(&mut self, player: ::flatbuffers::WIPOffset<PlayerInfo<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<PlayerInfo>>(PlayerAway::VT_PLAYER, player);
+  }
+  #[inline]
+  pub fn add_away(&mut self, away: bool) {
+    self.fbb_.push_slot::<bool>(PlayerAway::VT_AWAY, away, false);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> PlayerAwayBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    PlayerAwayBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<PlayerAway<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, PlayerAway::VT_PLAYER,"player");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for PlayerAway<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("PlayerAway");
+      ds.field("player", &self.player());
+      ds.field("away", &self.away());
       ds.finish()
   }
 }
@@ -2543,7 +2812,11 @@ impl ::core::fmt::Debug for Error<'_> {
 pub enum RedirectOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
-/// Reserved for multi-node: the room lives on another node; reconnect to `url`.
+/// The room lives on another node: reconnect to `url`. Answer to a
+/// JoinRoom for a room another node owns (then join `room_id` there), or,
+/// unasked, when the room moved to another node (a drain): then
+/// `resume_token` is set and a Hello with it at `url` lands in the same
+/// room with the same entity and state.
 pub struct Redirect<'a> {
   pub _tab: ::flatbuffers::Table<'a>,
 }
@@ -2559,6 +2832,7 @@ impl<'a> ::flatbuffers::Follow<'a> for Redirect<'a> {
 impl<'a> Redirect<'a> {
   pub const VT_URL: ::flatbuffers::VOffsetT = 4;
   pub const VT_ROOM_ID: ::flatbuffers::VOffsetT = 6;
+  pub const VT_RESUME_TOKEN: ::flatbuffers::VOffsetT = 8;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -2570,6 +2844,7 @@ impl<'a> Redirect<'a> {
     args: &'args RedirectArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Redirect<'bldr>> {
     let mut builder = RedirectBuilder::new(_fbb);
+    if let Some(x) = args.resume_token { builder.add_resume_token(x); }
     if let Some(x) = args.room_id { builder.add_room_id(x); }
     if let Some(x) = args.url { builder.add_url(x); }
     builder.finish()
@@ -2590,6 +2865,13 @@ impl<'a> Redirect<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Redirect::VT_ROOM_ID, None)}
   }
+  #[inline]
+  pub fn resume_token(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Redirect::VT_RESUME_TOKEN, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Redirect<'_> {
@@ -2600,6 +2882,7 @@ impl ::flatbuffers::Verifiable for Redirect<'_> {
     v.visit_table(pos)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("url", Self::VT_URL, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("room_id", Self::VT_ROOM_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("resume_token", Self::VT_RESUME_TOKEN, false)?
      .finish();
     Ok(())
   }
@@ -2607,6 +2890,7 @@ impl ::flatbuffers::Verifiable for Redirect<'_> {
 pub struct RedirectArgs<'a> {
     pub url: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub room_id: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub resume_token: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for RedirectArgs<'a> {
   #[inline]
@@ -2614,6 +2898,7 @@ impl<'a> Default for RedirectArgs<'a> {
     RedirectArgs {
       url: None,
       room_id: None,
+      resume_token: None,
     }
   }
 }
@@ -2630,6 +2915,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RedirectBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_room_id(&mut self, room_id: ::flatbuffers::WIPOffset<&'b  str>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Redirect::VT_ROOM_ID, room_id);
+  }
+  #[inline]
+  pub fn add_resume_token(&mut self, resume_token: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Redirect::VT_RESUME_TOKEN, resume_token);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> RedirectBuilder<'a, 'b, A> {
@@ -2651,6 +2940,7 @@ impl ::core::fmt::Debug for Redirect<'_> {
     let mut ds = f.debug_struct("Redirect");
       ds.field("url", &self.url());
       ds.field("room_id", &self.room_id());
+      ds.field("resume_token", &self.resume_token());
       ds.finish()
   }
 }
@@ -2829,6 +3119,20 @@ impl<'a> ServerFrame<'a> {
     }
   }
 
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn message_as_player_away(&self) -> Option<PlayerAway<'a>> {
+    if self.message_type() == ServerMessage::PlayerAway {
+      let u = self.message();
+      // Safety:
+      // Created from a valid Table for this object
+      // Which contains a valid union in this slot
+      Some(unsafe { PlayerAway::init_from_table(u) })
+    } else {
+      None
+    }
+  }
+
 }
 
 impl ::flatbuffers::Verifiable for ServerFrame<'_> {
@@ -2848,6 +3152,7 @@ impl ::flatbuffers::Verifiable for ServerFrame<'_> {
           ServerMessage::Pong => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Pong>>("ServerMessage::Pong", pos),
           ServerMessage::Error => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Error>>("ServerMessage::Error", pos),
           ServerMessage::Redirect => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Redirect>>("ServerMessage::Redirect", pos),
+          ServerMessage::PlayerAway => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<PlayerAway>>("ServerMessage::PlayerAway", pos),
           _ => Ok(()),
         }
      })?
@@ -2961,6 +3266,13 @@ impl ::core::fmt::Debug for ServerFrame<'_> {
         },
         ServerMessage::Redirect => {
           if let Some(x) = self.message_as_redirect() {
+            ds.field("message", &x)
+          } else {
+            ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        ServerMessage::PlayerAway => {
+          if let Some(x) = self.message_as_player_away() {
             ds.field("message", &x)
           } else {
             ds.field("message", &"InvalidFlatbuffer: Union discriminant does not match value.")

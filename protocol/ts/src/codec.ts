@@ -307,7 +307,7 @@ function playerInfoOffset(builder: flatbuffers.Builder, p: PlayerInfo): flatbuff
   const playerId = string(builder, p.playerId);
   // The same text is written once and referenced twice, as the Rust server does.
   const name = p.name !== null && p.name === p.playerId ? playerId : string(builder, p.name);
-  return PlayerInfoTable.createPlayerInfo(builder, p.entityId, playerId, name);
+  return PlayerInfoTable.createPlayerInfo(builder, p.entityId, playerId, name, false);
 }
 
 /**
@@ -323,7 +323,7 @@ export function encodeClientFrame(msg: ClientMsg, builder = new flatbuffers.Buil
       const token = string(builder, msg.token);
       const clientVersion = string(builder, msg.clientVersion);
       type = ClientMessage.Hello;
-      offset = Hello.createHello(builder, playerId, token, clientVersion);
+      offset = Hello.createHello(builder, playerId, token, clientVersion, 0);
       break;
     }
     case "joinRoom": {
@@ -362,7 +362,7 @@ export function encodeServerFrame(msg: ServerMsg, builder = new flatbuffers.Buil
       const playerId = string(builder, msg.playerId);
       const name = string(builder, msg.name);
       type = ServerMessage.Welcome;
-      offset = Welcome.createWelcome(builder, msg.sessionId, nodeId, msg.tickRateHz, msg.serverTimeUs, msg.protocolVersion, playerId, name);
+      offset = Welcome.createWelcome(builder, msg.sessionId, nodeId, msg.tickRateHz, msg.serverTimeUs, msg.protocolVersion, playerId, name, 0, 0, false);
       break;
     }
     case "joined": {
@@ -428,7 +428,7 @@ export function encodeServerFrame(msg: ServerMsg, builder = new flatbuffers.Buil
       const url = string(builder, msg.url);
       const roomId = string(builder, msg.roomId);
       type = ServerMessage.Redirect;
-      offset = Redirect.createRedirect(builder, url, roomId);
+      offset = Redirect.createRedirect(builder, url, roomId, 0);
       break;
     }
   }

@@ -120,9 +120,48 @@ export class AccessDeniedError extends CloseError {
   }
 }
 
-/** The error for a close by the server: an {@link AccessDeniedError} for 4003–4006, else a {@link CloseError}. */
+/** Which per-session rate limit a {@link RateLimitedError} names. */
+export type RateLimit = "frames" | "pings" | "joins";
+
+const RATE_LIMITS: ReadonlyMap<string, { limit: RateLimit; detail: string }> = new Map([
+  ["frame_rate_exceeded", { limit: "frames", detail: "the client kept sending frames faster than the server allows" }],
+  ["ping_rate_exceeded", { limit: "pings", detail: "the client kept sending Pings faster than the server allows" }],
+  ["join_rate_exceeded", { limit: "joins", detail: "the client kept joining and leaving faster than the server allows" }],
+]);
+
+/** Whether a close with `code` and `reason` is one of the server's rate-limit closes (1008). */
+export function isRateLimitClose(code: number, reason: string): boolean {
+  return code === 1008 && RATE_LIMITS.has(reason);
+}
+
+/**
+ * The server closed the connection with 1008 because the client kept
+ * exceeding one of its per-session rate limits: `frame_rate_exceeded` (frames
+ * of any kind), `ping_rate_exceeded` (Pings) or `join_rate_exceeded`
+ * (JoinRoom/LeaveRoom). A {@link CloseError}, never retried: reconnecting at
+ * once would repeat it; send less first.
+ */
+export class RateLimitedError extends CloseError {
+  /** Which limit the client kept exceeding. */
+  readonly limit: RateLimit;
+
+  constructor(code: number, reason: string, options?: { cause?: unknown }) {
+    const known = RATE_LIMITS.get(reason);
+    super(code, reason, false, { ...options, detail: known?.detail ?? "rate limited" });
+    this.name = "RateLimitedError";
+    this.limit = known?.limit ?? "frames";
+  }
+}
+
+/**
+ * The error for a close by the server: an {@link AccessDeniedError} for
+ * 4003–4006, a {@link RateLimitedError} for the 1008 rate-limit closes, else
+ * a {@link CloseError}.
+ */
 export function serverCloseError(code: number, reason: string): CloseError {
-  return isAccessDeniedClose(code) ? new AccessDeniedError(code, reason) : new CloseError(code, reason);
+  if (isAccessDeniedClose(code)) return new AccessDeniedError(code, reason);
+  if (isRateLimitClose(code, reason)) return new RateLimitedError(code, reason);
+  return new CloseError(code, reason);
 }
 
 /** The server answered a request with an `Error` message; the connection stays open. */

@@ -19,10 +19,11 @@ const F64 = 8;
 
 // ------------------------------------------------------------ client -> server
 
-export const Hello = table("Hello", 3, (t) => {
+export const Hello = table("Hello", 4, (t) => {
   t.string(0, true); // player_id
   t.string(1); // token
   t.string(2); // client_version
+  t.string(3); // resume_token
 });
 
 export const JoinRoom = table("JoinRoom", 3, (t) => {
@@ -58,7 +59,7 @@ export const ClientFrame = table("ClientFrame", 2, (t) => {
 
 // ------------------------------------------------------------ server -> client
 
-export const Welcome = table("Welcome", 7, (t) => {
+export const Welcome = table("Welcome", 10, (t) => {
   t.scalar(0, U64); // session_id
   t.string(1); // node_id
   t.scalar(2, U16); // tick_rate_hz
@@ -66,15 +67,19 @@ export const Welcome = table("Welcome", 7, (t) => {
   t.scalar(4, U16); // protocol_version
   t.string(5); // player_id
   t.string(6); // name
+  t.string(7); // resume_token
+  t.scalar(8, U32); // resume_grace_ms
+  t.scalar(9, U8); // resumed
 });
 
-export const PlayerInfo = table("PlayerInfo", 3, (t) => {
+export const PlayerInfo = table("PlayerInfo", 4, (t) => {
   t.scalar(0, U32); // entity_id
   t.string(1); // player_id
   t.string(2); // name
+  t.scalar(3, U8); // away
 });
 
-export const Joined = table("Joined", 8, (t) => {
+export const Joined = table("Joined", 10, (t) => {
   t.string(0); // room_id
   t.string(1); // mode
   t.scalar(2, U32); // entity_id
@@ -83,6 +88,8 @@ export const Joined = table("Joined", 8, (t) => {
   t.scalar(5, U16); // capacity
   t.bytes(6); // state
   t.tables(7, PlayerInfo); // players
+  t.scalar(8, U8); // resumed
+  t.scalar(9, U32); // last_input_seq
 });
 
 export const State = table("State", 4, (t) => {
@@ -94,6 +101,11 @@ export const State = table("State", 4, (t) => {
 
 export const PlayerJoined = table("PlayerJoined", 1, (t) => {
   t.table(0, PlayerInfo, true); // player
+});
+
+export const PlayerAway = table("PlayerAway", 2, (t) => {
+  t.table(0, PlayerInfo, true); // player
+  t.scalar(1, U8); // away
 });
 
 export const PlayerLeft = table("PlayerLeft", 1, (t) => {
@@ -115,9 +127,10 @@ export const Error = table("Error", 2, (t) => {
   t.string(1); // message
 });
 
-export const Redirect = table("Redirect", 2, (t) => {
+export const Redirect = table("Redirect", 3, (t) => {
   t.string(0); // url
   t.string(1); // room_id
+  t.string(2); // resume_token
 });
 
 const serverMessages: ReadonlyMap<number, TableLayout> = new Map([
@@ -130,6 +143,7 @@ const serverMessages: ReadonlyMap<number, TableLayout> = new Map([
   [ServerMessage.Pong, Pong],
   [ServerMessage.Error, Error],
   [ServerMessage.Redirect, Redirect],
+  [ServerMessage.PlayerAway, PlayerAway],
 ]);
 
 export const ServerFrame = table("ServerFrame", 2, (t) => {

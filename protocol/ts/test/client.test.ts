@@ -18,6 +18,8 @@ import {
   decodeArenaInput,
   encodeArenaInput,
   type Disconnected,
+  RateLimitedError,
+  isRateLimitClose,
 } from "../src/index.js";
 import { FakeServer, arenaState } from "./fake-server.js";
 import { client, next, sent } from "./support.js";
@@ -301,6 +303,29 @@ test("a protocol violation is not retried, and neither is a drop after the attem
   assert.ok(last instanceof CloseError && last.code === 1006);
   assert.equal(server.sockets.length, 4, "the first connection and two attempts");
   assert.equal(limited.status, "closed");
+});
+
+test("a rate-limit close is a RateLimitedError naming the limit, and is not retried", async () => {
+  const limits = [
+    ["frame_rate_exceeded", "frames"],
+    ["ping_rate_exceeded", "pings"],
+    ["join_rate_exceeded", "joins"],
+  ] as const;
+  for (const [reason, limit] of limits) {
+    const server = new FakeServer();
+    const c = client(server);
+    await c.connect();
+    const closed = next(c, "closed");
+    server.last.serverClose(1008, reason);
+    const error = await closed;
+    assert.ok(error instanceof RateLimitedError, reason);
+    assert.ok(error instanceof CloseError && error.code === 1008 && error.reason === reason);
+    assert.equal(error.limit, limit);
+    assert.equal(error.retryable, false);
+    assert.equal(server.sockets.length, 1, "no reconnect");
+  }
+  assert.ok(isRateLimitClose(1008, "ping_rate_exceeded"));
+  assert.ok(!isRateLimitClose(1008, "unexpected_message"));
 });
 
 test("reconnect: false stays closed after a drop", async () => {

@@ -161,6 +161,7 @@ test("every verifier layout has as many slots as the generated builder starts it
     Joined: { start: wire.Joined.startJoined },
     State: { start: wire.State.startState },
     PlayerJoined: { start: wire.PlayerJoined.startPlayerJoined },
+    PlayerAway: { start: wire.PlayerAway.startPlayerAway },
     PlayerLeft: { start: wire.PlayerLeft.startPlayerLeft },
     Left: { start: wire.Left.startLeft },
     Pong: { start: wire.Pong.startPong },

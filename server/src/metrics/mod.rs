@@ -20,12 +20,18 @@ use crate::net::close::Disconnect;
 use crate::window::LatencyWindow;
 
 mod auth;
+mod connection_limits;
+mod drain;
 mod presence;
+mod session_limits;
 mod snapshots;
 mod tls;
 
 pub use auth::*;
+pub use connection_limits::*;
+pub use drain::*;
 pub use presence::*;
+pub use session_limits::*;
 pub use snapshots::*;
 pub use tls::*;
 
@@ -68,11 +74,15 @@ pub const DROP_NOT_IN_ROOM: &str = "not_in_room";
 pub const DROP_SEAT_BUDGET: &str = "seat_budget";
 /// Reason label: the game refused an input that passed validation.
 pub const DROP_REFUSED: &str = "refused_by_game";
-const DROP_REASONS: [&str; 4] = [
+/// Reason label: queued by an earlier membership of the session (it left
+/// before the tick); never applied to a later seat.
+pub const DROP_STALE_MEMBERSHIP: &str = "stale_membership";
+const DROP_REASONS: [&str; 5] = [
     DROP_QUEUE_FULL,
     DROP_SEAT_BUDGET,
     DROP_NOT_IN_ROOM,
     DROP_REFUSED,
+    DROP_STALE_MEMBERSHIP,
 ];
 
 /// Histogram bucket bounds for tick duration and lateness, in seconds:
@@ -252,6 +262,7 @@ pub fn register_node(tick_budget: Duration) {
         counter!(DISCONNECTS, "cause" => cause.label()).absolute(0);
     }
     gauge!(TICK_BUDGET).set(tick_budget.as_secs_f64());
+    register_session_limits();
 }
 
 /// Node-wide disconnect totals by cause, for the built-in dashboard.
@@ -325,6 +336,8 @@ pub struct ShardMetrics {
     inbound: Vec<Traffic>,
     outbound: Vec<Traffic>,
     dropped: Vec<Counter>,
+    /// Frames refused by the shard's sessions' rate limits.
+    pub refusals: FrameRefusals,
     tick_duration: Histogram,
     tick_lateness: Histogram,
     ticks: Counter,
@@ -363,6 +376,7 @@ impl ShardMetrics {
                 .iter()
                 .map(|reason| counter!(INPUTS_DROPPED, "shard" => label, "reason" => *reason))
                 .collect(),
+            refusals: FrameRefusals::new(label),
             tick_duration: histogram!(TICK_DURATION, "shard" => label),
             tick_lateness: histogram!(TICK_LATENESS, "shard" => label),
             ticks: counter!(TICKS, "shard" => label),

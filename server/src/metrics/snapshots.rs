@@ -31,6 +31,20 @@ pub const SNAPSHOT_LOADS: &str = "tickforge_snapshot_loads_total";
 /// (`--guest-ttl`; the CQL store's rows expire by TTL, uncounted) (counter).
 pub const GUEST_SNAPSHOTS_EXPIRED: &str = "tickforge_guest_snapshots_expired_total";
 
+/// Saved-state loads in progress (claimed and waiting for the store or the
+/// writer), bounded by `--snapshot-loads-max` (gauge).
+pub const SNAPSHOT_LOADS_IN_FLIGHT: &str = "tickforge_snapshot_loads_in_flight";
+/// Joins whose load found `--snapshot-loads-max` loads in progress and was
+/// refused with `ServerBusy` (counter).
+pub const SNAPSHOT_LOADS_REFUSED: &str = "tickforge_snapshot_loads_refused_total";
+/// Loads repeated because the store held an older snapshot of the player
+/// than the one they just left another node with (that node's writer had
+/// not written it yet) (counter).
+pub const SNAPSHOT_LOADS_BEHIND: &str = "tickforge_snapshot_loads_behind_total";
+/// Players who left with saved state unchanged since its last write: no
+/// snapshot was written for the leave (counter).
+pub const SNAPSHOTS_UNCHANGED_ON_LEAVE: &str = "tickforge_snapshots_unchanged_on_leave_total";
+
 /// Bucket bounds of [`SNAPSHOT_FLUSH_DURATION`], seconds (100 µs … 10 s).
 pub const SNAPSHOT_FLUSH_BUCKETS: [f64; 14] = [
     100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1.0, 2.5, 10.0,
@@ -79,6 +93,22 @@ pub fn describe_snapshots() {
     describe_counter!(
         SNAPSHOT_LOADS,
         "Saved-state loads for joining players, by source."
+    );
+    describe_gauge!(
+        SNAPSHOT_LOADS_IN_FLIGHT,
+        "Saved-state loads in progress (bounded by --snapshot-loads-max)."
+    );
+    describe_counter!(
+        SNAPSHOT_LOADS_REFUSED,
+        "Joins refused with ServerBusy because --snapshot-loads-max loads were in progress."
+    );
+    describe_counter!(
+        SNAPSHOT_LOADS_BEHIND,
+        "Loads repeated until the store held the snapshot a player left another node with."
+    );
+    describe_counter!(
+        SNAPSHOTS_UNCHANGED_ON_LEAVE,
+        "Leaves that wrote no snapshot: the saved state was unchanged since its last write."
     );
     describe_counter!(
         GUEST_SNAPSHOTS_EXPIRED,

@@ -6,9 +6,8 @@
 //! It serves `/metrics` (Prometheus), `/dashboard` and its stream,
 //! `/presence/{player}`, the operators' `/rooms` (every room with its shard
 //! and tick; `?scope=cluster` for the whole cluster), kick, ban and unban
-//! (`/admin/*`) and the health checks.
+//! (`/admin/*`), drain (`POST /admin/drain`) and the health checks.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -63,6 +62,10 @@ pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
         handler: || post(access::unban),
     },
     Route {
+        path: "/admin/drain",
+        handler: || post(drain),
+    },
+    Route {
         path: "/dashboard",
         handler: || get(web::dashboard),
     },
@@ -79,6 +82,34 @@ pub const ADMIN_ROUTES: &[Route<Arc<Node>>] = &[
         handler: || get(web::stream_samples),
     },
 ];
+
+/// What `POST /admin/drain` did.
+#[derive(Debug, Serialize)]
+struct DrainOutcome {
+    /// This request began the drain (`false`: one was already under way).
+    began: bool,
+    /// Milliseconds until rooms close, from the drain's start.
+    delay_ms: u64,
+    /// Milliseconds since the drain began.
+    elapsed_ms: u64,
+}
+
+/// `POST /admin/drain`: the node stops taking new joins and answers 503 on
+/// `/readyz`; after `--drain-delay` its rooms close (every snapshot
+/// written, clients closed with 1001) and the process exits 0. Idempotent.
+async fn drain(State(node): State<Arc<Node>>) -> Json<DrainOutcome> {
+    let began = node.drain.begin(crate::shutdown::DrainCause::Admin);
+    let elapsed = node.drain.since().map(|t| t.elapsed()).unwrap_or_default();
+    Json(DrainOutcome {
+        began,
+        delay_ms: millis(node.config.drain.drain_delay),
+        elapsed_ms: millis(elapsed),
+    })
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// The admin router.
 pub fn router(node: Arc<Node>) -> Router {
@@ -106,7 +137,8 @@ pub fn spawn(node: Arc<Node>, listener: std::net::TcpListener) -> std::io::Resul
 }
 
 /// Serves until shutdown, then lets open requests finish within the
-/// shutdown deadline (dashboard streams end at shutdown).
+/// shutdown deadline (dashboard streams end at shutdown); each request's
+/// head must arrive within `--http-header-timeout-ms`.
 async fn serve(node: Arc<Node>, listener: std::net::TcpListener) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -115,24 +147,8 @@ async fn serve(node: Arc<Node>, listener: std::net::TcpListener) {
             return;
         }
     };
-    let token = node.shutdown.clone();
-    let serve = axum::serve(listener, router(node.clone()))
-        .with_graceful_shutdown(async move { token.cancelled().await })
-        .into_future();
-    tokio::pin!(serve);
-    tokio::select! {
-        result = &mut serve => {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "admin listener failed");
-            }
-            return;
-        }
-        _ = node.shutdown.cancelled() => {}
-    }
-    let deadline = Duration::from_millis(node.config.net.shutdown_deadline_ms);
-    if tokio::time::timeout(deadline, serve).await.is_err() {
-        tracing::warn!("admin HTTP connections still open at the shutdown deadline");
-    }
+    let router = router(node.clone());
+    super::serve::run_admin(&node, listener, router).await;
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
@@ -167,7 +183,14 @@ pub struct RoomView {
 async fn rooms(State(node): State<Arc<Node>>, Query(query): Query<RoomsQuery>) -> Response {
     match query.scope.as_deref() {
         None | Some("node") => Json(node_rooms(&node)).into_response(),
-        Some("cluster") => Json(cluster::rooms(&node)).into_response(),
+        Some("cluster") => {
+            let body = node
+                .room_lists
+                .cluster
+                .get(|| super::public::json_bytes(&cluster::rooms(&node)))
+                .await;
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         Some(_) => (StatusCode::BAD_REQUEST, "scope must be `node` or `cluster`").into_response(),
     }
 }

@@ -1,7 +1,8 @@
 //! Which IP address a request comes from: the one session logs name
 //! (`client`) and the guest-login rate limit counts.
 //!
-//! It is the TCP peer's address, unless the peer is a trusted proxy
+//! It is the TCP peer's address (or, with `--proxy-protocol`, the address a
+//! trusted proxy's PROXY header names), unless that is a trusted proxy
 //! (`--trusted-proxies`: load balancers, the ingress). Then it is the
 //! rightmost address of `X-Forwarded-For` that is not itself a trusted
 //! proxy: each proxy appends the address it received the request from, so
@@ -21,6 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::serve::conn::ConnMeta;
 use crate::node::Node;
 
 /// The header a proxy appends the address it received a request from to.
@@ -141,9 +143,16 @@ where
         let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
             return Err((StatusCode::INTERNAL_SERVER_ERROR, "no peer address"));
         };
+        // A PROXY protocol header (from a trusted proxy) stands in for the
+        // TCP peer.
+        let peer = parts
+            .extensions
+            .get::<ConnMeta>()
+            .and_then(|conn| conn.0.proxied)
+            .unwrap_or(peer.ip());
         let node = Arc::<Node>::from_ref(state);
         Ok(ClientIp(from_headers(
-            peer.ip(),
+            peer,
             &parts.headers,
             &node.config.net.trusted_proxies,
         )))

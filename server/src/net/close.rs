@@ -43,11 +43,17 @@ pub enum Disconnect {
     Replaced,
     /// An operator kicked the player (4006).
     Kicked,
+    /// The client kept sending frames over `--frames-per-second` (1008).
+    FrameRate,
+    /// The client kept sending Pings over `--pings-per-second` (1008).
+    PingRate,
+    /// The client kept sending JoinRoom/LeaveRoom over `--joins-per-second` (1008).
+    JoinRate,
 }
 
 impl Disconnect {
     /// All causes, for registering metrics at zero.
-    pub const ALL: [Disconnect; 28] = [
+    pub const ALL: [Disconnect; 31] = [
         Disconnect::ClientClose,
         Disconnect::SlowConsumer,
         Disconnect::BadFrame,
@@ -76,6 +82,9 @@ impl Disconnect {
         Disconnect::Banned,
         Disconnect::Replaced,
         Disconnect::Kicked,
+        Disconnect::FrameRate,
+        Disconnect::PingRate,
+        Disconnect::JoinRate,
     ];
 
     /// Stable label: metric label value and close reason.
@@ -99,6 +108,9 @@ impl Disconnect {
             Disconnect::Banned => "banned",
             Disconnect::Replaced => "replaced",
             Disconnect::Kicked => "kicked",
+            Disconnect::FrameRate => "frame_rate_exceeded",
+            Disconnect::PingRate => "ping_rate_exceeded",
+            Disconnect::JoinRate => "join_rate_exceeded",
         }
     }
 
@@ -113,7 +125,10 @@ impl Disconnect {
             Disconnect::BadFrame | Disconnect::BadInput => Some(1007),
             Disconnect::UnexpectedMessage
             | Disconnect::HelloRequired
-            | Disconnect::InvalidHello => Some(1008),
+            | Disconnect::InvalidHello
+            | Disconnect::FrameRate
+            | Disconnect::PingRate
+            | Disconnect::JoinRate => Some(1008),
             Disconnect::FrameTooLarge => Some(1009),
             Disconnect::SlowConsumer => Some(4000),
             Disconnect::IdleTimeout => Some(4001),

@@ -10,8 +10,12 @@
 //! | [`admin`] | the admin listener's thread and router: `/metrics`, `/dashboard`, `/presence`, operators' `/rooms` |
 //! | [`cluster`] | presence views for operators: `/presence/{player}`, `/rooms?scope=cluster` |
 //! | [`client_ip`] | a request's client IP: the peer, or `X-Forwarded-For` from a `--trusted-proxies` peer |
+//! | [`limits`] | connection caps (node, plain HTTP, per IP), handshake rate, PROXY protocol, HTTP deadlines' options |
+//! | [`serve`] | the public listener's accept loop and connections: hyper with a header deadline, keep-alive and upgrade deadlines |
+//! | [`rooms_view`] | `/rooms` lists built at most once per `--rooms-refresh-ms`, encoded once |
 //! | [`tls`] | optional TLS on the public listener: certificates, SIGHUP reload, handshakes off the accept loop |
-//! | [`session`] | one WebSocket connection's loop |
+//! | [`session`] | one WebSocket connection's loop: frames, joins, the socket |
+//! | [`session_limits`], [`rate`], [`peek`] | per-session rate limits (token buckets, strikes), read before verification; the node's room cap |
 //! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
 pub mod access;
@@ -21,9 +25,15 @@ pub mod close;
 pub mod cluster;
 pub mod guest;
 pub mod kick;
+pub mod limits;
 pub mod listener;
+pub mod peek;
 pub mod public;
+pub mod rate;
+pub mod rooms_view;
 pub mod router;
 pub mod security_headers;
+pub mod serve;
 pub mod session;
+pub mod session_limits;
 pub mod tls;

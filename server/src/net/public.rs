@@ -4,20 +4,24 @@
 //! `/readyz`, the public room list `/rooms` and the `/play` demo. Every other path answers 404; operators'
 //! endpoints are on the admin listener ([`super::admin`]).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRef, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::extract::{Extension, FromRef, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tickforge_protocol::SUBPROTOCOL;
 
 use super::client_ip::ClientIp;
+use super::limits::{IpSlot, Refusal};
 use super::router::{self, Route};
-use super::{guest, session};
+use super::serve::conn::{ConnMeta, ConnState};
+use super::{guest, serve, session};
+use crate::metrics as names;
 use crate::node::Node;
 use crate::web::play;
 
@@ -86,12 +90,20 @@ pub fn router(node: Arc<Node>, shard: usize) -> Router {
 async fn upgrade(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
+    conn: Option<Extension<ConnMeta>>,
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     if app.node.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    let ip_slot = match conn {
+        Some(Extension(ConnMeta(conn))) => match admit(&conn, client) {
+            Ok(slot) => slot,
+            Err(refused) => return refused.into_response(),
+        },
+        None => IpSlot::none(),
+    };
     // An unreadable header counts as present (and matches nothing).
     let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
     if !app.node.auth.origins.allows(
@@ -124,7 +136,57 @@ async fn upgrade(
     let tasks = app.node.shards[app.shard].tasks.clone();
     let (node, shard) = (app.node.clone(), app.shard);
     ws.on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| tasks.track_future(session::run(socket, node, shard, client)))
+        .on_upgrade(move |socket| {
+            tasks.track_future(async move {
+                // The client's place among its IP's connections lasts as
+                // long as the session.
+                let _ip_slot = ip_slot;
+                session::run(socket, node, shard, client).await;
+            })
+        })
+}
+
+/// Why a `/ws` request was not admitted.
+enum NotAdmitted {
+    /// It came after `--upgrade-timeout-ms` (408).
+    Late,
+    /// A limit refused it (503).
+    Refused(Refusal),
+}
+
+impl IntoResponse for NotAdmitted {
+    fn into_response(self) -> Response {
+        match self {
+            NotAdmitted::Late => (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                "the WebSocket upgrade came after --upgrade-timeout-ms",
+            )
+                .into_response(),
+            NotAdmitted::Refused(refusal) => serve::conn::refusal_response(refusal),
+        }
+    }
+}
+
+/// The limits a `/ws` request meets (see [`super::limits`]): the upgrade
+/// deadline, the client IP's handshake rate and, for a trusted proxy's
+/// connection that was not counted per IP at accept, the forwarded
+/// client's connection count. Refusals are counted here.
+fn admit(conn: &ConnState, client: IpAddr) -> Result<IpSlot, NotAdmitted> {
+    conn.activity.request_ws();
+    if conn.accepted.elapsed() >= conn.upgrade_timeout {
+        names::http_timeout(names::TIMEOUT_UPGRADE);
+        return Err(NotAdmitted::Late);
+    }
+    let refused = |refusal: Refusal| {
+        refusal.count();
+        NotAdmitted::Refused(refusal)
+    };
+    conn.admission.handshake(client).map_err(refused)?;
+    if conn.counted_per_ip {
+        return Ok(IpSlot::none());
+    }
+    conn.admission.ip(client).map_err(refused)
 }
 
 /// `/rooms` query on the public listener: only this node's rooms.
@@ -144,13 +206,33 @@ pub struct PublicRoomView {
     tick_rate: u16,
 }
 
-/// This node's rooms that are not private, sorted by id. The cluster view
+/// This node's rooms that are not private, sorted by id, built at most
+/// once per `--rooms-refresh-ms` ([`super::rooms_view`]). The cluster view
 /// (`?scope=cluster`) is for operators: 404 here, like any path this
 /// listener does not serve.
 async fn rooms(State(node): State<Arc<Node>>, Query(query): Query<PublicRoomsQuery>) -> Response {
     match query.scope.as_deref() {
-        None | Some("node") => Json(public_rooms(&node)).into_response(),
+        None | Some("node") => {
+            let body = node
+                .room_lists
+                .public
+                .get(|| json_bytes(&public_rooms(&node)))
+                .await;
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         Some(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `value` as JSON (an empty list if it cannot be encoded, which a list of
+/// plain records never fails to be).
+pub fn json_bytes<T: Serialize>(value: &T) -> bytes::Bytes {
+    match serde_json::to_vec(value) {
+        Ok(json) => json.into(),
+        Err(e) => {
+            tracing::error!(error = %e, "room list not encoded");
+            bytes::Bytes::from_static(b"[]")
+        }
     }
 }
 

@@ -13,10 +13,16 @@
 //! Claims: a player id is seated in at most one room of this node at a
 //! time. A join claims the player first, waiting (within the load timeout)
 //! until a previous room has handed over that player's final snapshot, so
-//! the load that follows always sees it.
+//! the load that follows always sees it. The wait is event-driven: each
+//! claim carries a [`Notify`] that wakes its waiters when it is released.
+//!
+//! Loads: at most `--snapshot-loads-max` loads are in progress on the node
+//! (from the claim until the answer); a join that finds that many is
+//! refused at once ([`LoadError::Busy`], counted), never queued without
+//! bound.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,8 +33,9 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::Snapshot;
 use super::stats::{LoadSource, SnapshotStats};
 
-/// How often a claim waiting for the previous room re-checks.
-const CLAIM_POLL: Duration = Duration::from_millis(2);
+/// How often a load is repeated while the store holds an older snapshot
+/// than the one the player left another node with.
+pub const NEWER_ELSEWHERE_RETRY: Duration = Duration::from_millis(20);
 
 /// Why a joining player's saved state could not be loaded; the join is
 /// refused and the player can try again.
@@ -38,7 +45,7 @@ pub enum LoadError {
     /// player is still seated elsewhere).
     #[error("saved state not loaded in time")]
     Timeout,
-    /// The writer's load queue is full (policy: reject).
+    /// `--snapshot-loads-max` loads are in progress (policy: reject).
     #[error("too many saved-state loads at once")]
     Busy,
     /// The store answered with an error.
@@ -73,8 +80,11 @@ pub(crate) struct Shared {
     pub(crate) overflowed: AtomicBool,
     pub(crate) wake: Notify,
     pub(crate) flush_size: usize,
-    pub(crate) claims: DashMap<Arc<str>, ()>,
+    /// Claimed players; the [`Notify`] wakes joins waiting for the claim.
+    pub(crate) claims: DashMap<Arc<str>, Arc<Notify>>,
     pub(crate) loads: mpsc::Sender<LoadRequest>,
+    pub(crate) loads_in_flight: AtomicUsize,
+    pub(crate) loads_max: usize,
     pub(crate) stats: SnapshotStats,
     pub(crate) interval: Duration,
     pub(crate) load_timeout: Duration,
@@ -97,7 +107,41 @@ pub struct PlayerClaim {
 
 impl Drop for PlayerClaim {
     fn drop(&mut self) {
-        self.shared.claims.remove(&self.player_id);
+        if let Some((_, released)) = self.shared.claims.remove(&self.player_id) {
+            released.notify_waiters();
+        }
+    }
+}
+
+/// One of the `--snapshot-loads-max` load permits; dropping it gives it back.
+struct LoadPermit<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> LoadPermit<'a> {
+    fn try_acquire(shared: &'a Shared) -> Option<LoadPermit<'a>> {
+        let taken = shared
+            .loads_in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < shared.loads_max).then_some(n + 1)
+            });
+        match taken {
+            Ok(n) => {
+                shared.stats.loads_in_flight.set((n + 1) as f64);
+                Some(LoadPermit { shared })
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for LoadPermit<'_> {
+    fn drop(&mut self) {
+        let before = self.shared.loads_in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.shared
+            .stats
+            .loads_in_flight
+            .set(before.saturating_sub(1) as f64);
     }
 }
 
@@ -118,6 +162,12 @@ impl WriteBehindHandle {
     /// How long after its capture a guest's snapshot expires (`--guest-ttl`).
     pub fn guest_ttl(&self) -> Duration {
         self.shared.guest_ttl
+    }
+
+    /// Counts a leave whose saved state was unchanged since its last write
+    /// (no snapshot is handed over for it).
+    pub fn unchanged_on_leave(&self) {
+        self.shared.stats.unchanged_on_leave.increment(1);
     }
 
     /// Hands a snapshot to the writer. Never blocks and never drops: a full
@@ -152,21 +202,33 @@ impl WriteBehindHandle {
 
     /// Claims `player_id` and loads their saved state, within the load
     /// timeout. Never called from a room.
-    pub async fn claim_and_load(&self, player_id: Arc<str>) -> Result<Loaded, LoadError> {
+    ///
+    /// `at_least`: the version of the player's newest snapshot on another
+    /// node they just left (0: none known). While the store holds an older
+    /// one, that node's writer has not written it yet: the load is repeated
+    /// every [`NEWER_ELSEWHERE_RETRY`] (counted) until it is there, or the
+    /// timeout refuses the join — a join never starts from older state.
+    pub async fn claim_and_load(
+        &self,
+        player_id: Arc<str>,
+        at_least: u64,
+    ) -> Result<Loaded, LoadError> {
         let shared = &self.shared;
         let work = async {
             let claim = self.claim(player_id.clone()).await;
-            let (reply, answer) = oneshot::channel();
-            shared
-                .loads
-                .try_send(LoadRequest { player_id, reply })
-                .map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(_) => LoadError::Busy,
-                    mpsc::error::TrySendError::Closed(_) => LoadError::Stopped,
-                })?;
-            let (snapshot, source) = answer.await.map_err(|_| LoadError::Stopped)??;
-            shared.stats.load(source);
-            Ok(Loaded { claim, snapshot })
+            let Some(_permit) = LoadPermit::try_acquire(shared) else {
+                shared.stats.loads_refused.increment(1);
+                return Err(LoadError::Busy);
+            };
+            loop {
+                let (snapshot, source) = self.load(player_id.clone()).await?;
+                if snapshot.as_ref().map_or(0, |s| s.version) >= at_least {
+                    shared.stats.load(source);
+                    return Ok(Loaded { claim, snapshot });
+                }
+                shared.stats.loads_behind.increment(1);
+                tokio::time::sleep(NEWER_ELSEWHERE_RETRY).await;
+            }
         };
         let result = match tokio::time::timeout(shared.load_timeout, work).await {
             Ok(result) => result,
@@ -178,16 +240,46 @@ impl WriteBehindHandle {
         result
     }
 
+    /// One load from the writer (its pending snapshots, else the store).
+    async fn load(&self, player_id: Arc<str>) -> Result<(Option<Snapshot>, LoadSource), LoadError> {
+        let (reply, answer) = oneshot::channel();
+        self.shared
+            .loads
+            .try_send(LoadRequest { player_id, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => LoadError::Busy,
+                mpsc::error::TrySendError::Closed(_) => LoadError::Stopped,
+            })?;
+        answer.await.map_err(|_| LoadError::Stopped)?
+    }
+
+    /// Claims `player_id`, waiting for the claim of a previous seat to be
+    /// released (woken by its release, never polling).
     async fn claim(&self, player_id: Arc<str>) -> PlayerClaim {
         loop {
-            if let dashmap::Entry::Vacant(v) = self.shared.claims.entry(player_id.clone()) {
-                v.insert(());
-                return PlayerClaim {
-                    shared: self.shared.clone(),
-                    player_id,
-                };
+            let released = match self.shared.claims.entry(player_id.clone()) {
+                dashmap::Entry::Vacant(v) => {
+                    v.insert(Arc::new(Notify::new()));
+                    return PlayerClaim {
+                        shared: self.shared.clone(),
+                        player_id,
+                    };
+                }
+                dashmap::Entry::Occupied(held) => held.get().clone(),
+            };
+            let notified = released.notified();
+            tokio::pin!(notified);
+            // Registered before the entry is looked at again: a release in
+            // between is not missed.
+            notified.as_mut().enable();
+            if self
+                .shared
+                .claims
+                .get(&player_id)
+                .is_some_and(|held| Arc::ptr_eq(held.value(), &released))
+            {
+                notified.await;
             }
-            tokio::time::sleep(CLAIM_POLL).await;
         }
     }
 }

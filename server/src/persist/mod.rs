@@ -2,7 +2,8 @@
 //!
 //! Rooms capture a player's saved state (the game's
 //! [`crate::game::Game::save_player`]) when it changed, at most every
-//! `--snapshot-interval-ms`, and always when the player leaves, and hand it
+//! `--snapshot-interval-ms`, and when the player leaves if it changed since
+//! the last snapshot, and hand it
 //! to the [`WriteBehindHandle`] without waiting. One writer thread
 //! ([`writer`]) coalesces per player (latest wins), flushes in batches to a
 //! [`SnapshotStore`] — the embedded `redb` file ([`embedded`], the default)
@@ -39,7 +40,7 @@ pub mod store;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -58,9 +59,6 @@ use cql::CqlStore;
 use embedded::EmbeddedStore;
 use handle::Shared;
 use stats::SnapshotStats;
-
-/// Loads waiting for the writer; beyond it joins are refused (policy: reject).
-const LOAD_QUEUE: usize = 4096;
 
 /// One player's saved state at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +150,8 @@ impl Persistence {
             context: "creating the data directory",
             source,
         })?;
-        let (loads, load_rx) = mpsc::channel(LOAD_QUEUE);
+        // Every queued load holds one of `--snapshot-loads-max` permits.
+        let (loads, load_rx) = mpsc::channel(options.snapshot_loads_max.max(1));
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(options.snapshot_queue),
             overflow: Mutex::new(HashMap::new()),
@@ -161,6 +160,8 @@ impl Persistence {
             flush_size: options.snapshot_flush_size.min(options.snapshot_queue),
             claims: DashMap::new(),
             loads,
+            loads_in_flight: AtomicUsize::new(0),
+            loads_max: options.snapshot_loads_max.max(1),
             stats: SnapshotStats::new(),
             interval: options.interval(),
             load_timeout: options.load_timeout(),

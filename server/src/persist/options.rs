@@ -44,7 +44,8 @@ pub struct SnapshotOptions {
     #[arg(long, env = "TICKFORGE_ALLOW_NODE_LOCAL_SNAPSHOTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_node_local_snapshots: bool,
     /// A room snapshots a player whose saved state changed at most this
-    /// often, in milliseconds; always when the player leaves.
+    /// often, in milliseconds; and when the player leaves, if the state
+    /// changed since the last snapshot.
     #[arg(long, env = "TICKFORGE_SNAPSHOT_INTERVAL_MS", default_value_t = 1000)]
     pub snapshot_interval_ms: u64,
     /// Snapshots rooms may hand over before the writer takes them. When it
@@ -91,6 +92,13 @@ pub struct SnapshotOptions {
         default_value_t = 1000
     )]
     pub snapshot_load_timeout_ms: u64,
+    /// Saved-state loads in progress at once on this node (joins past
+    /// their claim, waiting for the writer or the store); a join that finds
+    /// this many is refused with `ServerBusy` (policy: reject, counted in
+    /// `tickforge_snapshot_loads_refused_total`). Also the writer's load
+    /// queue, so loads never pile up as unbounded tasks.
+    #[arg(long, env = "TICKFORGE_SNAPSHOT_LOADS_MAX", default_value_t = 256)]
+    pub snapshot_loads_max: usize,
     /// Longest wait for the database at start, in milliseconds.
     #[arg(
         long,
@@ -105,7 +113,7 @@ pub struct SnapshotOptions {
     /// guest rows `USING TTL`; the embedded store forgets an expired record
     /// at once and removes it at its next sweep (`--guest-sweep-ms`).
     #[arg(long, env = "TICKFORGE_GUEST_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
-    #[serde(with = "human_duration")]
+    #[serde(with = "humantime_serde")]
     pub guest_ttl: Duration,
     /// The embedded store removes expired guest records this often, in
     /// milliseconds, and once at start; a sweep removes a bounded number
@@ -169,6 +177,9 @@ impl SnapshotOptions {
         }
         if self.guest_sweep_ms == 0 {
             return Err("guest_sweep_ms must be positive".into());
+        }
+        if self.snapshot_loads_max == 0 {
+            return Err("snapshot_loads_max must be positive".into());
         }
         Ok(())
     }
@@ -257,22 +268,6 @@ impl TryFrom<String> for SnapshotTarget {
 impl From<SnapshotTarget> for String {
     fn from(t: SnapshotTarget) -> String {
         t.to_string()
-    }
-}
-
-/// `--guest-ttl` in a TOML file: a humantime string (`"7d"`).
-mod human_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

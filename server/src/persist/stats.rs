@@ -64,6 +64,15 @@ pub struct SnapshotStats {
     pub replayed: Counter,
     /// Expired guest snapshots the store's sweep removed.
     pub expired: Counter,
+    /// Saved-state loads in progress.
+    pub loads_in_flight: Gauge,
+    /// Loads refused at `--snapshot-loads-max`.
+    pub loads_refused: Counter,
+    /// Leaves with unchanged saved state (no snapshot written).
+    pub unchanged_on_leave: Counter,
+    /// Loads repeated because the store held an older snapshot than the
+    /// one the player left another node with.
+    pub loads_behind: Counter,
     errors: Vec<Counter>,
     loads: Vec<Counter>,
 }
@@ -84,6 +93,10 @@ impl SnapshotStats {
             spilled: counter!(m::SNAPSHOTS_SPILLED),
             replayed: counter!(m::SNAPSHOTS_REPLAYED),
             expired: counter!(m::GUEST_SNAPSHOTS_EXPIRED),
+            loads_in_flight: gauge!(m::SNAPSHOT_LOADS_IN_FLIGHT),
+            loads_refused: counter!(m::SNAPSHOT_LOADS_REFUSED),
+            unchanged_on_leave: counter!(m::SNAPSHOTS_UNCHANGED_ON_LEAVE),
+            loads_behind: counter!(m::SNAPSHOT_LOADS_BEHIND),
             errors: StoreError::LABELS
                 .iter()
                 .map(|l| counter!(m::SNAPSHOT_WRITE_ERRORS, "error" => *l))
@@ -101,6 +114,9 @@ impl SnapshotStats {
             &s.spilled,
             &s.replayed,
             &s.expired,
+            &s.loads_refused,
+            &s.unchanged_on_leave,
+            &s.loads_behind,
         ]
         .into_iter()
         .chain(&s.errors)
@@ -110,6 +126,7 @@ impl SnapshotStats {
         }
         s.dirty.set(0.0);
         s.oldest.set(0.0);
+        s.loads_in_flight.set(0.0);
         s
     }
 

@@ -9,8 +9,11 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use serde::Serialize;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 use super::change::{Change, Stamped};
+use super::departed::Departed;
 
 /// Where a player is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +63,10 @@ pub struct PresenceView {
     nodes: DashMap<Arc<str>, Arc<str>>,
     rooms: DashMap<Arc<str>, RoomRecord>,
     players: DashMap<Arc<str>, Vec<Placement>>,
+    /// Woken when another node's players leave or its state is replaced.
+    others_changed: Notify,
+    /// Snapshot versions players had when they left another node.
+    departed: Departed,
 }
 
 impl PresenceView {
@@ -70,6 +77,8 @@ impl PresenceView {
             nodes: DashMap::new(),
             rooms: DashMap::new(),
             players: DashMap::new(),
+            others_changed: Notify::new(),
+            departed: Departed::default(),
         };
         view.nodes.insert(view.own.clone(), url);
         view
@@ -78,6 +87,13 @@ impl PresenceView {
     /// This node's id.
     pub fn own(&self) -> &Arc<str> {
         &self.own
+    }
+
+    /// Completes at the next change that can remove another node's
+    /// placements (a leave there, its state replaced, the node gone);
+    /// `enable` it before checking the view, so no change is missed.
+    pub fn changed(&self) -> Notified<'_> {
+        self.others_changed.notified()
     }
 
     /// Applies one change made on `node`.
@@ -139,12 +155,19 @@ impl PresenceView {
                 room,
                 player,
                 players,
+                saved_version,
             } => {
                 self.players.remove_if_mut(player, |_, placements| {
                     placements.retain(|p| !(p.node == *node && p.room == *room));
                     placements.is_empty()
                 });
                 self.count(room, node, *players, stamped.seq);
+                if *node != self.own {
+                    if *saved_version > 0 {
+                        self.departed.note(player, *saved_version);
+                    }
+                    self.others_changed.notify_waiters();
+                }
             }
         }
     }
@@ -167,6 +190,7 @@ impl PresenceView {
             placements.retain(|p| &*p.node != node);
             !placements.is_empty()
         });
+        self.others_changed.notify_waiters();
     }
 
     /// Replaces what is known of `state.node` with `state`. This node's own
@@ -201,6 +225,7 @@ impl PresenceView {
                 placements.push(placement);
             }
         }
+        self.others_changed.notify_waiters();
     }
 
     /// Replaces every other node's entries with `states` (a full snapshot):
@@ -250,6 +275,13 @@ impl PresenceView {
                 })
                 .collect(),
         }
+    }
+
+    /// The snapshot version `player` had when they last left a room of
+    /// another node (within a minute); 0 when none is known. Their next
+    /// load here must find at least this version.
+    pub fn saved_version_elsewhere(&self, player: &str) -> u64 {
+        self.departed.version(player)
     }
 
     /// Where `player` is (usually one place; a player id used by two
@@ -338,6 +370,7 @@ mod tests {
             room: room.into(),
             player: player.into(),
             players,
+            saved_version: 0,
         }
     }
 

@@ -13,7 +13,9 @@ use tickforge_protocol::wire::{ErrorCode, PlayerAck};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::handle::{CLOSED, Control, JoinRequest, RoomHandle, SessionId};
+use super::handle::{
+    CLOSED, Control, JoinRequest, MembershipId, RoomHandle, SessionId, count_down,
+};
 use super::outbox::{OutboxSender, SendError};
 use super::snapshot::MemberSnapshot;
 use crate::clock;
@@ -25,7 +27,7 @@ use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 
 struct Member {
-    session: SessionId,
+    membership: MembershipId,
     entity: EntityId,
     player_id: Arc<str>,
     name: Arc<str>,
@@ -162,13 +164,24 @@ impl Room {
 
     fn apply_inputs(&mut self) {
         while let Some(cmd) = self.handle.shared.inputs.pop() {
-            let Some(member) = self.members.iter_mut().find(|m| m.session == cmd.session) else {
+            let Some(member) = self
+                .members
+                .iter_mut()
+                .find(|m| m.membership.session == cmd.membership.session)
+            else {
                 self.settings
                     .metrics
                     .input_dropped(metrics::DROP_NOT_IN_ROOM);
                 continue;
             };
-            member.inputs_queued.fetch_sub(1, Ordering::AcqRel);
+            if member.membership.generation != cmd.membership.generation {
+                // Queued before the session left and rejoined: not this seat's.
+                self.settings
+                    .metrics
+                    .input_dropped(metrics::DROP_STALE_MEMBERSHIP);
+                continue;
+            }
+            count_down(&member.inputs_queued);
             match self.game.apply_input(member.entity, &cmd.payload) {
                 Ok(()) => member.last_seq = cmd.seq,
                 Err(_) => self.settings.metrics.input_dropped(metrics::DROP_REFUSED),
@@ -180,8 +193,8 @@ impl Room {
         while let Some(cmd) = self.handle.shared.control.pop() {
             match cmd {
                 Control::Join(request) => self.add_member(request),
-                Control::Leave(session) => {
-                    if let Some(i) = self.members.iter().position(|m| m.session == session) {
+                Control::Leave(membership) => {
+                    if let Some(i) = self.members.iter().position(|m| m.membership == membership) {
                         let member = self.members.swap_remove(i);
                         self.removed.push(member);
                     }
@@ -209,7 +222,7 @@ impl Room {
         };
         self.count_member(1);
         let member = Member {
-            session: request.session,
+            membership: request.membership,
             entity,
             player_id: request.player_id,
             name: request.name,
@@ -244,7 +257,7 @@ impl Room {
             name: &m.name,
         });
         let joined = self.enc.joined(&fields, players);
-        self.broadcast(OutKind::Joined, &joined, Some(request.session));
+        self.broadcast(OutKind::Joined, &joined, Some(request.membership.session));
     }
 
     /// Hands `frame` to every member (or only to `only`). Members whose
@@ -255,7 +268,7 @@ impl Room {
         let mut delivered = 0;
         while i < self.members.len() {
             let member = &self.members[i];
-            if only.is_some_and(|s| s != member.session) {
+            if only.is_some_and(|s| s != member.membership.session) {
                 i += 1;
                 continue;
             }
@@ -290,6 +303,7 @@ impl Room {
                 &self.handle.shared.id,
                 &member.player_id,
                 self.members.len() as u32,
+                member.snapshot.version(),
             );
             if !self.members.is_empty() {
                 let left = self.enc.player_left(PlayerEntry {
@@ -364,9 +378,12 @@ impl Drop for Room {
             self.game.remove_player(member.entity);
             self.count_member(-1);
             remaining -= 1;
-            self.settings
-                .presence
-                .player_left(&shared.id, &member.player_id, remaining);
+            self.settings.presence.player_left(
+                &shared.id,
+                &member.player_id,
+                remaining,
+                member.snapshot.version(),
+            );
         }
         self.settings.metrics.add_rooms(-1);
         if let Some(exit) = self.exit.take() {

@@ -13,6 +13,18 @@ use crate::net::kick::Kick;
 /// A session's id, unique per node.
 pub type SessionId = u64;
 
+/// One membership of a session in a room: its session and the session's
+/// join count at the time. Inputs and leaves carry it, so an input queued
+/// by an earlier membership (the session left and rejoined before the
+/// tick) never reaches the later seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipId {
+    /// The session.
+    pub session: SessionId,
+    /// The session's join count: a new value for every join.
+    pub generation: u64,
+}
+
 /// Seat counter value of a disposed room: no reservation can succeed.
 pub(crate) const CLOSED: u32 = u32::MAX;
 
@@ -59,8 +71,8 @@ pub struct Seat {
 
 /// What a session hands the room to become a member.
 pub struct JoinRequest {
-    /// The joining session.
-    pub session: SessionId,
+    /// The joining session and this join's generation.
+    pub membership: MembershipId,
     /// The verified player id (saved state, presence).
     pub player_id: Arc<str>,
     /// Display name shown to the other members.
@@ -69,7 +81,8 @@ pub struct JoinRequest {
     pub outbox: super::OutboxSender,
     /// How the room tells the session to close (slow consumer).
     pub kick: Arc<Kick>,
-    /// This membership's inputs in the room's queue; the room counts down.
+    /// This membership's inputs in the room's queue; the room counts down
+    /// (never below zero).
     pub inputs_queued: Arc<AtomicU32>,
     /// The player's last snapshot (restored into the game), `None` for a
     /// new player.
@@ -84,11 +97,11 @@ pub struct JoinRequest {
 
 pub(crate) enum Control {
     Join(JoinRequest),
-    Leave(SessionId),
+    Leave(MembershipId),
 }
 
 pub(crate) struct InputCmd {
-    pub(crate) session: SessionId,
+    pub(crate) membership: MembershipId,
     pub(crate) seq: u32,
     pub(crate) payload: Bytes,
 }
@@ -207,33 +220,44 @@ impl RoomHandle {
     }
 
     /// Queues one input for the next tick (no wake-up: ticks drain the
-    /// queue). `queued` is the membership's count from its [`JoinRequest`].
+    /// queue). `queued` is the membership's count from its [`JoinRequest`];
+    /// it never exceeds the seat budget and never wraps.
     pub fn send_input(
         &self,
-        session: SessionId,
+        membership: MembershipId,
         seq: u32,
         payload: Bytes,
         queued: &AtomicU32,
     ) -> Result<(), InputRefused> {
-        if queued.fetch_add(1, Ordering::AcqRel) >= self.shared.inputs_per_seat {
-            queued.fetch_sub(1, Ordering::AcqRel);
+        let budget = self.shared.inputs_per_seat;
+        if queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < budget).then_some(n + 1)
+            })
+            .is_err()
+        {
             return Err(InputRefused::SeatBudget);
         }
         let cmd = InputCmd {
-            session,
+            membership,
             seq,
             payload,
         };
         self.shared.inputs.push(cmd).map_err(|_| {
-            queued.fetch_sub(1, Ordering::AcqRel);
+            count_down(queued);
             InputRefused::RoomQueueFull
         })
     }
 
-    /// Tells the room that `session` left. Never blocks. If the queue is
+    /// Tells the room that `membership` left. Never blocks. If the queue is
     /// full the room still removes the member when its outbox closes.
-    pub fn leave(&self, session: SessionId) {
-        if self.shared.control.push(Control::Leave(session)).is_err() {
+    pub fn leave(&self, membership: MembershipId) {
+        if self
+            .shared
+            .control
+            .push(Control::Leave(membership))
+            .is_err()
+        {
             tracing::debug!(room = %self.shared.id, "control queue full; leave seen through the closed outbox");
         }
         self.shared.waker.wake();
@@ -252,6 +276,13 @@ impl RoomHandle {
             "seat released that was never reserved"
         );
     }
+}
+
+/// One queued input of a membership was taken (or given back); saturates
+/// at zero, so a stray count-down can never wrap the budget counter.
+pub(crate) fn count_down(queued: &AtomicU32) {
+    let _never_below_zero =
+        queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
 }
 
 impl Seat {
@@ -340,29 +371,58 @@ mod tests {
     fn one_member_cannot_queue_more_than_its_input_budget() {
         let (handle, _seat) = room(2, 3);
         let queued = AtomicU32::new(0);
+        let one = member(1, 1);
         for seq in 0..3 {
-            assert!(handle.send_input(1, seq, Bytes::new(), &queued).is_ok());
+            assert!(handle.send_input(one, seq, Bytes::new(), &queued).is_ok());
         }
         assert_eq!(
-            handle.send_input(1, 3, Bytes::new(), &queued),
+            handle.send_input(one, 3, Bytes::new(), &queued),
             Err(InputRefused::SeatBudget)
         );
         let other = AtomicU32::new(0);
         assert!(
-            handle.send_input(2, 0, Bytes::new(), &other).is_ok(),
+            handle
+                .send_input(member(2, 1), 0, Bytes::new(), &other)
+                .is_ok(),
             "others still get in"
         );
+    }
+
+    #[test]
+    fn a_budget_counter_never_wraps_below_zero() {
+        let queued = AtomicU32::new(0);
+        count_down(&queued);
+        count_down(&queued);
+        assert_eq!(queued.load(Ordering::Acquire), 0);
+        let (handle, _seat) = room(2, 2);
+        assert!(
+            handle
+                .send_input(member(1, 1), 0, Bytes::new(), &queued)
+                .is_ok()
+        );
+    }
+
+    fn member(session: SessionId, generation: u64) -> MembershipId {
+        MembershipId {
+            session,
+            generation,
+        }
     }
 
     #[test]
     fn a_join_the_room_cannot_take_gives_its_seat_back() {
         let (handle, creator) = room(1, 1);
         drop(creator);
-        while handle.shared.control.push(Control::Leave(0)).is_ok() {}
+        while handle
+            .shared
+            .control
+            .push(Control::Leave(member(0, 0)))
+            .is_ok()
+        {}
         let seat = handle.try_reserve().unwrap_or_else(|e| panic!("{e:?}"));
         let (tx, _rx) = super::super::outbox(4);
         let request = JoinRequest {
-            session: 9,
+            membership: member(9, 1),
             player_id: Arc::from("p"),
             name: Arc::from("P"),
             outbox: tx,

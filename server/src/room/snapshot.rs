@@ -41,9 +41,16 @@ impl MemberSnapshot {
         }
     }
 
+    /// Version of the newest snapshot of the player: loaded, or handed to
+    /// the writer since (0: none).
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
     /// Captures the member's saved state and hands it to `sink` when it
-    /// changed since the last capture, or always when `final_one` (the
-    /// player leaves). After a final capture the claim is released.
+    /// changed since the last capture (or since it was loaded). A final
+    /// capture (the player leaves) whose state is unchanged writes nothing
+    /// and is counted; after it the claim is released.
     pub(crate) fn capture(
         &mut self,
         sink: &WriteBehindHandle,
@@ -55,7 +62,10 @@ impl MemberSnapshot {
     ) {
         if let Some(state) = game.save_player(entity) {
             let changed = self.last.as_deref() != Some(state.as_slice());
-            if changed || final_one {
+            if !changed && final_one {
+                sink.unchanged_on_leave();
+            }
+            if changed {
                 let state = Bytes::from(state);
                 self.version += 1;
                 self.captured_us = clock::now_micros().max(self.captured_us + 1);

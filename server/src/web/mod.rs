@@ -1,7 +1,8 @@
 //! Built-in web pages, compiled into the binary (no build step, no network):
 //! the live dashboard at `/dashboard`, fed by the server-sent event stream
 //! `/dashboard/stream` (a `history` event with the kept samples, then one
-//! `sample` event per second; see [`crate::observer::Sample`]). The
+//! `sample` event per second; see [`crate::observer::Sample`]; at most
+//! `--dashboard-streams` at once). The
 //! dashboard is for operators: the admin listener serves it
 //! ([`crate::net::admin::ADMIN_ROUTES`]).
 //!
@@ -14,15 +15,19 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse};
-use futures_util::Stream;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::net::limits::Refusal;
 use crate::node::Node;
+use crate::observer::{Observer, Subscription};
 
 pub mod play;
 
@@ -51,32 +56,55 @@ pub async fn dashboard_css() -> impl IntoResponse {
     )
 }
 
+/// Time between keep-alive comments on a quiet dashboard stream.
+const STREAM_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// `/dashboard/stream`: the kept samples, then each new one, until the
-/// node shuts down.
-pub async fn stream_samples(
-    State(node): State<Arc<Node>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let history = node.observer.history();
-    let mut joined = String::with_capacity(history.iter().map(|h| h.len() + 1).sum::<usize>() + 2);
-    joined.push('[');
-    for (i, sample) in history.iter().enumerate() {
-        if i > 0 {
-            joined.push(',');
-        }
-        joined.push_str(sample);
-    }
-    joined.push(']');
-    let first = stream::once(async move { Ok(Event::default().event("history").data(joined)) });
-    let feed = node.observer.subscribe();
-    let live = stream::unfold(feed, |mut feed| async move {
-        loop {
-            match feed.recv().await {
-                Ok(json) => return Some((Ok(Event::default().event("sample").data(&*json)), feed)),
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
+/// node shuts down; both events come pre-encoded from the observer, shared
+/// by every stream. 503 when `--dashboard-streams` streams are live.
+pub async fn stream_samples(State(node): State<Arc<Node>>) -> Response {
+    let Some(subscription) = Observer::subscribe(&node) else {
+        let refusal = Refusal::DashboardStreams;
+        refusal.count();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "too many dashboard streams (--dashboard-streams)",
+        )
+            .into_response();
+    };
+    let Subscription {
+        history,
+        feed,
+        slot,
+    } = subscription;
+    let first = stream::once(async move { Ok::<_, Infallible>(history) });
+    let mut keep_alive = tokio::time::interval(STREAM_KEEP_ALIVE);
+    keep_alive.reset();
+    let live = stream::unfold(
+        (feed, keep_alive, slot),
+        |(mut feed, mut keep_alive, slot)| async move {
+            loop {
+                tokio::select! {
+                    received = feed.recv() => match received {
+                        Ok(frame) => return Some((Ok(frame), (feed, keep_alive, slot))),
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = keep_alive.tick() => {
+                        return Some((Ok(Bytes::from_static(b":\n\n")), (feed, keep_alive, slot)));
+                    }
+                }
             }
-        }
-    });
+        },
+    );
     let shutdown = node.shutdown.clone().cancelled_owned();
-    Sse::new(first.chain(live).take_until(shutdown)).keep_alive(KeepAlive::default())
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(first.chain(live).take_until(shutdown)),
+    )
+        .into_response()
 }

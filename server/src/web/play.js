@@ -835,8 +835,28 @@ var AccessDeniedError = class extends CloseError {
     this.denial = known?.denial ?? "token";
   }
 };
+var RATE_LIMITS = /* @__PURE__ */ new Map([
+  ["frame_rate_exceeded", { limit: "frames", detail: "the client kept sending frames faster than the server allows" }],
+  ["ping_rate_exceeded", { limit: "pings", detail: "the client kept sending Pings faster than the server allows" }],
+  ["join_rate_exceeded", { limit: "joins", detail: "the client kept joining and leaving faster than the server allows" }]
+]);
+function isRateLimitClose(code, reason) {
+  return code === 1008 && RATE_LIMITS.has(reason);
+}
+var RateLimitedError = class extends CloseError {
+  /** Which limit the client kept exceeding. */
+  limit;
+  constructor(code, reason, options) {
+    const known = RATE_LIMITS.get(reason);
+    super(code, reason, false, { ...options, detail: known?.detail ?? "rate limited" });
+    this.name = "RateLimitedError";
+    this.limit = known?.limit ?? "frames";
+  }
+};
 function serverCloseError(code, reason) {
-  return isAccessDeniedClose(code) ? new AccessDeniedError(code, reason) : new CloseError(code, reason);
+  if (isAccessDeniedClose(code)) return new AccessDeniedError(code, reason);
+  if (isRateLimitClose(code, reason)) return new RateLimitedError(code, reason);
+  return new CloseError(code, reason);
 }
 var RefusedError = class extends TickforgeError {
   constructor(code, codeName, serverMessage) {
@@ -1130,8 +1150,12 @@ var Hello = class _Hello {
     const offset = this.bb.__offset(this.bb_pos, 8);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  resumeToken(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 10);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
   static startHello(builder) {
-    builder.startObject(3);
+    builder.startObject(4);
   }
   static addPlayerId(builder, playerIdOffset) {
     builder.addFieldOffset(0, playerIdOffset, 0);
@@ -1142,16 +1166,20 @@ var Hello = class _Hello {
   static addClientVersion(builder, clientVersionOffset) {
     builder.addFieldOffset(2, clientVersionOffset, 0);
   }
+  static addResumeToken(builder, resumeTokenOffset) {
+    builder.addFieldOffset(3, resumeTokenOffset, 0);
+  }
   static endHello(builder) {
     const offset = builder.endObject();
     builder.requiredField(offset, 4);
     return offset;
   }
-  static createHello(builder, playerIdOffset, tokenOffset, clientVersionOffset) {
+  static createHello(builder, playerIdOffset, tokenOffset, clientVersionOffset, resumeTokenOffset) {
     _Hello.startHello(builder);
     _Hello.addPlayerId(builder, playerIdOffset);
     _Hello.addToken(builder, tokenOffset);
     _Hello.addClientVersion(builder, clientVersionOffset);
+    _Hello.addResumeToken(builder, resumeTokenOffset);
     return _Hello.endHello(builder);
   }
 };
@@ -1365,6 +1393,7 @@ var ErrorCode = /* @__PURE__ */ ((ErrorCode2) => {
   ErrorCode2[ErrorCode2["AlreadyHello"] = 6] = "AlreadyHello";
   ErrorCode2[ErrorCode2["ServerBusy"] = 7] = "ServerBusy";
   ErrorCode2[ErrorCode2["InvalidInput"] = 8] = "InvalidInput";
+  ErrorCode2[ErrorCode2["Draining"] = 9] = "Draining";
   return ErrorCode2;
 })(ErrorCode || {});
 
@@ -1441,8 +1470,16 @@ var PlayerInfo = class _PlayerInfo {
     const offset = this.bb.__offset(this.bb_pos, 8);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  /**
+   * The player's connection dropped and the seat is held for a resume
+   * (see PlayerAway).
+   */
+  away() {
+    const offset = this.bb.__offset(this.bb_pos, 10);
+    return offset ? !!this.bb.readInt8(this.bb_pos + offset) : false;
+  }
   static startPlayerInfo(builder) {
-    builder.startObject(3);
+    builder.startObject(4);
   }
   static addEntityId(builder, entityId) {
     builder.addFieldInt32(0, entityId, 0);
@@ -1453,15 +1490,19 @@ var PlayerInfo = class _PlayerInfo {
   static addName(builder, nameOffset) {
     builder.addFieldOffset(2, nameOffset, 0);
   }
+  static addAway(builder, away) {
+    builder.addFieldInt8(3, +away, 0);
+  }
   static endPlayerInfo(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createPlayerInfo(builder, entityId, playerIdOffset, nameOffset) {
+  static createPlayerInfo(builder, entityId, playerIdOffset, nameOffset, away) {
     _PlayerInfo.startPlayerInfo(builder);
     _PlayerInfo.addEntityId(builder, entityId);
     _PlayerInfo.addPlayerId(builder, playerIdOffset);
     _PlayerInfo.addName(builder, nameOffset);
+    _PlayerInfo.addAway(builder, away);
     return _PlayerInfo.endPlayerInfo(builder);
   }
 };
@@ -1526,8 +1567,24 @@ var Joined = class _Joined {
     const offset = this.bb.__offset(this.bb_pos, 18);
     return offset ? this.bb.__vector_len(this.bb_pos + offset) : 0;
   }
+  /**
+   * This Joined answers a resume (Hello.resume_token), not a JoinRoom:
+   * the same seat and entity as before the drop.
+   */
+  resumed() {
+    const offset = this.bb.__offset(this.bb_pos, 20);
+    return offset ? !!this.bb.readInt8(this.bb_pos + offset) : false;
+  }
+  /**
+   * With `resumed`: the last input sequence the room applied for this
+   * entity; the client's acks continue from it.
+   */
+  lastInputSeq() {
+    const offset = this.bb.__offset(this.bb_pos, 22);
+    return offset ? this.bb.readUint32(this.bb_pos + offset) : 0;
+  }
   static startJoined(builder) {
-    builder.startObject(8);
+    builder.startObject(10);
   }
   static addRoomId(builder, roomIdOffset) {
     builder.addFieldOffset(0, roomIdOffset, 0);
@@ -1573,11 +1630,17 @@ var Joined = class _Joined {
   static startPlayersVector(builder, numElems) {
     builder.startVector(4, numElems, 4);
   }
+  static addResumed(builder, resumed) {
+    builder.addFieldInt8(8, +resumed, 0);
+  }
+  static addLastInputSeq(builder, lastInputSeq) {
+    builder.addFieldInt32(9, lastInputSeq, 0);
+  }
   static endJoined(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createJoined(builder, roomIdOffset, modeOffset, entityId, tick, tickRateHz, capacity, stateOffset, playersOffset) {
+  static createJoined(builder, roomIdOffset, modeOffset, entityId, tick, tickRateHz, capacity, stateOffset, playersOffset, resumed, lastInputSeq) {
     _Joined.startJoined(builder);
     _Joined.addRoomId(builder, roomIdOffset);
     _Joined.addMode(builder, modeOffset);
@@ -1587,6 +1650,8 @@ var Joined = class _Joined {
     _Joined.addCapacity(builder, capacity);
     _Joined.addState(builder, stateOffset);
     _Joined.addPlayers(builder, playersOffset);
+    _Joined.addResumed(builder, resumed);
+    _Joined.addLastInputSeq(builder, lastInputSeq);
     return _Joined.endJoined(builder);
   }
 };
@@ -1781,8 +1846,12 @@ var Redirect = class _Redirect {
     const offset = this.bb.__offset(this.bb_pos, 6);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  resumeToken(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 8);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
   static startRedirect(builder) {
-    builder.startObject(2);
+    builder.startObject(3);
   }
   static addUrl(builder, urlOffset) {
     builder.addFieldOffset(0, urlOffset, 0);
@@ -1790,14 +1859,18 @@ var Redirect = class _Redirect {
   static addRoomId(builder, roomIdOffset) {
     builder.addFieldOffset(1, roomIdOffset, 0);
   }
+  static addResumeToken(builder, resumeTokenOffset) {
+    builder.addFieldOffset(2, resumeTokenOffset, 0);
+  }
   static endRedirect(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createRedirect(builder, urlOffset, roomIdOffset) {
+  static createRedirect(builder, urlOffset, roomIdOffset, resumeTokenOffset) {
     _Redirect.startRedirect(builder);
     _Redirect.addUrl(builder, urlOffset);
     _Redirect.addRoomId(builder, roomIdOffset);
+    _Redirect.addResumeToken(builder, resumeTokenOffset);
     return _Redirect.endRedirect(builder);
   }
 };
@@ -1961,8 +2034,28 @@ var Welcome = class _Welcome {
     const offset = this.bb.__offset(this.bb_pos, 16);
     return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
   }
+  resumeToken(optionalEncoding) {
+    const offset = this.bb.__offset(this.bb_pos, 18);
+    return offset ? this.bb.__string(this.bb_pos + offset, optionalEncoding) : null;
+  }
+  /**
+   * How long a dropped connection's seat is held, in milliseconds (0:
+   * resume is off).
+   */
+  resumeGraceMs() {
+    const offset = this.bb.__offset(this.bb_pos, 20);
+    return offset ? this.bb.readUint32(this.bb_pos + offset) : 0;
+  }
+  /**
+   * The Hello's resume token reattached a held seat: a Joined with
+   * `resumed = true` follows at once.
+   */
+  resumed() {
+    const offset = this.bb.__offset(this.bb_pos, 22);
+    return offset ? !!this.bb.readInt8(this.bb_pos + offset) : false;
+  }
   static startWelcome(builder) {
-    builder.startObject(7);
+    builder.startObject(10);
   }
   static addSessionId(builder, sessionId) {
     builder.addFieldInt64(0, sessionId, BigInt("0"));
@@ -1985,11 +2078,20 @@ var Welcome = class _Welcome {
   static addName(builder, nameOffset) {
     builder.addFieldOffset(6, nameOffset, 0);
   }
+  static addResumeToken(builder, resumeTokenOffset) {
+    builder.addFieldOffset(7, resumeTokenOffset, 0);
+  }
+  static addResumeGraceMs(builder, resumeGraceMs) {
+    builder.addFieldInt32(8, resumeGraceMs, 0);
+  }
+  static addResumed(builder, resumed) {
+    builder.addFieldInt8(9, +resumed, 0);
+  }
   static endWelcome(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createWelcome(builder, sessionId, nodeIdOffset, tickRateHz, serverTimeUs, protocolVersion, playerIdOffset, nameOffset) {
+  static createWelcome(builder, sessionId, nodeIdOffset, tickRateHz, serverTimeUs, protocolVersion, playerIdOffset, nameOffset, resumeTokenOffset, resumeGraceMs, resumed) {
     _Welcome.startWelcome(builder);
     _Welcome.addSessionId(builder, sessionId);
     _Welcome.addNodeId(builder, nodeIdOffset);
@@ -1998,6 +2100,9 @@ var Welcome = class _Welcome {
     _Welcome.addProtocolVersion(builder, protocolVersion);
     _Welcome.addPlayerId(builder, playerIdOffset);
     _Welcome.addName(builder, nameOffset);
+    _Welcome.addResumeToken(builder, resumeTokenOffset);
+    _Welcome.addResumeGraceMs(builder, resumeGraceMs);
+    _Welcome.addResumed(builder, resumed);
     return _Welcome.endWelcome(builder);
   }
 };
@@ -2052,10 +2157,11 @@ var U322 = 4;
 var U64 = 8;
 var F32 = 4;
 var F64 = 8;
-var Hello2 = table("Hello", 3, (t) => {
+var Hello2 = table("Hello", 4, (t) => {
   t.string(0, true);
   t.string(1);
   t.string(2);
+  t.string(3);
 });
 var JoinRoom2 = table("JoinRoom", 3, (t) => {
   t.string(0);
@@ -2083,7 +2189,7 @@ var clientMessages = /* @__PURE__ */ new Map([
 var ClientFrame = table("ClientFrame", 2, (t) => {
   t.union(0, clientMessages, true);
 });
-var Welcome2 = table("Welcome", 7, (t) => {
+var Welcome2 = table("Welcome", 10, (t) => {
   t.scalar(0, U64);
   t.string(1);
   t.scalar(2, U162);
@@ -2091,13 +2197,17 @@ var Welcome2 = table("Welcome", 7, (t) => {
   t.scalar(4, U162);
   t.string(5);
   t.string(6);
+  t.string(7);
+  t.scalar(8, U322);
+  t.scalar(9, U8);
 });
-var PlayerInfo2 = table("PlayerInfo", 3, (t) => {
+var PlayerInfo2 = table("PlayerInfo", 4, (t) => {
   t.scalar(0, U322);
   t.string(1);
   t.string(2);
+  t.scalar(3, U8);
 });
-var Joined2 = table("Joined", 8, (t) => {
+var Joined2 = table("Joined", 10, (t) => {
   t.string(0);
   t.string(1);
   t.scalar(2, U322);
@@ -2106,6 +2216,8 @@ var Joined2 = table("Joined", 8, (t) => {
   t.scalar(5, U162);
   t.bytes(6);
   t.tables(7, PlayerInfo2);
+  t.scalar(8, U8);
+  t.scalar(9, U322);
 });
 var State2 = table("State", 4, (t) => {
   t.scalar(0, U64);
@@ -2115,6 +2227,10 @@ var State2 = table("State", 4, (t) => {
 });
 var PlayerJoined2 = table("PlayerJoined", 1, (t) => {
   t.table(0, PlayerInfo2, true);
+});
+var PlayerAway = table("PlayerAway", 2, (t) => {
+  t.table(0, PlayerInfo2, true);
+  t.scalar(1, U8);
 });
 var PlayerLeft2 = table("PlayerLeft", 1, (t) => {
   t.table(0, PlayerInfo2, true);
@@ -2131,9 +2247,10 @@ var Error3 = table("Error", 2, (t) => {
   t.scalar(0, U162);
   t.string(1);
 });
-var Redirect2 = table("Redirect", 2, (t) => {
+var Redirect2 = table("Redirect", 3, (t) => {
   t.string(0);
   t.string(1);
+  t.string(2);
 });
 var serverMessages = /* @__PURE__ */ new Map([
   [1 /* Welcome */, Welcome2],
@@ -2144,7 +2261,8 @@ var serverMessages = /* @__PURE__ */ new Map([
   [6 /* Left */, Left2],
   [7 /* Pong */, Pong2],
   [8 /* Error */, Error3],
-  [9 /* Redirect */, Redirect2]
+  [9 /* Redirect */, Redirect2],
+  [10 /* PlayerAway */, PlayerAway]
 ]);
 var ServerFrame = table("ServerFrame", 2, (t) => {
   t.union(0, serverMessages, true);
@@ -2413,7 +2531,7 @@ function encodeClientFrame(msg, builder = new Builder(256)) {
       const token = string(builder, msg.token);
       const clientVersion = string(builder, msg.clientVersion);
       type = 1 /* Hello */;
-      offset = Hello.createHello(builder, playerId, token, clientVersion);
+      offset = Hello.createHello(builder, playerId, token, clientVersion, 0);
       break;
     }
     case "joinRoom": {

@@ -139,6 +139,8 @@ impl NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tickforge"))
             .args(["--listen", &addr.to_string(), "--node-id", id])
             .args(["--admin-listen", "127.0.0.1:0"])
+            // SIGTERM drains; the tests stop nodes promptly.
+            .args(["--drain-delay", "100ms"])
             .args(["--data-dir".as_ref(), data_dir.as_os_str()])
             .args([
                 "--presence",

@@ -21,6 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
+pub mod abuse;
 pub mod cluster;
 pub mod players;
 
@@ -150,6 +151,13 @@ pub fn start(extra: &[&str]) -> TestServer {
 }
 
 impl TestServer {
+    /// Whether the node has begun shutting down (by itself, after a drain).
+    pub fn is_shutting_down(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|s| s.node().shutdown.is_cancelled())
+    }
+
     pub fn url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
@@ -385,7 +393,11 @@ pub async fn client_close_of(client: &mut Client, within: Duration) -> (u16, Str
         loop {
             match client.next_event().await {
                 Ok(_) => continue,
-                Err(e @ (ClientError::Closed { .. } | ClientError::AccessDenied { .. })) => {
+                Err(
+                    e @ (ClientError::Closed { .. }
+                    | ClientError::AccessDenied { .. }
+                    | ClientError::RateLimited { .. }),
+                ) => {
                     let (code, reason) = e.close().unwrap_or((1006, ""));
                     return (code, reason.to_string());
                 }

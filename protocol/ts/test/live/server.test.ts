@@ -60,7 +60,7 @@ class Tickforge {
   static async start(port: number, extra: string[] = []): Promise<Tickforge> {
     assert.ok(BIN, "TICKFORGE_BIN must name the tickforge binary (server/tests/ts_client_live.rs sets it)");
     // The admin listener on a free port, so servers never collide on its default.
-    const args = ["--listen", `127.0.0.1:${port}`, "--admin-listen", "127.0.0.1:0", "--shards", "1", "--pin-cores", "false", "--log", "warn"];
+    const args = ["--listen", `127.0.0.1:${port}`, "--admin-listen", "127.0.0.1:0", "--shards", "1", "--pin-cores", "false", "--log", "warn", "--drain-delay", "100ms"];
     const child = spawn(BIN, [...args, ...extra], {
       stdio: ["ignore", "inherit", "inherit"],
     });

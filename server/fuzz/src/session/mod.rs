@@ -53,13 +53,14 @@ const LIMITS: Limits = Limits {
     ..Limits::CLIENT
 };
 /// Errors that answer a JoinRoom (the others answer other requests).
-const JOIN_ANSWERS: [ErrorCode; 6] = [
+const JOIN_ANSWERS: [ErrorCode; 7] = [
     ErrorCode::RoomNotFound,
     ErrorCode::RoomFull,
     ErrorCode::UnknownMode,
     ErrorCode::AlreadyInRoom,
     ErrorCode::ServerBusy,
     ErrorCode::InvalidInput,
+    ErrorCode::Draining,
 ];
 /// Longest (virtual) wait for a JoinRoom's answer: twice the load timeout.
 const JOIN_ANSWER_LIMIT: Duration = Duration::from_secs(2);
@@ -465,7 +466,10 @@ impl Driver {
             s.spawn(|| {
                 probe.block_on(async {
                     for player in players {
-                        if let Err(e) = snapshots.claim_and_load(Arc::from(player.as_str())).await {
+                        if let Err(e) = snapshots
+                            .claim_and_load(Arc::from(player.as_str()), 0)
+                            .await
+                        {
                             panic!(
                                 "player {player} cannot be claimed after every session ended: {e}"
                             );

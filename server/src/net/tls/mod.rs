@@ -7,7 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`certs`] | loading the certificate and key, the live certificate every handshake reads, reloading it |
-//! | [`accept`] | the shard's TLS listener: accept, then each handshake in its own task with a deadline |
+//! | [`accept`] | one connection's handshake, with a deadline, in the connection's own task; the per-shard handshake slots |
 //! | [`reload`] | the thread that reloads the certificate on SIGHUP |
 //!
 //! A handshake never blocks a shard's accept loop: each runs in its own task
@@ -26,7 +26,6 @@ pub mod accept;
 pub mod certs;
 pub mod reload;
 
-pub use accept::TlsListener;
 pub use certs::{TlsCerts, TlsSetupError};
 
 /// TLS settings of the public listener.

@@ -14,6 +14,7 @@ export { LeaveRoom } from './v1/leave-room.js';
 export { Left } from './v1/left.js';
 export { Ping } from './v1/ping.js';
 export { PlayerAck } from './v1/player-ack.js';
+export { PlayerAway } from './v1/player-away.js';
 export { PlayerInfo } from './v1/player-info.js';
 export { PlayerJoined } from './v1/player-joined.js';
 export { PlayerLeft } from './v1/player-left.js';

@@ -14,5 +14,12 @@ export enum ErrorCode {
   NotInRoom = 5,
   AlreadyHello = 6,
   ServerBusy = 7,
-  InvalidInput = 8
+  InvalidInput = 8,
+
+  /**
+   * The node is draining (a deploy or an operator's drain) and takes no new
+   * joins; no other node can take this one. Retry after a few seconds: the
+   * load balancer sends new connections to other nodes.
+   */
+  Draining = 9
 }

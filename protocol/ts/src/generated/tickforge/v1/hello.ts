@@ -11,6 +11,14 @@ import * as flatbuffers from 'flatbuffers';
  * id is the token's subject. `player_id` must equal that subject or be
  * empty (then the subject is used). A refused token closes the connection
  * with 4003 (reason: which check failed), 4004 for a banned player.
+ * `resume_token`: the `Welcome.resume_token` (or `Redirect.resume_token`)
+ * of an earlier connection. While the server still holds that
+ * connection's seat (for `--resume-grace` after a drop), the new
+ * connection takes it over: Welcome { resumed: true }, then
+ * Joined { resumed: true } with the full state, and acks continue from
+ * `Joined.last_input_seq`. A resume token also proves the player's
+ * identity while its seat is held, so `token` may be omitted then; when
+ * both are present their subjects must agree.
  */
 export class Hello {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -51,8 +59,15 @@ clientVersion(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+resumeToken():string|null
+resumeToken(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+resumeToken(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startHello(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addPlayerId(builder:flatbuffers.Builder, playerIdOffset:flatbuffers.Offset) {
@@ -67,17 +82,22 @@ static addClientVersion(builder:flatbuffers.Builder, clientVersionOffset:flatbuf
   builder.addFieldOffset(2, clientVersionOffset, 0);
 }
 
+static addResumeToken(builder:flatbuffers.Builder, resumeTokenOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, resumeTokenOffset, 0);
+}
+
 static endHello(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // player_id
   return offset;
 }
 
-static createHello(builder:flatbuffers.Builder, playerIdOffset:flatbuffers.Offset, tokenOffset:flatbuffers.Offset, clientVersionOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createHello(builder:flatbuffers.Builder, playerIdOffset:flatbuffers.Offset, tokenOffset:flatbuffers.Offset, clientVersionOffset:flatbuffers.Offset, resumeTokenOffset:flatbuffers.Offset):flatbuffers.Offset {
   Hello.startHello(builder);
   Hello.addPlayerId(builder, playerIdOffset);
   Hello.addToken(builder, tokenOffset);
   Hello.addClientVersion(builder, clientVersionOffset);
+  Hello.addResumeToken(builder, resumeTokenOffset);
   return Hello.endHello(builder);
 }
 }

@@ -88,8 +88,26 @@ playersLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * This Joined answers a resume (Hello.resume_token), not a JoinRoom:
+ * the same seat and entity as before the drop.
+ */
+resumed():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+/**
+ * With `resumed`: the last input sequence the room applied for this
+ * entity; the client's acks continue from it.
+ */
+lastInputSeq():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startJoined(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(10);
 }
 
 static addRoomId(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset) {
@@ -148,12 +166,20 @@ static startPlayersVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addResumed(builder:flatbuffers.Builder, resumed:boolean) {
+  builder.addFieldInt8(8, +resumed, +false);
+}
+
+static addLastInputSeq(builder:flatbuffers.Builder, lastInputSeq:number) {
+  builder.addFieldInt32(9, lastInputSeq, 0);
+}
+
 static endJoined(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createJoined(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset, modeOffset:flatbuffers.Offset, entityId:number, tick:bigint, tickRateHz:number, capacity:number, stateOffset:flatbuffers.Offset, playersOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createJoined(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset, modeOffset:flatbuffers.Offset, entityId:number, tick:bigint, tickRateHz:number, capacity:number, stateOffset:flatbuffers.Offset, playersOffset:flatbuffers.Offset, resumed:boolean, lastInputSeq:number):flatbuffers.Offset {
   Joined.startJoined(builder);
   Joined.addRoomId(builder, roomIdOffset);
   Joined.addMode(builder, modeOffset);
@@ -163,6 +189,8 @@ static createJoined(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset
   Joined.addCapacity(builder, capacity);
   Joined.addState(builder, stateOffset);
   Joined.addPlayers(builder, playersOffset);
+  Joined.addResumed(builder, resumed);
+  Joined.addLastInputSeq(builder, lastInputSeq);
   return Joined.endJoined(builder);
 }
 }

@@ -47,8 +47,17 @@ name(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+/**
+ * The player's connection dropped and the seat is held for a resume
+ * (see PlayerAway).
+ */
+away():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startPlayerInfo(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addEntityId(builder:flatbuffers.Builder, entityId:number) {
@@ -63,16 +72,21 @@ static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
   builder.addFieldOffset(2, nameOffset, 0);
 }
 
+static addAway(builder:flatbuffers.Builder, away:boolean) {
+  builder.addFieldInt8(3, +away, +false);
+}
+
 static endPlayerInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createPlayerInfo(builder:flatbuffers.Builder, entityId:number, playerIdOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createPlayerInfo(builder:flatbuffers.Builder, entityId:number, playerIdOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, away:boolean):flatbuffers.Offset {
   PlayerInfo.startPlayerInfo(builder);
   PlayerInfo.addEntityId(builder, entityId);
   PlayerInfo.addPlayerId(builder, playerIdOffset);
   PlayerInfo.addName(builder, nameOffset);
+  PlayerInfo.addAway(builder, away);
   return PlayerInfo.endPlayerInfo(builder);
 }
 }

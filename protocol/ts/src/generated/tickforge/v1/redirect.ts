@@ -5,7 +5,11 @@
 import * as flatbuffers from 'flatbuffers';
 
 /**
- * Reserved for multi-node: the room lives on another node; reconnect to `url`.
+ * The room lives on another node: reconnect to `url`. Answer to a
+ * JoinRoom for a room another node owns (then join `room_id` there), or,
+ * unasked, when the room moved to another node (a drain): then
+ * `resume_token` is set and a Hello with it at `url` lands in the same
+ * room with the same entity and state.
  */
 export class Redirect {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -39,8 +43,15 @@ roomId(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+resumeToken():string|null
+resumeToken(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+resumeToken(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startRedirect(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addUrl(builder:flatbuffers.Builder, urlOffset:flatbuffers.Offset) {
@@ -51,15 +62,20 @@ static addRoomId(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset) {
   builder.addFieldOffset(1, roomIdOffset, 0);
 }
 
+static addResumeToken(builder:flatbuffers.Builder, resumeTokenOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, resumeTokenOffset, 0);
+}
+
 static endRedirect(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createRedirect(builder:flatbuffers.Builder, urlOffset:flatbuffers.Offset, roomIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createRedirect(builder:flatbuffers.Builder, urlOffset:flatbuffers.Offset, roomIdOffset:flatbuffers.Offset, resumeTokenOffset:flatbuffers.Offset):flatbuffers.Offset {
   Redirect.startRedirect(builder);
   Redirect.addUrl(builder, urlOffset);
   Redirect.addRoomId(builder, roomIdOffset);
+  Redirect.addResumeToken(builder, resumeTokenOffset);
   return Redirect.endRedirect(builder);
 }
 }

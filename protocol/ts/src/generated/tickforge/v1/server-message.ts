@@ -5,6 +5,7 @@
 import { Error } from '../../tickforge/v1/error.js';
 import { Joined } from '../../tickforge/v1/joined.js';
 import { Left } from '../../tickforge/v1/left.js';
+import { PlayerAway } from '../../tickforge/v1/player-away.js';
 import { PlayerJoined } from '../../tickforge/v1/player-joined.js';
 import { PlayerLeft } from '../../tickforge/v1/player-left.js';
 import { Pong } from '../../tickforge/v1/pong.js';
@@ -23,13 +24,14 @@ export enum ServerMessage {
   Left = 6,
   Pong = 7,
   Error = 8,
-  Redirect = 9
+  Redirect = 9,
+  PlayerAway = 10
 }
 
 export function unionToServerMessage(
   type: ServerMessage,
-  accessor: (obj:Error|Joined|Left|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome) => Error|Joined|Left|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null
-): Error|Joined|Left|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null {
+  accessor: (obj:Error|Joined|Left|PlayerAway|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome) => Error|Joined|Left|PlayerAway|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null
+): Error|Joined|Left|PlayerAway|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null {
   switch(ServerMessage[type]) {
     case 'NONE': return null; 
     case 'Welcome': return accessor(new Welcome())! as Welcome;
@@ -41,15 +43,16 @@ export function unionToServerMessage(
     case 'Pong': return accessor(new Pong())! as Pong;
     case 'Error': return accessor(new Error())! as Error;
     case 'Redirect': return accessor(new Redirect())! as Redirect;
+    case 'PlayerAway': return accessor(new PlayerAway())! as PlayerAway;
     default: return null;
   }
 }
 
 export function unionListToServerMessage(
   type: ServerMessage, 
-  accessor: (index: number, obj:Error|Joined|Left|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome) => Error|Joined|Left|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null, 
+  accessor: (index: number, obj:Error|Joined|Left|PlayerAway|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome) => Error|Joined|Left|PlayerAway|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null, 
   index: number
-): Error|Joined|Left|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null {
+): Error|Joined|Left|PlayerAway|PlayerJoined|PlayerLeft|Pong|Redirect|State|Welcome|null {
   switch(ServerMessage[type]) {
     case 'NONE': return null; 
     case 'Welcome': return accessor(index, new Welcome())! as Welcome;
@@ -61,6 +64,7 @@ export function unionListToServerMessage(
     case 'Pong': return accessor(index, new Pong())! as Pong;
     case 'Error': return accessor(index, new Error())! as Error;
     case 'Redirect': return accessor(index, new Redirect())! as Redirect;
+    case 'PlayerAway': return accessor(index, new PlayerAway())! as PlayerAway;
     default: return null;
   }
 }

@@ -72,8 +72,39 @@ name(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+/**
+ * Present this in `Hello.resume_token` when reconnecting after a drop:
+ * it reattaches this connection's seat while the server holds it
+ * (`resume_grace_ms` after the drop). Signed by the cluster's session
+ * key, bound to this player and this connection.
+ */
+resumeToken():string|null
+resumeToken(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+resumeToken(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * How long a dropped connection's seat is held, in milliseconds (0:
+ * resume is off).
+ */
+resumeGraceMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * The Hello's resume token reattached a held seat: a Joined with
+ * `resumed = true` follows at once.
+ */
+resumed():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startWelcome(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(10);
 }
 
 static addSessionId(builder:flatbuffers.Builder, sessionId:bigint) {
@@ -104,12 +135,24 @@ static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
   builder.addFieldOffset(6, nameOffset, 0);
 }
 
+static addResumeToken(builder:flatbuffers.Builder, resumeTokenOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, resumeTokenOffset, 0);
+}
+
+static addResumeGraceMs(builder:flatbuffers.Builder, resumeGraceMs:number) {
+  builder.addFieldInt32(8, resumeGraceMs, 0);
+}
+
+static addResumed(builder:flatbuffers.Builder, resumed:boolean) {
+  builder.addFieldInt8(9, +resumed, +false);
+}
+
 static endWelcome(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createWelcome(builder:flatbuffers.Builder, sessionId:bigint, nodeIdOffset:flatbuffers.Offset, tickRateHz:number, serverTimeUs:bigint, protocolVersion:number, playerIdOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createWelcome(builder:flatbuffers.Builder, sessionId:bigint, nodeIdOffset:flatbuffers.Offset, tickRateHz:number, serverTimeUs:bigint, protocolVersion:number, playerIdOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, resumeTokenOffset:flatbuffers.Offset, resumeGraceMs:number, resumed:boolean):flatbuffers.Offset {
   Welcome.startWelcome(builder);
   Welcome.addSessionId(builder, sessionId);
   Welcome.addNodeId(builder, nodeIdOffset);
@@ -118,6 +161,9 @@ static createWelcome(builder:flatbuffers.Builder, sessionId:bigint, nodeIdOffset
   Welcome.addProtocolVersion(builder, protocolVersion);
   Welcome.addPlayerId(builder, playerIdOffset);
   Welcome.addName(builder, nameOffset);
+  Welcome.addResumeToken(builder, resumeTokenOffset);
+  Welcome.addResumeGraceMs(builder, resumeGraceMs);
+  Welcome.addResumed(builder, resumed);
   return Welcome.endWelcome(builder);
 }
 }

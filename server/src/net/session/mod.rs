@@ -1,46 +1,50 @@
 //! One session per WebSocket connection: a single owner task that reads
-//! frames, verifies them, and writes replies and room frames.
+//! frames, charges them to the session's rate limits, verifies them, and
+//! writes replies and room frames.
 //!
 //! The loop is written over any `Sink` + `Stream` of WebSocket messages, so
 //! it runs on the real socket and on in-memory channels alike. Writes are
 //! batched: replies and outbox frames are fed, then flushed once. A write
 //! that stalls never blocks the room: the room drops the member when its
 //! outbox is full and raises the session's [`Kick`], which the session sees
-//! even mid-write.
+//! even mid-write. Nothing on the per-frame path allocates.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | the loop, inbound frames and their limits, Hello, replies |
+//! | [`membership`] | joins, saved state, leaves, inputs to the room |
+//! | [`socket`] | batched writes, WebSocket errors, the closing handshake |
+
+mod membership;
+mod socket;
 
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message};
+use axum::extract::ws::Message;
 use bytes::Bytes;
-use std::future::Future;
-use std::pin::Pin;
-
-use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
 use tickforge_protocol::codec::Limits;
-use tickforge_protocol::wire::{ErrorCode, Hello, Input, JoinRoom};
+use tickforge_protocol::wire::{ErrorCode, Hello};
 use tickforge_protocol::{ClientMsg, DecodeError, ServerEncoder, decode_client};
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_tungstenite::tungstenite;
 
 use super::close::Disconnect;
 use super::kick::Kick;
+use super::peek::frame_class;
+use super::session_limits::{FrameClass, SessionLimits};
 use crate::auth::IdentityKind;
 use crate::clock;
-use crate::directory::JoinError;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
-use crate::node::JoinTarget;
 use crate::node::Node;
-use crate::persist::{LoadError, Loaded};
-use crate::room::{JoinRequest, OutboxReceiver, RoomHandle, Seat, SessionId, outbox};
+use crate::room::{RoomHandle, SessionId};
+use membership::{Joining, Membership, next_loaded, next_outbound};
+use socket::{classify, close};
 
 /// Longest player id accepted in Hello, in bytes.
 pub const MAX_PLAYER_ID_BYTES: usize = crate::auth::verify::MAX_PLAYER_ID_BYTES;
-/// Time allowed to deliver a close frame and read the client's answer.
-const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 thread_local! {
     /// One encoder per shard thread for the sessions' own replies (Welcome,
@@ -58,21 +62,16 @@ enum Step {
     Close(Disconnect),
 }
 
-/// A join whose seat is reserved while the player's saved state loads.
-type Joining = Pin<Box<dyn Future<Output = (Seat, Result<Loaded, LoadError>)> + Send>>;
-
-struct Membership {
-    room: RoomHandle,
-    outbox: OutboxReceiver,
-    inputs_queued: Arc<AtomicU32>,
-}
-
 /// The state of one connection.
 struct Session {
     id: SessionId,
     node: Arc<Node>,
     shard: usize,
-    limits: Limits,
+    decode_limits: Limits,
+    /// Frame rates and room creations allowed to this client.
+    limits: SessionLimits,
+    /// Joins so far: the generation of the next membership.
+    joins: u64,
     replies: Vec<Message>,
     /// The verified player, from Hello on.
     player: Option<Arc<str>>,
@@ -99,13 +98,16 @@ where
 {
     let stats = node.shards[shard].metrics.clone();
     stats.add_connections(1);
+    let now = Instant::now();
     let mut session = Session {
         id: node.next_session_id(),
         shard,
-        limits: Limits {
+        decode_limits: Limits {
             max_apparent_size: node.config.session.max_frame_bytes,
             ..Limits::CLIENT
         },
+        limits: SessionLimits::new(&node.config.session_limits, now),
+        joins: 0,
         replies: Vec::with_capacity(2),
         player: None,
         name: Arc::from(""),
@@ -114,7 +116,7 @@ where
         joining: None,
         joining_room: None,
         kick: Arc::new(Kick::default()),
-        last_inbound: Instant::now(),
+        last_inbound: now,
         metrics: stats.clone(),
         node,
     };
@@ -182,39 +184,39 @@ impl Session {
         }
     }
 
-    /// Feeds every queued reply, then flushes once. A write that completes
-    /// at once (the common case) arms no timer; one that waits gives up when
-    /// the session ends (shutdown, kick) or after `limit` (slow consumer).
-    async fn write_replies<S>(
-        &mut self,
-        ws: &mut S,
-        ended: Pin<&mut impl Future<Output = Disconnect>>,
-        limit: Duration,
-    ) -> Result<(), Disconnect>
-    where
-        S: Sink<Message, Error = axum::Error> + Unpin,
-    {
-        let replies = &mut self.replies;
-        let write = async {
-            for message in replies.drain(..) {
-                ws.feed(message).await?;
-            }
-            ws.flush().await
+    fn on_inbound(&mut self, inbound: Option<Result<Message, axum::Error>>) -> Step {
+        let now = Instant::now();
+        self.last_inbound = now;
+        let class = match &inbound {
+            Some(Ok(Message::Binary(frame))) => frame_class(frame),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return self.on_message(inbound),
+            Some(Ok(_)) => FrameClass::Other,
         };
-        tokio::pin!(write);
-        if let Some(result) = write.as_mut().now_or_never() {
-            return result.map_err(classify);
-        }
-        tokio::select! {
-            biased;
-            cause = ended => Err(cause),
-            result = write => result.map_err(classify),
-            _ = tokio::time::sleep(limit) => Err(Disconnect::SlowConsumer),
+        match self.limits.admit(class, now) {
+            Ok(()) => self.on_message(inbound),
+            Err(refused) => {
+                self.metrics.refusals.refused(refused.reason);
+                if let Some(cause) = refused.close {
+                    tracing::debug!(
+                        session = self.id,
+                        cause = cause.label(),
+                        "rate limit exceeded"
+                    );
+                    return Step::Close(cause);
+                }
+                if class == FrameClass::JoinLeave {
+                    // A client waiting for Joined or Left gets an answer.
+                    self.reply_error(
+                        ErrorCode::ServerBusy,
+                        "too many joins and leaves; slow down",
+                    );
+                }
+                Step::Continue
+            }
         }
     }
 
-    fn on_inbound(&mut self, inbound: Option<Result<Message, axum::Error>>) -> Step {
-        self.last_inbound = Instant::now();
+    fn on_message(&mut self, inbound: Option<Result<Message, axum::Error>>) -> Step {
         match inbound {
             None => Step::Close(Disconnect::ClientClose),
             Some(Err(e)) => Step::Close(classify(e)),
@@ -233,9 +235,7 @@ impl Session {
         let Some(frame) = frame else {
             // The room let go of us: a slow-consumer kick has already won the
             // select, so the room closed (shutdown, or its game failed).
-            self.room = None;
-            self.node.directory.unseat_session(self.id);
-            self.reply_error(ErrorCode::ServerBusy, "the room closed");
+            self.room_closed();
             return Step::Continue;
         };
         self.replies.push(Message::Binary(frame));
@@ -255,7 +255,7 @@ impl Session {
     }
 
     fn on_frame(&mut self, frame: &Bytes) -> Step {
-        let msg = match decode_client(frame, &self.limits) {
+        let msg = match decode_client(frame, &self.decode_limits) {
             Ok(msg) => msg,
             Err(e) => {
                 self.metrics.received(InKind::Invalid, frame.len());
@@ -343,149 +343,6 @@ impl Session {
         Step::Continue
     }
 
-    fn on_join(&mut self, join: JoinRoom<'_>) {
-        if self.room.is_some() || self.joining.is_some() {
-            return self.reply_error(ErrorCode::AlreadyInRoom, "leave the current room first");
-        }
-        let seat = match (join.room_id(), join.mode()) {
-            (Some(room_id), _) => self.node.join_room(room_id),
-            (None, Some(mode)) if join.private() => self.node.create_private(mode, self.shard),
-            (None, Some(mode)) => self.node.join_or_create(mode, self.shard),
-            (None, None) => Err(JoinError::NothingToJoin),
-        };
-        let seat = match seat {
-            Ok(JoinTarget::Here(seat)) => seat,
-            Ok(JoinTarget::Elsewhere { url, room_id }) => {
-                tracing::debug!(session = self.id, %room_id, %url, "join redirected");
-                let redirect = encode(|e| e.redirect(&url, &room_id));
-                return self.reply(OutKind::Redirect, redirect);
-            }
-            Err(e) => {
-                let code = match e {
-                    JoinError::RoomNotFound => ErrorCode::RoomNotFound,
-                    JoinError::RoomFull => ErrorCode::RoomFull,
-                    JoinError::UnknownMode => ErrorCode::UnknownMode,
-                    JoinError::NothingToJoin => ErrorCode::InvalidInput,
-                };
-                tracing::debug!(session = self.id, refused = e.label(), "join refused");
-                return self.reply_error(code, &e.to_string());
-            }
-        };
-        let Some(player_id) = self.player.clone() else {
-            return;
-        };
-        // The seat is held while the player's saved state loads (the room
-        // does not wait: it sees the join only once the state is here).
-        let snapshots = self.node.snapshots.clone();
-        let node = self.node.clone();
-        self.joining_room = Some(seat.room().clone());
-        self.joining = Some(Box::pin(async move {
-            node.seated_elsewhere_released(&player_id).await;
-            let loaded = snapshots.claim_and_load(player_id).await;
-            (seat, loaded)
-        }));
-    }
-
-    /// The saved state of a join arrived (or not in time: the join is
-    /// refused and the seat given back).
-    fn on_loaded(&mut self, seat: Seat, loaded: Result<Loaded, LoadError>) -> Step {
-        self.joining = None;
-        self.joining_room = None;
-        let (Some(player_id), Ok(loaded)) = (
-            self.player.clone(),
-            loaded.inspect_err(|e| {
-                tracing::debug!(
-                    session = self.id,
-                    refused = e.label(),
-                    "saved state not loaded; join refused"
-                );
-            }),
-        ) else {
-            self.reply_error(
-                ErrorCode::ServerBusy,
-                "saved player state unavailable; try again",
-            );
-            return Step::Continue;
-        };
-        let (tx, rx) = outbox(self.node.config.session.outbox_frames);
-        let inputs_queued = Arc::new(AtomicU32::new(0));
-        let joined = seat.join(JoinRequest {
-            session: self.id,
-            name: self.name.clone(),
-            player_id,
-            outbox: tx,
-            kick: self.kick.clone(),
-            inputs_queued: inputs_queued.clone(),
-            saved: loaded.snapshot,
-            claim: Some(loaded.claim),
-            guest: self.guest,
-        });
-        match joined {
-            Ok(room) => {
-                self.node
-                    .directory
-                    .seat_session(self.id, room.info().id.clone());
-                self.room = Some(Membership {
-                    room,
-                    outbox: rx,
-                    inputs_queued,
-                });
-            }
-            Err(e) => self.reply_error(ErrorCode::ServerBusy, &e.to_string()),
-        }
-        Step::Continue
-    }
-
-    fn on_leave(&mut self) {
-        match self.leave_room() {
-            Some(room_id) => {
-                let left = encode(|e| e.left(&room_id));
-                self.reply(OutKind::Left, left);
-            }
-            None => self.reply_error(ErrorCode::NotInRoom, "not in a room"),
-        }
-    }
-
-    /// Leaves the current room, if any; frames still queued from it are dropped.
-    fn leave_room(&mut self) -> Option<Arc<str>> {
-        let membership = self.room.take()?;
-        // A closed outbox means the room already removed us (and freed the seat).
-        if !membership.outbox.is_closed() {
-            membership.room.leave(self.id);
-        }
-        self.node.directory.unseat_session(self.id);
-        Some(membership.room.info().id.clone())
-    }
-
-    fn on_input(&mut self, input: Input<'_>, frame: &Bytes) -> Step {
-        let payload = input.payload().map(|p| p.bytes()).unwrap_or_default();
-        let Some(membership) = &self.room else {
-            if let Some(room) = &self.joining_room
-                && room.validate_input(payload).is_err()
-            {
-                return Step::Close(Disconnect::BadInput);
-            }
-            self.metrics.input_dropped(metrics::DROP_NOT_IN_ROOM);
-            return Step::Continue;
-        };
-        if membership.room.validate_input(payload).is_err() {
-            return Step::Close(Disconnect::BadInput);
-        }
-        let payload = if payload.is_empty() {
-            Bytes::new()
-        } else {
-            frame.slice_ref(payload)
-        };
-        if let Err(refused) =
-            membership
-                .room
-                .send_input(self.id, input.seq(), payload, &membership.inputs_queued)
-        {
-            self.metrics.input_dropped(refused.label());
-        }
-        Step::Continue
-    }
-
     fn reply_error(&mut self, code: ErrorCode, message: &str) {
         let error = encode(|e| e.error(code, message));
         self.reply(OutKind::Error, error);
@@ -504,75 +361,5 @@ fn in_kind(msg: &ClientMsg<'_>) -> InKind {
         ClientMsg::LeaveRoom => InKind::LeaveRoom,
         ClientMsg::Input(_) => InKind::Input,
         ClientMsg::Ping(_) => InKind::Ping,
-    }
-}
-
-/// The seat and saved state of a join in progress, or never.
-async fn next_loaded(joining: &mut Option<Joining>) -> (Seat, Result<Loaded, LoadError>) {
-    match joining {
-        Some(load) => load.await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The next frame from the room, or never when not in a room.
-async fn next_outbound(room: &mut Option<Membership>) -> Option<Bytes> {
-    match room {
-        Some(m) => m.outbox.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Maps a WebSocket error to the cause it ends the session with.
-fn classify(e: axum::Error) -> Disconnect {
-    match e.into_inner().downcast::<tungstenite::Error>() {
-        Ok(e) => match *e {
-            tungstenite::Error::Capacity(_) => Disconnect::FrameTooLarge,
-            tungstenite::Error::WriteBufferFull(_) => Disconnect::SlowConsumer,
-            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-                Disconnect::ClientClose
-            }
-            tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => {
-                Disconnect::ProtocolError
-            }
-            _ => Disconnect::NetworkError,
-        },
-        Err(_) => Disconnect::NetworkError,
-    }
-}
-
-/// Sends the close frame for `cause` (if it has one) and lingers briefly for
-/// the client's answer, so the close reason is not lost to a TCP reset.
-async fn close<S>(ws: &mut S, cause: Disconnect)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
-{
-    let Some(code) = cause.close_code() else {
-        // The client closed: flush tungstenite's queued close answer.
-        if tokio::time::timeout(CLOSE_LINGER, ws.flush())
-            .await
-            .is_err()
-        {
-            tracing::debug!("close answer not flushed in time");
-        }
-        return;
-    };
-    let frame = CloseFrame {
-        code,
-        reason: cause.label().into(),
-    };
-    let linger = async {
-        ws.send(Message::Close(Some(frame))).await?;
-        while let Some(message) = ws.next().await {
-            if let Message::Close(_) = message? {
-                break;
-            }
-        }
-        Ok::<(), axum::Error>(())
-    };
-    match tokio::time::timeout(CLOSE_LINGER, linger).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!(error = %e, "close handshake failed"),
-        Err(_) => tracing::debug!(cause = cause.label(), "close handshake timed out"),
     }
 }

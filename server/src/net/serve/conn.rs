@@ -1,0 +1,272 @@
+//! One public connection's life after accept, in its own task on the
+//! shard: the PROXY header (trusted peers, `--proxy-protocol`), the per-IP
+//! count, the TLS handshake, then HTTP/1.1 served by hyper with a timer
+//! (request-head deadline), watched for keep-alive silence and the upgrade
+//! deadline. A `/ws` upgrade hands the socket to a session and ends this
+//! task; the socket keeps its node-wide and per-IP places until it closes.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use super::socket::{Activity, Tracked};
+use crate::metrics as names;
+use crate::net::client_ip::ProxyNet;
+use crate::net::limits::proxy_header::{self, ProxyHeaderError, Rewind};
+use crate::net::limits::{Admission, ConnSlot, HttpSlot, IpSlot, LimitOptions, Refusal};
+use crate::net::tls;
+
+/// Shortest period of a connection's watchdog.
+const MIN_CHECK: Duration = Duration::from_millis(10);
+
+/// What every connection of a shard shares.
+pub struct Shared {
+    /// The shard's public router.
+    pub router: Router,
+    /// Limits and their counts.
+    pub admission: Arc<Admission>,
+    /// Connection limits and HTTP timeouts.
+    pub limits: LimitOptions,
+    /// `--trusted-proxies`.
+    pub trusted: Vec<ProxyNet>,
+    /// TLS handshakes with the live certificate, when TLS is on.
+    pub tls: Option<(TlsAcceptor, Duration)>,
+    /// The node's shutdown token.
+    pub shutdown: CancellationToken,
+}
+
+/// What a request learns about its connection (a request extension).
+#[derive(Clone)]
+pub struct ConnMeta(pub Arc<ConnState>);
+
+/// See [`ConnMeta`].
+pub struct ConnState {
+    /// The TCP peer.
+    pub peer: SocketAddr,
+    /// The client named by the connection's PROXY header, if it had one.
+    pub proxied: Option<IpAddr>,
+    /// True when the connection was counted per IP at accept (its client
+    /// IP was known then); false for a trusted proxy's connection without
+    /// a PROXY header, counted at its `/ws` request instead.
+    pub counted_per_ip: bool,
+    /// When it was accepted.
+    pub accepted: Instant,
+    /// Its progress, requests and WebSocket request.
+    pub activity: Arc<Activity>,
+    /// The node's limits.
+    pub admission: Arc<Admission>,
+    /// `--upgrade-timeout-ms`.
+    pub upgrade_timeout: Duration,
+}
+
+/// Serves one accepted connection (see the module docs).
+pub async fn run(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    slots: (ConnSlot, HttpSlot),
+    tls_slot: Option<OwnedSemaphorePermit>,
+) {
+    let accepted = Instant::now();
+    let (conn_slot, http_slot) = slots;
+    let trusted = shared
+        .trusted
+        .iter()
+        .any(|n| n.contains(peer.ip().to_canonical()));
+    let (proxied, io) = if shared.limits.proxy_protocol && trusted {
+        let read = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            read = proxy_header::read(tcp, shared.limits.proxy_header_timeout()) => read,
+        };
+        match read {
+            Ok((client, io)) => (client, io),
+            Err(e) => {
+                if matches!(e, ProxyHeaderError::Timeout(_)) {
+                    names::http_timeout(names::TIMEOUT_PROXY_HEADER);
+                }
+                Refusal::ProxyHeader.count();
+                tracing::debug!(peer = %peer, error = %e, "PROXY header refused");
+                return;
+            }
+        }
+    } else {
+        (None, Rewind::new(tcp))
+    };
+    // The client IP is known now unless a trusted proxy forwards it in
+    // X-Forwarded-For (then it is counted at the `/ws` request).
+    let known = match proxied {
+        Some(ip) => Some(ip),
+        None if trusted => None,
+        None => Some(peer.ip()),
+    };
+    let (ip_slot, refused) = match known.map(|ip| shared.admission.ip(ip)) {
+        Some(Ok(slot)) => (slot, None),
+        Some(Err(refusal)) => (IpSlot::none(), Some(refusal)),
+        None => (IpSlot::none(), None),
+    };
+    if let Some(refusal) = refused {
+        refusal.count();
+        if shared.tls.is_some() {
+            // A 503 over TLS would cost the handshake the limit saves.
+            return;
+        }
+    }
+    let activity = Arc::new(Activity::default());
+    let io = Tracked::new(io, activity.clone(), conn_slot, ip_slot);
+    let meta = ConnMeta(Arc::new(ConnState {
+        peer,
+        proxied,
+        counted_per_ip: known.is_some(),
+        accepted,
+        activity,
+        admission: shared.admission.clone(),
+        upgrade_timeout: shared.limits.upgrade_timeout(),
+    }));
+    match &shared.tls {
+        None => serve_http(&shared, io, meta, refused).await,
+        Some((acceptor, deadline)) => {
+            let Some(slot) = tls_slot else { return };
+            let handshake =
+                tls::accept::handshake(io, peer, acceptor, *deadline, &shared.shutdown, slot);
+            if let Some(tls) = handshake.await {
+                serve_http(&shared, tls, meta, refused).await;
+            }
+        }
+    }
+    drop(http_slot);
+}
+
+/// HTTP/1.1 on `io` until it closes, upgrades, times out or the node shuts
+/// down. With `refused`, every request is answered 503 and the connection
+/// closed.
+async fn serve_http<S>(shared: &Shared, io: S, meta: ConnMeta, refused: Option<Refusal>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let state = meta.0.clone();
+    let router = shared.router.clone();
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        let router = router.clone();
+        let meta = meta.clone();
+        async move {
+            if let Some(refusal) = refused {
+                let answer = crate::net::security_headers::add(refusal_response(refusal)).await;
+                return Ok::<_, Infallible>(answer);
+            }
+            let _in_flight = meta.0.activity.begin();
+            request.extensions_mut().insert(ConnectInfo(meta.0.peer));
+            request.extensions_mut().insert(meta);
+            router.oneshot(request).await
+        }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.limits.header_timeout())
+        .keep_alive(refused.is_none());
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+
+    let keepalive = shared.limits.keepalive_timeout();
+    let upgrade_by = state.accepted + state.upgrade_timeout;
+    let every = (keepalive.min(state.upgrade_timeout) / 4).max(MIN_CHECK);
+    let mut watch = tokio::time::interval(every);
+    let (mut seen, mut quiet_since) = (state.activity.progress(), Instant::now());
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            served = conn.as_mut() => {
+                if let Err(e) = served {
+                    if e.is_timeout() {
+                        names::http_timeout(names::TIMEOUT_HEADER);
+                    }
+                    tracing::debug!(peer = %state.peer, error = %e, "HTTP connection ended");
+                }
+                return;
+            }
+            _ = shared.shutdown.cancelled(), if !closing => {
+                // Answers in progress finish; a connection between requests
+                // (or still sending a head) has nothing to finish.
+                if state.activity.in_flight() == 0 {
+                    return;
+                }
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = watch.tick() => {
+                let now = Instant::now();
+                let activity = &state.activity;
+                if activity.ws_requested() && now >= upgrade_by {
+                    names::http_timeout(names::TIMEOUT_UPGRADE);
+                    return;
+                }
+                let progress = activity.progress();
+                if progress != seen || activity.in_flight() > 0 {
+                    (seen, quiet_since) = (progress, now);
+                } else if activity.answered() > 0 && now - quiet_since >= keepalive {
+                    names::http_timeout(names::TIMEOUT_KEEPALIVE);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// HTTP/1.1 on an admin connection: `router` behind a request-head
+/// deadline, until the connection closes or, at shutdown, its answer in
+/// progress is finished.
+pub async fn serve_plain(
+    tcp: TcpStream,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    let service = service_fn(move |request: Request<Incoming>| router.clone().oneshot(request));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(tcp), service);
+    tokio::pin!(conn);
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "admin HTTP connection ended");
+    }
+}
+
+/// The answer to every request of a connection over a limit.
+pub fn refusal_response(refusal: Refusal) -> Response<axum::body::Body> {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::RETRY_AFTER, refusal.retry_after().to_string()),
+            (header::CONNECTION, "close".to_string()),
+        ],
+        format!("{refusal} ({})\n", refusal.label()),
+    )
+        .into_response()
+}

@@ -1,0 +1,172 @@
+//! Serving the public listener on a shard: the accept loop applies the
+//! node-wide caps (`--max-connections`, `--max-http-connections`; over one
+//! the connection is closed at once and counted), tunes the socket and
+//! gives each connection its own task ([`conn`]): PROXY header, per-IP
+//! count, TLS handshake, then HTTP/1.1 with a header deadline (hyper's
+//! timer), keep-alive and upgrade deadlines. The router is the public one
+//! ([`super::public`]); handlers see the peer (`ConnectInfo<SocketAddr>`)
+//! and the connection ([`conn::ConnMeta`]).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`conn`] | one connection's life until it closes or becomes a session |
+//! | [`socket`] | the socket with its admission slots and activity |
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::SockRef;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use crate::net::limits::Admission;
+use crate::net::public;
+use crate::net::tls::{self, TlsCerts};
+use crate::node::Node;
+
+pub mod conn;
+pub mod socket;
+
+/// Pause after an accept error other than a dropped connection (out of
+/// file descriptors, say), so the loop does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(250);
+
+/// Serves `listener` for shard `shard` until shutdown, then lets open HTTP
+/// connections finish until the shutdown deadline, which it returns.
+pub async fn run(
+    node: &Arc<Node>,
+    shard: usize,
+    listener: TcpListener,
+    admission: Arc<Admission>,
+    certs: Option<Arc<TlsCerts>>,
+) -> Instant {
+    let shared = Arc::new(conn::Shared {
+        router: public::router(node.clone(), shard),
+        admission: admission.clone(),
+        limits: node.config.limits.clone(),
+        trusted: node.config.net.trusted_proxies.clone(),
+        tls: certs.map(|c| {
+            (
+                c.server_config().into(),
+                node.config.tls.handshake_timeout(),
+            )
+        }),
+        shutdown: node.shutdown.clone(),
+    });
+    let send_buffer = node.config.net.socket_send_buffer;
+    let handshake_slots = tls::accept::slots();
+    let conns = TaskTracker::new();
+    loop {
+        let tls_slot = match &shared.tls {
+            None => None,
+            Some(_) => tokio::select! {
+                _ = node.shutdown.cancelled() => break,
+                slot = tls::accept::take_slot(&handshake_slots) => slot,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = node.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                tracing::warn!(shard, error = %e, "accept failed; pausing");
+                tokio::select! {
+                    _ = node.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
+                }
+            }
+        };
+        let slots = match admission.open() {
+            Ok(slots) => slots,
+            Err(refusal) => {
+                refusal.count();
+                drop(tcp);
+                continue;
+            }
+        };
+        tune(&tcp, send_buffer);
+        conns.spawn(conn::run(shared.clone(), tcp, peer, slots, tls_slot));
+    }
+    drop(listener);
+    // One deadline, from the moment shutdown began, for HTTP connections
+    // (answers in progress finish) and then for sessions and rooms.
+    let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);
+    conns.close();
+    if tokio::time::timeout_at(deadline, conns.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            shard,
+            "HTTP connections still open at the shutdown deadline"
+        );
+    }
+    deadline
+}
+
+/// Serves `router` on the admin listener until shutdown, each connection
+/// with the same request-head deadline as the public listener
+/// (`--http-header-timeout-ms`) but none of its caps: operators and
+/// scrapers are few, and the admin listener is never on the internet.
+/// Answers in progress (a dashboard stream ends at shutdown) finish until
+/// the shutdown deadline.
+pub async fn run_admin(node: &Arc<Node>, listener: TcpListener, router: axum::Router) {
+    let conns = TaskTracker::new();
+    let header_timeout = node.config.limits.header_timeout();
+    loop {
+        let accepted = tokio::select! {
+            _ = node.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed; pausing");
+                tokio::select! {
+                    _ = node.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
+                }
+            }
+        };
+        let (router, shutdown) = (router.clone(), node.shutdown.clone());
+        conns.spawn(conn::serve_plain(tcp, router, header_timeout, shutdown));
+    }
+    drop(listener);
+    let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);
+    conns.close();
+    if tokio::time::timeout_at(deadline, conns.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("admin HTTP connections still open at the shutdown deadline");
+    }
+}
+
+/// `TCP_NODELAY` and `--socket-send-buffer` on an accepted socket.
+fn tune(tcp: &TcpStream, send_buffer: u32) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY failed");
+    }
+    if send_buffer > 0
+        && let Err(e) = SockRef::from(tcp).set_send_buffer_size(send_buffer as usize)
+    {
+        tracing::debug!(error = %e, "SO_SNDBUF failed");
+    }
+}
+
+/// Errors that concern one connection only (the client went away during
+/// accept): accept the next one at once.
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}

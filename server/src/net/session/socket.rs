@@ -1,0 +1,104 @@
+//! The session's side of the WebSocket: batched writes with a stall limit,
+//! how a WebSocket error maps to a [`Disconnect`], and the closing
+//! handshake.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use tokio_tungstenite::tungstenite;
+
+use super::Session;
+use crate::net::close::Disconnect;
+
+/// Time allowed to deliver a close frame and read the client's answer.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+impl Session {
+    /// Feeds every queued reply, then flushes once. A write that completes
+    /// at once (the common case) arms no timer; one that waits gives up when
+    /// the session ends (shutdown, kick) or after `limit` (slow consumer).
+    pub(super) async fn write_replies<S>(
+        &mut self,
+        ws: &mut S,
+        ended: Pin<&mut impl Future<Output = Disconnect>>,
+        limit: Duration,
+    ) -> Result<(), Disconnect>
+    where
+        S: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let replies = &mut self.replies;
+        let write = async {
+            for message in replies.drain(..) {
+                ws.feed(message).await?;
+            }
+            ws.flush().await
+        };
+        tokio::pin!(write);
+        if let Some(result) = write.as_mut().now_or_never() {
+            return result.map_err(classify);
+        }
+        tokio::select! {
+            biased;
+            cause = ended => Err(cause),
+            result = write => result.map_err(classify),
+            _ = tokio::time::sleep(limit) => Err(Disconnect::SlowConsumer),
+        }
+    }
+}
+
+/// Maps a WebSocket error to the cause it ends the session with.
+pub(super) fn classify(e: axum::Error) -> Disconnect {
+    match e.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) => match *e {
+            tungstenite::Error::Capacity(_) => Disconnect::FrameTooLarge,
+            tungstenite::Error::WriteBufferFull(_) => Disconnect::SlowConsumer,
+            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+                Disconnect::ClientClose
+            }
+            tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => {
+                Disconnect::ProtocolError
+            }
+            _ => Disconnect::NetworkError,
+        },
+        Err(_) => Disconnect::NetworkError,
+    }
+}
+
+/// Sends the close frame for `cause` (if it has one) and lingers briefly for
+/// the client's answer, so the close reason is not lost to a TCP reset.
+pub(super) async fn close<S>(ws: &mut S, cause: Disconnect)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+{
+    let Some(code) = cause.close_code() else {
+        // The client closed: flush tungstenite's queued close answer.
+        if tokio::time::timeout(CLOSE_LINGER, ws.flush())
+            .await
+            .is_err()
+        {
+            tracing::debug!("close answer not flushed in time");
+        }
+        return;
+    };
+    let frame = CloseFrame {
+        code,
+        reason: cause.label().into(),
+    };
+    let linger = async {
+        ws.send(Message::Close(Some(frame))).await?;
+        while let Some(message) = ws.next().await {
+            if let Message::Close(_) = message? {
+                break;
+            }
+        }
+        Ok::<(), axum::Error>(())
+    };
+    match tokio::time::timeout(CLOSE_LINGER, linger).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "close handshake failed"),
+        Err(_) => tracing::debug!(cause = cause.label(), "close handshake timed out"),
+    }
+}
