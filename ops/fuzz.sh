@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of server/fuzz for a bounded time from a fixed
 # seed: ops/fuzz.sh [SECONDS_PER_TARGET] [TARGET...] (default 20 s, every
-# target). Installs the pinned cargo-fuzz into .tools/cargo-fuzz unless it
-# (or the one in ~/.cargo/bin) is already that version. libFuzzer on the
-# stable toolchain: no sanitizer (the README's "Fuzzing" says why).
+# target). Installs the pinned cargo-fuzz with `cargo install` (into
+# ~/.cargo/bin, kept between checkouts) unless that version is already
+# there. libFuzzer on the stable toolchain: no sanitizer (the README's
+# "Fuzzing" says why).
+#
+# The instrumented build (its own compiler flags, so nothing is shared with
+# the workspace's target/) goes to $TICKFORGE_FUZZ_TARGET_DIR, by default
+# ~/.cache/tickforge/fuzz-target: outside the checkout, so a fresh checkout
+# on the same machine rebuilds only what changed.
 #
 # Each run starts from the committed corpus (server/fuzz/corpus/<target>/,
 # read only) and the regression inputs, writes what it finds to
@@ -22,13 +28,13 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 version="0.13.2"
-cargo_fuzz="$root/.tools/cargo-fuzz/bin/cargo-fuzz"
-if [ "$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $version" ]; then
-  cargo_fuzz="$(command -v cargo-fuzz)"
-elif [ ! -x "$cargo_fuzz" ] || [ "$("$cargo_fuzz" --version)" != "cargo-fuzz $version" ]; then
-  echo "== installing cargo-fuzz $version into .tools/cargo-fuzz"
-  cargo install --locked --quiet --root "$root/.tools/cargo-fuzz" "cargo-fuzz@$version"
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $version" ]; then
+  echo "== installing cargo-fuzz $version (cargo install)"
+  cargo install --locked --quiet "cargo-fuzz@$version"
 fi
+cargo_fuzz="$(command -v cargo-fuzz || echo "$HOME/.cargo/bin/cargo-fuzz")"
+fuzz_target_dir="${TICKFORGE_FUZZ_TARGET_DIR:-$HOME/.cache/tickforge/fuzz-target}"
+mkdir -p "$fuzz_target_dir"
 
 # Release code with debug assertions and overflow checks (-a); the
 # workspace's release profile is tuned for the server binary (thin LTO, one
@@ -36,7 +42,7 @@ fi
 export CARGO_PROFILE_RELEASE_LTO=false
 export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 fuzz=("$cargo_fuzz" fuzz)
-build_args=(--fuzz-dir server/fuzz --sanitizer none --debug-assertions --features libfuzzer)
+build_args=(--fuzz-dir server/fuzz --sanitizer none --debug-assertions --features libfuzzer --target-dir "$fuzz_target_dir")
 
 echo "== building the fuzz targets"
 "${fuzz[@]}" build "${build_args[@]}"
