@@ -22,6 +22,9 @@ use crate::slo::{self, Actual, Metric, SloKey, Verdict};
 use crate::stats::{Counts, ErrorKind, Histograms};
 use crate::swarm::Shared;
 
+mod resume;
+pub use resume::{ResumeReport, TickGap};
+
 /// Percentiles listed for every latency.
 pub const PERCENTILES: [f64; 10] = [
     50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.99, 99.999, 100.0,
@@ -283,47 +286,6 @@ pub struct Latencies {
     pub connect: Summary,
     /// Join: JoinRoom → Joined (every bot, whole run).
     pub join: Summary,
-}
-
-/// Session resume over the whole run.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResumeReport {
-    /// Connections the bots dropped on purpose (`--drop-every`).
-    pub drops: u64,
-    /// Seats taken back after a drop.
-    pub resumes: u64,
-    /// Drops whose seat could not be taken back (also an error).
-    pub failed: u64,
-    /// Gap in ticks: the resumed Joined's tick minus the tick at the drop.
-    pub gap_ticks: TickGap,
-}
-
-/// A distribution of gaps, in ticks.
-#[derive(Debug, Clone, Serialize)]
-pub struct TickGap {
-    /// Median.
-    pub p50: u64,
-    /// 99th percentile.
-    pub p99: u64,
-    /// Largest.
-    pub max: u64,
-}
-
-impl TickGap {
-    fn from_histogram(h: &Histogram<u64>) -> TickGap {
-        if h.is_empty() {
-            return TickGap {
-                p50: 0,
-                p99: 0,
-                max: 0,
-            };
-        }
-        TickGap {
-            p50: h.value_at_quantile(0.5),
-            p99: h.value_at_quantile(0.99),
-            max: h.max(),
-        }
-    }
 }
 
 /// Messages and bytes.
