@@ -403,6 +403,15 @@ fn figures(phase: &mut Phase, readings: &[watch::Reading], options: &Options) {
         .map(|(w, e)| (e - w) / w * 100.0);
     phase.rss_peak_kib = watch::peak(readings, start, end, |r| r.resources.rss_kib);
     phase.fds_peak = watch::peak(readings, start, end, |r| r.resources.fds);
+    let mut next = start;
+    for r in readings.iter().filter(|r| r.at >= start && r.at <= end) {
+        if let Some(kib) = r.resources.rss_kib
+            && r.at >= next
+        {
+            phase.rss_series.push(((r.at - start).round(), kib));
+            next = r.at + report::RSS_SERIES_STEP_SECS;
+        }
+    }
 }
 
 /// The change of every labelled refusal, timeout and disconnect counter

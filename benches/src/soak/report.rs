@@ -13,6 +13,9 @@ use super::watch::{Gauges, Resources};
 use crate::capacity::machine::Machine;
 use crate::capacity::swarm_report::SwarmReport;
 
+/// Spacing of [`Phase::rss_series`], seconds.
+pub const RSS_SERIES_STEP_SECS: f64 = 10.0;
+
 /// A whole soak.
 #[derive(Debug, Clone, Serialize)]
 pub struct SoakReport {
@@ -175,6 +178,9 @@ pub struct Phase {
     pub rss_peak_kib: Option<u64>,
     /// Most descriptors in the window.
     pub fds_peak: Option<u64>,
+    /// RSS over the window, one `(seconds into the window, KiB)` reading
+    /// every [`RSS_SERIES_STEP_SECS`]: where a drift came from.
+    pub rss_series: Vec<(f64, u64)>,
     /// Refusals, timeouts and disconnects counted by the server during the
     /// phase: `(metric{label}, count)`, non-zero only.
     pub refusals: Vec<(String, f64)>,
