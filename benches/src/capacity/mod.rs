@@ -264,7 +264,7 @@ fn harness_command_line() -> String {
 }
 
 /// Builds the release binaries; returns the command line.
-fn build(workspace: &Path, interrupt: &Interrupt) -> anyhow::Result<String> {
+pub fn build(workspace: &Path, interrupt: &Interrupt) -> anyhow::Result<String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.args(BUILD_ARGS).current_dir(workspace);
@@ -280,7 +280,7 @@ fn build(workspace: &Path, interrupt: &Interrupt) -> anyhow::Result<String> {
 
 /// `target/release`: this binary's directory when it is a release build,
 /// else the `release` directory next to it.
-fn default_bin_dir() -> anyhow::Result<PathBuf> {
+pub fn default_bin_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this binary")?;
     let dir = exe.parent().context("this binary has no directory")?;
     if dir.file_name().is_some_and(|n| n == "release") {

@@ -317,7 +317,7 @@ impl Harness<'_> {
 
 /// Children get no `TICKFORGE_*` variables from the harness's environment:
 /// their settings are the command line's and nothing else.
-fn without_tickforge_env(command: &mut Command) {
+pub fn without_tickforge_env(command: &mut Command) {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("TICKFORGE_") {
             command.env_remove(key);
@@ -327,7 +327,7 @@ fn without_tickforge_env(command: &mut Command) {
 
 /// Polls `/healthz` until it answers `ok`, the server exits, or
 /// [`HEALTHY_WITHIN`] passes.
-fn wait_healthy(
+pub fn wait_healthy(
     addr: SocketAddr,
     server: &mut Guarded,
     interrupt: &Interrupt,
