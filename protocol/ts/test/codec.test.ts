@@ -78,7 +78,7 @@ test("valid frames with many random byte corruptions never throw anything but a 
 });
 
 test("a frame of the other direction or another game is refused as unexpected_message", () => {
-  const hello = encodeClientFrame({ type: "hello", playerId: "alice", token: null, clientVersion: null });
+  const hello = encodeClientFrame({ type: "hello", playerId: "alice", token: null, clientVersion: null, resumeToken: null });
   assert.throws(() => decodeServerFrame(hello), (e: unknown) => e instanceof DecodeError && e.label === "unexpected_message");
   const state = encodeArenaState({ width: 1, height: 1, entities: [] });
   assert.throws(() => decodeServerFrame(state), (e: unknown) => e instanceof DecodeError && e.label === "unexpected_message");
@@ -96,7 +96,7 @@ test("an unknown message type is refused as unexpected_message", () => {
 });
 
 test("a Joined with more player tables than the limit is refused, one under it is read", () => {
-  const players = (n: number) => Array.from({ length: n }, (_, i) => ({ entityId: i + 1, playerId: `p${i}`, name: `p${i}` }));
+  const players = (n: number) => Array.from({ length: n }, (_, i) => ({ entityId: i + 1, playerId: `p${i}`, name: `p${i}`, away: false }));
   const joined = (n: number): ServerMsg => ({
     type: "joined",
     roomId: "r",
@@ -107,6 +107,8 @@ test("a Joined with more player tables than the limit is refused, one under it i
     capacity: 0,
     state: null,
     players: players(n),
+    resumed: false,
+    lastInputSeq: 0,
   });
   // The frame, the Joined and one table per player.
   const fits = SERVER_LIMITS.maxTables - 2;
@@ -120,18 +122,18 @@ test("a Joined with more player tables than the limit is refused, one under it i
 
 test("identity fields are null in frames of servers before identity; a name equal to the player id is written once", () => {
   const old = decodeServerFrame(
-    encodeServerFrame({ type: "welcome", sessionId: 1n, nodeId: "n", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: null, name: null }),
+    encodeServerFrame({ type: "welcome", sessionId: 1n, nodeId: "n", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: null, name: null, resumeToken: null, resumeGraceMs: 0, resumed: false }),
   );
   assert.ok(old.type === "welcome");
   assert.equal(old.playerId, null);
   assert.equal(old.name, null);
 
-  const shared = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada" } });
-  const apart = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Bob" } });
+  const shared = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada", away: false } });
+  const apart = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Bob", away: false } });
   assert.ok(shared.length < apart.length, `${shared.length} bytes with one string, ${apart.length} with two`);
-  assert.deepEqual(decodeServerFrame(shared), { type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada" } });
-  const legacy = decodeServerFrame(encodeServerFrame({ type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null } }));
-  assert.deepEqual(legacy, { type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null } });
+  assert.deepEqual(decodeServerFrame(shared), { type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada", away: false } });
+  const legacy = decodeServerFrame(encodeServerFrame({ type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null, away: false } }));
+  assert.deepEqual(legacy, { type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null, away: false } });
 });
 
 test("byte fields are views into the frame, not copies", () => {
