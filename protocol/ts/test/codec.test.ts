@@ -22,6 +22,7 @@ import {
   encodeClientFrame,
   encodeServerFrame,
   wire,
+  type ClientMsg,
   type ServerMsg,
 } from "../src/index.js";
 import * as layouts from "../src/layouts.js";
@@ -205,4 +206,48 @@ test("every verifier layout has as many slots as the generated builder starts it
 test("the SDK version sent in Hello is the package version", () => {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   assert.equal(SDK_VERSION, pkg.version);
+});
+
+test("the resume fields and PlayerAway survive encoding and decoding in both directions", () => {
+  const hello: ClientMsg = { type: "hello", playerId: "", token: "jwt", clientVersion: "v", resumeToken: "resume-1" };
+  assert.deepEqual(decodeClientFrame(encodeClientFrame(hello)), hello);
+  const messages: ServerMsg[] = [
+    {
+      type: "welcome",
+      sessionId: 7n,
+      nodeId: "node-b",
+      tickRateHz: 30,
+      serverTimeUs: 1n,
+      protocolVersion: 1,
+      playerId: "g_1",
+      name: "Ada",
+      resumeToken: "resume-2",
+      resumeGraceMs: 15_000,
+      resumed: true,
+    },
+    {
+      type: "joined",
+      roomId: "r",
+      mode: "arena",
+      entityId: 3,
+      tick: 99n,
+      tickRateHz: 30,
+      capacity: 8,
+      state: null,
+      players: [{ entityId: 4, playerId: "Bob", name: "Bob", away: true }],
+      resumed: true,
+      lastInputSeq: 4_294_967_295,
+    },
+    { type: "playerAway", player: { entityId: 4, playerId: "Bob", name: "Bob", away: true }, away: true },
+    { type: "playerAway", player: { entityId: 4, playerId: "Bob", name: "Bob", away: false }, away: false },
+    { type: "redirect", url: "ws://node-b/ws", roomId: "r", resumeToken: "resume-3" },
+  ];
+  for (const msg of messages) assert.deepEqual(decodeServerFrame(encodeServerFrame(msg)), msg);
+});
+
+test("a frame of a message type this SDK does not know names the type, so a client can skip it", () => {
+  const builder = new flatbuffers.Builder(64);
+  const left = wire.Left.createLeft(builder, builder.createString("r"));
+  builder.finish(wire.ServerFrame.createServerFrame(builder, 42 as wire.ServerMessage, left), "TFS1");
+  assert.throws(() => decodeServerFrame(builder.asUint8Array()), (e: unknown) => e instanceof DecodeError && e.unknownMessageType === 42);
 });
