@@ -772,9 +772,14 @@ export class TickforgeClient<S = Uint8Array> {
     return this.shouldReconnect(error);
   }
 
-  /** A refusal of the resume token alone (4003 `auth_resume_…`): the seat is gone, but the player is not. */
+  /**
+   * A 4003 of a Hello that carried a resume token (`auth_resume_expired`:
+   * the seat is gone; another reason may name the resume token as well as
+   * the session token). The next attempt goes without it: if the session
+   * token was at fault, that one is refused in turn and handled as such.
+   */
   private isRefusedResume(error: TickforgeError): boolean {
-    return error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && error.reason.startsWith("auth_resume") && this.offeredTicket !== null;
+    return error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && this.offeredTicket !== null;
   }
 
   private scheduleReconnect(error: TickforgeError, attempt: number): void {
@@ -810,7 +815,8 @@ export class TickforgeClient<S = Uint8Array> {
     const lifetime = this.lifetime;
     this.open().then(
       (welcome) => {
-        if (welcome.resumed) return; // the resumed Joined follows
+        // A resumed Joined follows; or the connection is gone again (a Redirect to the seat).
+        if (welcome.resumed || this.currentStatus !== "open") return;
         const target = this.rejoinTarget;
         if (target && this.rejoinAfterReconnect) void this.rejoin(target);
       },
@@ -835,8 +841,9 @@ export class TickforgeClient<S = Uint8Array> {
       // A private room is replaced by a new private one, never by a listed room.
       await (target.private ? this.createPrivate(target.mode) : this.joinOrCreate(target.mode));
     } catch (e) {
-      // A drop during the rejoin is reported by the drop itself.
-      if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
+      // A drop during the rejoin is reported by the drop itself, and so is a Redirect to the seat.
+      const followed = e instanceof RedirectError && this.ticket !== null;
+      if (e instanceof TickforgeError && !(e instanceof CloseError) && !followed) this.emit("error", e);
     }
   }
 
@@ -910,7 +917,9 @@ export class TickforgeClient<S = Uint8Array> {
       case "error":
         return this.onError(new RefusedError(msg.code, errorCodeName(msg.code), msg.message ?? ""));
       case "redirect":
-        if (msg.resumeToken && msg.url && !this.pendingJoin) return this.followRoom(msg.url, msg.roomId ?? "", msg.resumeToken);
+        // A Redirect with a resume token answers no join: the seat is at `url` (the room moved,
+        // or a resume reached a node that does not hold the seat).
+        if (msg.resumeToken && msg.url) return this.followRoom(msg.url, msg.roomId ?? "", msg.resumeToken);
         return this.onError(new RedirectError(msg.url ?? "", msg.roomId ?? ""));
     }
   }

@@ -86,6 +86,7 @@ export type TokenRejection =
   | "auth_unknown_key"
   | "auth_subject_mismatch"
   | "auth_guest_disabled"
+  | "auth_token_kind"
   | "auth_resume_expired";
 
 const DENIALS: ReadonlyMap<number, { denial: AccessDenial; detail: string }> = new Map([

@@ -218,6 +218,40 @@ test("an unasked Redirect with a resume token moves the client to the room's new
   await c.close();
 });
 
+for (const when of ["with the Welcome", "after the rejoin began"] as const) {
+  test(`a resume that reaches a node not holding the seat follows the Redirect there (${when}), without an error for the rejoin`, async () => {
+    const server: FakeServer = new FakeServer({
+      resumeGraceMs: 5_000,
+      answer: (msg, socket) => {
+        if (msg.type !== "hello" || msg.resumeToken === null || socket.url !== "ws://game.example/ws") return undefined;
+        // This node does not hold the seat: an ordinary Welcome (the Hello had a token), then where the seat is.
+        const seat = server.held.get(msg.resumeToken);
+        assert.ok(seat, "the seat is held");
+        server.held.set("node-b-token", seat);
+        socket.deliver({ type: "welcome", sessionId: 99n, nodeId: "a", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: "g", name: "Ada", resumeToken: "a-token", resumeGraceMs: 5_000, resumed: false });
+        const redirect = { type: "redirect", url: "ws://node-b.example/ws", roomId: seat.roomId, resumeToken: "node-b-token" } as const;
+        if (when === "with the Welcome") return redirect;
+        setTimeout(() => socket.deliver(redirect), 5);
+        return null;
+      },
+    });
+    const c = client(server, { token: "session-token" });
+    await c.connect();
+    const room = await c.joinOrCreate("arena");
+    const errors: unknown[] = [];
+    c.on("error", (e) => errors.push(e));
+    const resumed = next(c, "resumed");
+    server.last.breakOff();
+    const r = await resumed;
+    assert.equal(server.last.url, "ws://node-b.example/ws");
+    assert.equal(sent(server, "hello")[0]?.resumeToken, "node-b-token");
+    assert.equal(r.room.entityId, room.entityId);
+    assert.equal(r.moved, true);
+    assert.deepEqual(errors, []);
+    await c.close();
+  });
+}
+
 test("when the moved room's seat is gone, the client joins the room by id at its new node", async () => {
   const server = new FakeServer({ resumeGraceMs: 5_000 });
   const c = client(server, { token: "session-token" });
