@@ -18,6 +18,7 @@ use tickforge_server::game::{GameParams, Mode, arena};
 use tickforge_server::metrics::ShardMetrics;
 use tickforge_server::net::kick::Kick;
 use tickforge_server::presence::PresenceHandle;
+use tickforge_server::resume::{ResumeKey, ResumeRegistry};
 use tickforge_server::room::{
     JoinRequest, MembershipId, OutboxReceiver, Room, RoomHandle, RoomSettings, SessionId, outbox,
 };
@@ -55,6 +56,7 @@ fn setup(players: u16) -> Bench {
         metrics: Arc::new(ShardMetrics::new(0, Duration::from_millis(1))),
         presence: PresenceHandle::local("bench", "ws://127.0.0.1/ws"),
         snapshots: None,
+        resume: Arc::new(ResumeRegistry::new("bench", Duration::from_secs(15))),
     };
     let mut room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
     let mut outboxes = Vec::new();
@@ -73,6 +75,10 @@ fn setup(players: u16) -> Bench {
             saved: None,
             claim: None,
             guest: false,
+            resume_key: ResumeKey {
+                node: Arc::from("bench"),
+                session,
+            },
         })
         .expect("room takes the join");
         outboxes.push(rx);

@@ -127,6 +127,8 @@ pub enum ServerMsg<'a> {
     Error(wire::Error<'a>),
     /// See `wire::Redirect`.
     Redirect(wire::Redirect<'a>),
+    /// See `wire::PlayerAway`.
+    PlayerAway(wire::PlayerAway<'a>),
 }
 
 fn has_identifier(buf: &[u8], id: &str) -> bool {
@@ -175,6 +177,7 @@ pub fn decode_server<'a>(buf: &'a [u8], limits: &Limits) -> Result<ServerMsg<'a>
         ServerMessage::Pong => frame.message_as_pong().map(ServerMsg::Pong),
         ServerMessage::Error => frame.message_as_error().map(ServerMsg::Error),
         ServerMessage::Redirect => frame.message_as_redirect().map(ServerMsg::Redirect),
+        ServerMessage::PlayerAway => frame.message_as_player_away().map(ServerMsg::PlayerAway),
         _ => None,
     };
     msg.ok_or(DecodeError::UnknownMessage(kind.0))

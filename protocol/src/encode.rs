@@ -40,6 +40,18 @@ pub struct JoinedFields<'a> {
     pub state: &'a [u8],
 }
 
+/// The resume fields of a Welcome.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WelcomeResume<'a> {
+    /// The token that reattaches this session's seat after a drop (empty:
+    /// resume is off).
+    pub token: &'a str,
+    /// How long a dropped session's seat is held, in milliseconds.
+    pub grace_ms: u32,
+    /// This Hello reattached a held seat.
+    pub resumed: bool,
+}
+
 /// Builds server → client frames.
 pub struct ServerEncoder {
     fbb: FlatBufferBuilder<'static>,
@@ -83,6 +95,31 @@ impl ServerEncoder {
         player_id: &str,
         name: &str,
     ) -> Bytes {
+        self.welcome_resumable(
+            session_id,
+            node_id,
+            tick_rate_hz,
+            now_us,
+            player_id,
+            name,
+            &WelcomeResume::default(),
+        )
+    }
+
+    /// Welcome with the session's resume token and grace, and whether this
+    /// Hello reattached a held seat.
+    #[allow(clippy::too_many_arguments)]
+    pub fn welcome_resumable(
+        &mut self,
+        session_id: u64,
+        node_id: &str,
+        tick_rate_hz: u16,
+        now_us: u64,
+        player_id: &str,
+        name: &str,
+        resume: &WelcomeResume<'_>,
+    ) -> Bytes {
+        let resume_token = (!resume.token.is_empty()).then(|| self.fbb.create_string(resume.token));
         let node_id = self.fbb.create_string(node_id);
         let player_id = self.fbb.create_string(player_id);
         let name = self.fbb.create_string(name);
@@ -96,9 +133,9 @@ impl ServerEncoder {
                 protocol_version: PROTOCOL_VERSION,
                 player_id: Some(player_id),
                 name: Some(name),
-                resume_token: None,
-                resume_grace_ms: 0,
-                resumed: false,
+                resume_token,
+                resume_grace_ms: resume.grace_ms,
+                resumed: resume.resumed,
             },
         );
         self.finish(ServerMessage::Welcome, msg.as_union_value())
@@ -110,9 +147,20 @@ impl ServerEncoder {
         fields: &JoinedFields<'_>,
         players: impl ExactSizeIterator<Item = PlayerEntry<'p>>,
     ) -> Bytes {
+        self.joined_with(fields, players.map(|p| (p, false)), None)
+    }
+
+    /// Joined with each member's `away` flag; `resumed` is `Some(last
+    /// applied input sequence)` when this Joined answers a resume.
+    pub fn joined_with<'p>(
+        &mut self,
+        fields: &JoinedFields<'_>,
+        players: impl ExactSizeIterator<Item = (PlayerEntry<'p>, bool)>,
+        resumed: Option<u32>,
+    ) -> Bytes {
         let mut infos = Vec::with_capacity(players.len());
-        for p in players {
-            let info = self.player_info(p);
+        for (p, away) in players {
+            let info = self.player_info_away(p, away);
             infos.push(info);
         }
         let players = self.fbb.create_vector(&infos);
@@ -130,8 +178,8 @@ impl ServerEncoder {
                 capacity: fields.capacity,
                 state: Some(state),
                 players: Some(players),
-                resumed: false,
-                last_input_seq: 0,
+                resumed: resumed.is_some(),
+                last_input_seq: resumed.unwrap_or(0),
             },
         );
         self.finish(ServerMessage::Joined, msg.as_union_value())
@@ -154,6 +202,14 @@ impl ServerEncoder {
     }
 
     fn player_info(&mut self, player: PlayerEntry<'_>) -> WIPOffset<wire::PlayerInfo<'static>> {
+        self.player_info_away(player, false)
+    }
+
+    fn player_info_away(
+        &mut self,
+        player: PlayerEntry<'_>,
+        away: bool,
+    ) -> WIPOffset<wire::PlayerInfo<'static>> {
         let name = self.fbb.create_string(player.name);
         wire::PlayerInfo::create(
             &mut self.fbb,
@@ -161,9 +217,23 @@ impl ServerEncoder {
                 entity_id: player.entity_id,
                 player_id: Some(name),
                 name: Some(name),
-                away: false,
+                away,
             },
         )
+    }
+
+    /// PlayerAway: another member's connection dropped (`away`) or it
+    /// resumed (`!away`).
+    pub fn player_away(&mut self, player: PlayerEntry<'_>, away: bool) -> Bytes {
+        let player = self.player_info_away(player, away);
+        let msg = wire::PlayerAway::create(
+            &mut self.fbb,
+            &wire::PlayerAwayArgs {
+                player: Some(player),
+                away,
+            },
+        );
+        self.finish(ServerMessage::PlayerAway, msg.as_union_value())
     }
 
     /// PlayerJoined: another player entered the room.
@@ -230,6 +300,13 @@ impl ServerEncoder {
 
     /// Redirect: the room lives on another node (multi-node).
     pub fn redirect(&mut self, url: &str, room_id: &str) -> Bytes {
+        self.redirect_resume(url, room_id, "")
+    }
+
+    /// Redirect carrying a resume token the node at `url` accepts (empty:
+    /// none): a Hello with it there reattaches the seat.
+    pub fn redirect_resume(&mut self, url: &str, room_id: &str, resume_token: &str) -> Bytes {
+        let resume_token = (!resume_token.is_empty()).then(|| self.fbb.create_string(resume_token));
         let url = self.fbb.create_string(url);
         let room_id = self.fbb.create_string(room_id);
         let msg = wire::Redirect::create(
@@ -237,7 +314,7 @@ impl ServerEncoder {
             &wire::RedirectArgs {
                 url: Some(url),
                 room_id: Some(room_id),
-                resume_token: None,
+                resume_token,
             },
         );
         self.finish(ServerMessage::Redirect, msg.as_union_value())
@@ -279,6 +356,19 @@ impl ClientEncoder {
 
     /// Hello: the first message of every connection.
     pub fn hello(&mut self, player_id: &str, token: Option<&str>, client_version: &str) -> Bytes {
+        self.hello_resume(player_id, token, client_version, None)
+    }
+
+    /// Hello with the resume token of an earlier connection (from Welcome
+    /// or Redirect): reattaches its seat while the server holds it.
+    pub fn hello_resume(
+        &mut self,
+        player_id: &str,
+        token: Option<&str>,
+        client_version: &str,
+        resume_token: Option<&str>,
+    ) -> Bytes {
+        let resume_token = resume_token.map(|t| self.fbb.create_string(t));
         let player_id = self.fbb.create_string(player_id);
         let token = token.map(|t| self.fbb.create_string(t));
         let client_version = self.fbb.create_string(client_version);
@@ -288,7 +378,7 @@ impl ClientEncoder {
                 player_id: Some(player_id),
                 token,
                 client_version: Some(client_version),
-                resume_token: None,
+                resume_token,
             },
         );
         self.finish(ClientMessage::Hello, msg.as_union_value())

@@ -24,6 +24,8 @@ pub mod codec;
 pub mod encode;
 mod generated;
 #[cfg(feature = "session-keys")]
+pub mod resume_token;
+#[cfg(feature = "session-keys")]
 pub mod session_token;
 
 pub use codec::{ClientMsg, DecodeError, ServerMsg, decode_client, decode_server};

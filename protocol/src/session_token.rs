@@ -55,6 +55,10 @@ pub struct Claims {
     /// are switched off).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub guest: bool,
+    /// Token kind: absent for identity tokens. A resume token
+    /// ([`crate::resume_token`]) says `resume` and is never an identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
 }
 
 impl Claims {
@@ -69,6 +73,7 @@ impl Claims {
             iat: Some(now),
             nbf: None,
             guest: false,
+            typ: None,
         }
     }
 }
@@ -202,6 +207,11 @@ impl SessionKeys {
 
     /// Signs `claims` with the first key.
     pub fn mint(&self, claims: &Claims) -> Result<String, KeyError> {
+        self.sign(claims)
+    }
+
+    /// Signs any claims with the first key (the header names its `kid`).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let key = self.signing();
         let mut header = Header::new(key.alg);
         header.kid = Some(key.kid.clone());

@@ -176,6 +176,9 @@ pub struct ShardOptions {
     pub shard_imbalance_pct: u32,
 }
 
+/// Longest accepted `--resume-grace`.
+pub const MAX_RESUME_GRACE: Duration = Duration::from_secs(600);
+
 /// Rooms and the modes clients can join.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct RoomOptions {
@@ -198,6 +201,14 @@ pub struct RoomOptions {
     /// cannot crowd out the others.
     #[arg(long, env = "TICKFORGE_INPUTS_PER_SEAT", default_value_t = 8)]
     pub inputs_per_seat: u32,
+    /// How long a seated player's seat is held after the connection drops
+    /// (anything but LeaveRoom, a close with 1000, a kick, a ban, a newer
+    /// login or shutdown), so a Hello with the Welcome's resume token takes
+    /// it back: a duration such as `15s` or `500ms`; `0s` turns resume off;
+    /// at most 10 minutes.
+    #[arg(long, env = "TICKFORGE_RESUME_GRACE", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde")]
+    pub resume_grace: Duration,
     /// Modes: `NAME[,game=GAME][,tick=HZ][,capacity=SEATS]`, repeatable.
     /// The game defaults to the name; tick and capacity to the defaults above.
     #[arg(
@@ -434,6 +445,9 @@ impl Config {
         }
         if self.room.modes.is_empty() {
             return invalid("at least one --mode is required");
+        }
+        if self.room.resume_grace > MAX_RESUME_GRACE {
+            return invalid("resume_grace must be at most 10 minutes");
         }
         if self.room.inputs_per_seat == 0 || self.room.inputs_per_seat > 1024 {
             return invalid("inputs_per_seat must be 1..=1024");

@@ -12,6 +12,7 @@
 //! | [`node`] | what shards share: modes, directories, shutdown token; room creation |
 //! | [`directory`] | room id → room, session → room (`dashmap`) |
 //! | [`presence`] | who is where across nodes, room ownership; local or Redis (`fred`) |
+//! | [`resume`] | resume keys → held seats (the node's resume registry) |
 //! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
 //! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
 //! | [`net`] | listeners (the public one optionally TLS, certificates reloaded on SIGHUP, served connection by connection with hyper: node-wide, plain-HTTP and per-IP caps, handshake rate, PROXY protocol, header, keep-alive and upgrade deadlines); the public router on every shard (`/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play`); the admin listener's thread and router (`/metrics`, `/dashboard`, `/presence`, operators' `/rooms`); security headers, client IPs behind trusted proxies; sessions, their rate limits, close causes |
@@ -44,6 +45,7 @@ pub mod node;
 pub mod observer;
 pub mod persist;
 pub mod presence;
+pub mod resume;
 pub mod room;
 pub mod server;
 pub mod shard;

@@ -18,6 +18,7 @@ use crate::net::rate::Bucket;
 use crate::observer::Observer;
 use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
+use crate::resume::ResumeRegistry;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
 use crate::shard::{self, ShardHandle};
 use crate::shutdown::Drain;
@@ -50,6 +51,8 @@ pub struct Node {
     pub auth: Arc<Auth>,
     /// Room lists shared by every request (`--rooms-refresh-ms`).
     pub room_lists: crate::net::rooms_view::RoomLists,
+    /// Resume keys → seats (held after a drop for `--resume-grace`).
+    pub resume: Arc<ResumeRegistry>,
     next_session: AtomicU64,
     /// Live rooms plus rooms being created (`--max-rooms`).
     rooms: AtomicUsize,
@@ -116,7 +119,9 @@ impl Node {
         let node_id = config.node_id();
         let observer = Observer::new(config.limits.dashboard_streams);
         let room_lists = crate::net::rooms_view::RoomLists::new(config.limits.rooms_refresh());
+        let resume = auth.resume.clone();
         Ok(Node {
+            resume,
             // Room ids carry the boot time, so a restarted node never reuses
             // an id other nodes may still route to.
             directory: Directory::new(format!(
@@ -310,6 +315,7 @@ impl Node {
             metrics: shard.metrics.clone(),
             presence: self.presence.clone(),
             snapshots: Some(self.snapshots.clone()),
+            resume: self.resume.clone(),
         };
         let room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
         let exit = Disposal { node: self.clone() };

@@ -81,7 +81,11 @@ impl Server {
         let handle = metrics::install();
         let budget = config.room.tick_budget();
         metrics::register_node(budget);
-        let auth = Arc::new(Auth::new(&config.auth)?);
+        let resume = Arc::new(crate::resume::ResumeRegistry::new(
+            config.node_id(),
+            config.room.resume_grace,
+        ));
+        let auth = Arc::new(Auth::new(&config.auth)?.with_resume(resume));
         metrics::register_auth(auth.trusts_hello());
         metrics::register_tls();
         metrics::register_connection_limits();
@@ -92,6 +96,7 @@ impl Server {
         )?;
         let admission = Admission::new(&config.limits, max_connections);
         metrics::register_drain();
+        metrics::register_resume();
         let tls = match config.tls.files() {
             Some((cert, key)) => Some(Arc::new(TlsCerts::load(cert, key)?)),
             None => None,

@@ -68,6 +68,31 @@ async fn walk_and_stop(client: &mut Client, entity: u32, y: i8) -> (f32, f32) {
     at
 }
 
+/// `player` logs in on `node`, which closes `first` (4005 `replaced`), and
+/// continues in a private room there (join-or-create would be sent to the
+/// old node's room) exactly at `at`, where the old session stopped.
+/// Returns the new, seated client.
+async fn replace_on(
+    node: &NodeProcess,
+    player: &str,
+    first: &mut Client,
+    at: (f32, f32),
+) -> Client {
+    let mut second = connect(node, player).await.unwrap();
+    assert_eq!(
+        client_close_of(first, SEEN).await,
+        (4005, "replaced".to_string())
+    );
+    let rejoined = second.create_private("arena").await.unwrap();
+    let back = position(&rejoined.state, rejoined.entity_id).unwrap();
+    assert!(
+        (back.0 - at.0).abs() < 0.01 && (back.1 - at.1).abs() < 0.01,
+        "left the old node at {at:?}, continued on {} at {back:?}",
+        node.id
+    );
+    second
+}
+
 async fn admin_post(node: &NodeProcess, path: &str, body: &str) -> (u16, String) {
     http(node.admin_addr, "POST", path, Some(body))
         .await
@@ -90,18 +115,7 @@ async fn a_login_on_another_node_replaces_the_old_session_and_continues_from_its
     )
     .await;
 
-    let mut second = connect(&b, &player).await.unwrap();
-    assert_eq!(
-        client_close_of(&mut first, SEEN).await,
-        (4005, "replaced".to_string())
-    );
-    // A room of its own on node-b (join-or-create would be sent to node-a's room).
-    let rejoined = second.create_private("arena").await.unwrap();
-    let back = position(&rejoined.state, rejoined.entity_id).unwrap();
-    assert!(
-        (back.0 - at.0).abs() < 0.01 && (back.1 - at.1).abs() < 0.01,
-        "left at {at:?}, continued at {back:?}"
-    );
+    let _second = replace_on(&b, &player, &mut first, at).await;
     let placements = eventually(SEEN, "exactly one placement, on node-b", || async {
         let p = a.placements(&player).await;
         (p.len() == 1 && p[0]["node"] == "node-b").then_some(p)
@@ -183,4 +197,52 @@ async fn kick_and_ban_from_one_admin_listener_reach_the_player_on_another_node()
     .await;
     let (status, _) = admin_post(&a, "/admin/ban", &format!(r#"{{"player":"{banned}"}}"#)).await;
     assert_eq!(status, 400, "a ban needs a duration");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_on_another_node_loads_the_final_snapshot_even_before_it_is_written() {
+    let redis = Redis::start().await;
+    let store = cql_store();
+    // No periodic snapshot during the test, and node-a's writer flushes
+    // only every 1.5 s: the final snapshot of the move below waits in its
+    // queue while node-b loads the player.
+    let a = NodeProcess::start(
+        "node-a",
+        &redis.url(),
+        &[
+            "--snapshots",
+            &store,
+            "--snapshot-interval-ms",
+            "600000",
+            "--snapshot-flush-ms",
+            "1500",
+        ],
+    )
+    .await;
+    let b = NodeProcess::start(
+        "node-b",
+        &redis.url(),
+        &["--snapshots", &store, "--snapshot-load-timeout-ms", "8000"],
+    )
+    .await;
+    a.wait_presence("connected", SEEN).await;
+    b.wait_presence("connected", SEEN).await;
+    let player = support::players::run_prefix("moved");
+
+    let mut first = connect(&a, &player).await.unwrap();
+    let joined = first.join_or_create("arena").await.unwrap();
+    let at = walk_and_stop(&mut first, joined.entity_id, -100).await;
+    eventually(
+        SEEN,
+        "the player placed on node-a, seen from node-b",
+        || async { (b.placements(&player).await.len() == 1).then_some(()) },
+    )
+    .await;
+
+    let behind_before = b.metric("tickforge_snapshot_loads_behind_total").await;
+    let _second = replace_on(&b, &player, &mut first, at).await;
+    assert!(
+        b.metric("tickforge_snapshot_loads_behind_total").await > behind_before,
+        "node-b waited for node-a's writer"
+    );
 }

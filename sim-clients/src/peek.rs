@@ -64,6 +64,7 @@ mod tests {
             ServerMsg::Pong(_) => ServerMessage::Pong,
             ServerMsg::Error(_) => ServerMessage::Error,
             ServerMsg::Redirect(_) => ServerMessage::Redirect,
+            ServerMsg::PlayerAway(_) => ServerMessage::PlayerAway,
         }
     }
 

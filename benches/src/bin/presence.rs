@@ -217,7 +217,7 @@ async fn publish(args: &Args) -> anyhow::Result<()> {
                 player = Arc::from(format!("p{}", sent / 2));
                 handle.player_joined(room, &player, 1);
             } else {
-                handle.player_left(room, &player, 0);
+                handle.player_left(room, &player, 0, 0);
             }
             sent += 1;
         }

@@ -27,6 +27,7 @@
 //! | `connect` | dialling, TLS for `wss://`, the upgrade ([`Client::open`], [`upgrade_request`]) |
 //! | [`tls`] | trust anchors for `wss://` |
 //! | `error` | [`ClientError`] and close codes |
+//! | `event` | [`Event`]s: what the server sent, decoded |
 //!
 //! One task owns the socket: reading and writing go through `&mut self`.
 //! Events that arrive while a request waits for its answer are queued and
@@ -47,16 +48,17 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::PROTOCOL_VERSION;
-use crate::codec::{DecodeError, Limits, ServerMsg, decode_server};
 use crate::encode::ClientEncoder;
-use crate::wire::{ErrorCode, PlayerAck};
 
 mod connect;
 mod error;
+mod event;
 pub mod tls;
 
 pub use connect::{Socket, upgrade_request};
 pub use error::{ACCESS_DENIED_CODES, ClientError, RATE_LIMIT_CODE, RATE_LIMIT_REASONS, closed};
+use event::to_event;
+pub use event::{Event, JoinedInfo, StateInfo, WelcomeInfo};
 pub use tls::webpki_roots;
 
 /// Microseconds since the UNIX epoch, the protocol's time unit.
@@ -107,6 +109,9 @@ pub struct ConnectOptions {
     pub read_buffer_bytes: usize,
     /// Longest wait for connecting and for the answer to each request.
     pub timeout: Duration,
+    /// Resume token of an earlier connection (`Welcome.resume_token` or an
+    /// unasked `Redirect`'s): sent in Hello to take back its seat.
+    pub resume_token: Option<String>,
     /// Trust anchors for `wss://` URLs. `None`: the webpki roots (Mozilla's
     /// list). `Some`: exactly these — start from [`webpki_roots`] to add a
     /// private CA to the defaults, or use [`ConnectOptions::trust_pem`].
@@ -155,179 +160,10 @@ impl ConnectOptions {
             max_frame_bytes: 1 << 20,
             read_buffer_bytes: 4 * 1024,
             timeout: Duration::from_secs(10),
+            resume_token: None,
             tls_roots: None,
         }
     }
-}
-
-/// The server's Welcome.
-#[derive(Debug, Clone)]
-pub struct WelcomeInfo {
-    /// Session id on the server.
-    pub session_id: u64,
-    /// Node that serves the connection.
-    pub node_id: String,
-    /// Node's default tick rate.
-    pub tick_rate_hz: u16,
-    /// Server clock at Welcome, in µs since the UNIX epoch.
-    pub server_time_us: u64,
-    /// Protocol version of the server.
-    pub protocol_version: u16,
-    /// The verified player id (the token's subject).
-    pub player_id: String,
-    /// Display name shown to other players.
-    pub name: String,
-}
-
-/// The server's Joined.
-#[derive(Debug, Clone)]
-pub struct JoinedInfo {
-    /// Room id.
-    pub room_id: String,
-    /// Room mode.
-    pub mode: String,
-    /// Your entity.
-    pub entity_id: u32,
-    /// Tick of `state`.
-    pub tick: u64,
-    /// Room's tick rate.
-    pub tick_rate_hz: u16,
-    /// Room's seat count.
-    pub capacity: u16,
-    /// Full game state (a slice of the received frame).
-    pub state: Bytes,
-    /// Members at join time, you included: (entity id, player id).
-    pub players: Vec<(u32, String)>,
-}
-
-/// One State message.
-#[derive(Debug, Clone)]
-pub struct StateInfo {
-    /// Tick number.
-    pub tick: u64,
-    /// Server clock when the tick was encoded.
-    pub server_time_us: u64,
-    /// Game state (a slice of the received frame).
-    pub state: Bytes,
-    /// Every member's last applied input.
-    pub acks: Vec<PlayerAck>,
-}
-
-impl StateInfo {
-    /// The last input sequence applied for `entity_id`, if it is a member.
-    pub fn ack_for(&self, entity_id: u32) -> Option<u32> {
-        self.acks
-            .iter()
-            .find(|a| a.entity_id() == entity_id)
-            .map(|a| a.last_input_seq())
-    }
-}
-
-/// Something the server sent.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// Answer to a join.
-    Joined(JoinedInfo),
-    /// A tick's state.
-    State(StateInfo),
-    /// Another player joined: (entity id, player id).
-    PlayerJoined(u32, String),
-    /// Another player left: (entity id, player id).
-    PlayerLeft(u32, String),
-    /// You left `room_id`.
-    Left(String),
-    /// Answer to a ping.
-    Pong {
-        /// Echoed client time.
-        client_time_us: u64,
-        /// Server time.
-        server_time_us: u64,
-        /// Echoed nonce.
-        nonce: u32,
-    },
-    /// A request failed.
-    Error(ErrorCode, String),
-    /// The room lives elsewhere.
-    Redirect {
-        /// Owner node's URL.
-        url: String,
-        /// Room id.
-        room_id: String,
-    },
-    /// The server Welcome (only seen by raw users).
-    Welcome(WelcomeInfo),
-}
-
-fn string(s: Option<&str>) -> String {
-    s.unwrap_or_default().to_string()
-}
-
-/// A member's display name (`player_id` from servers that predate names).
-fn display_name(p: &crate::wire::PlayerInfo<'_>) -> String {
-    string(p.name().or(p.player_id()))
-}
-
-fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
-    Ok(match decode_server(frame, &Limits::SERVER)? {
-        ServerMsg::Welcome(w) => Event::Welcome(WelcomeInfo {
-            session_id: w.session_id(),
-            node_id: string(w.node_id()),
-            tick_rate_hz: w.tick_rate_hz(),
-            server_time_us: w.server_time_us(),
-            protocol_version: w.protocol_version(),
-            player_id: string(w.player_id()),
-            name: string(w.name()),
-        }),
-        ServerMsg::Joined(j) => Event::Joined(JoinedInfo {
-            room_id: string(j.room_id()),
-            mode: string(j.mode()),
-            entity_id: j.entity_id(),
-            tick: j.tick(),
-            tick_rate_hz: j.tick_rate_hz(),
-            capacity: j.capacity(),
-            state: j
-                .state()
-                .map(|s| frame.slice_ref(s.bytes()))
-                .unwrap_or_default(),
-            players: j
-                .players()
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| (p.entity_id(), display_name(&p)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }),
-        ServerMsg::State(s) => Event::State(StateInfo {
-            tick: s.tick(),
-            server_time_us: s.server_time_us(),
-            state: s
-                .state()
-                .map(|v| frame.slice_ref(v.bytes()))
-                .unwrap_or_default(),
-            acks: s
-                .acks()
-                .map(|a| a.iter().copied().collect())
-                .unwrap_or_default(),
-        }),
-        ServerMsg::PlayerJoined(p) => {
-            Event::PlayerJoined(p.player().entity_id(), display_name(&p.player()))
-        }
-        ServerMsg::PlayerLeft(p) => {
-            Event::PlayerLeft(p.player().entity_id(), display_name(&p.player()))
-        }
-        ServerMsg::Left(l) => Event::Left(string(l.room_id())),
-        ServerMsg::Pong(p) => Event::Pong {
-            client_time_us: p.client_time_us(),
-            server_time_us: p.server_time_us(),
-            nonce: p.nonce(),
-        },
-        ServerMsg::Error(e) => Event::Error(e.code(), string(e.message())),
-        ServerMsg::Redirect(r) => Event::Redirect {
-            url: string(r.url()),
-            room_id: string(r.room_id()),
-        },
-    })
 }
 
 /// A connected client that has said Hello and received Welcome.
@@ -356,10 +192,11 @@ impl Client {
         };
         let mut ws = Self::open(url, options).await?;
         let mut enc = ClientEncoder::new();
-        let hello = enc.hello(
+        let hello = enc.hello_resume(
             &options.player_id,
             token.as_deref(),
             &options.client_version,
+            options.resume_token.as_deref(),
         );
         ws.send(Message::Binary(hello)).await?;
         let mut client = Client {
@@ -377,6 +214,9 @@ impl Client {
                 protocol_version: PROTOCOL_VERSION,
                 player_id: String::new(),
                 name: String::new(),
+                resume_token: String::new(),
+                resume_grace_ms: 0,
+                resumed: false,
             },
         };
         match client.read_event().await? {
@@ -417,7 +257,7 @@ impl Client {
                     Event::Error(code, message) => {
                         return Err(ClientError::Refused { code, message });
                     }
-                    Event::Redirect { url, room_id } => {
+                    Event::Redirect { url, room_id, .. } => {
                         return Err(ClientError::Redirected { url, room_id });
                     }
                     other => self.keep(other),
@@ -506,7 +346,16 @@ impl Client {
                 reason: "connection dropped".into(),
             })??;
             match msg {
-                Message::Binary(frame) => return Ok(to_event(&frame)?),
+                Message::Binary(frame) => {
+                    let event = to_event(&frame)?;
+                    if let Event::Joined(j) = &event
+                        && j.resumed
+                    {
+                        // Acks continue from the last input the room applied.
+                        self.next_seq = j.last_input_seq.wrapping_add(1);
+                    }
+                    return Ok(event);
+                }
                 Message::Close(frame) => return Err(closed(frame)),
                 Message::Text(_) => return Err(ClientError::Unexpected("text")),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}

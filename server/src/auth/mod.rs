@@ -14,6 +14,7 @@
 //! | [`external`] | third-party keys: HS256 secret, PEM public key |
 //! | [`jwks`] | JWKS documents from a file or a URL, refreshed |
 //! | [`refusal`] | why a token was refused (close reason, metric label) |
+//! | [`resume`] | resume tokens: signed for Welcome, checked at a resuming Hello |
 //! | [`name`] | display names: cleaned, length-limited |
 //! | [`guest`] | guest ids and the per-IP guest login rate |
 //! | [`sessions`] | one live session per player; replace, kick |
@@ -28,6 +29,7 @@ pub mod name;
 pub mod options;
 pub mod origin;
 pub mod refusal;
+pub mod resume;
 pub mod sessions;
 pub mod verify;
 
@@ -113,6 +115,9 @@ pub struct Auth {
     pub live: sessions::LiveSessions,
     /// Browser origins allowed to open `/ws`.
     pub origins: origin::OriginPolicy,
+    /// Seats held for a resume on this node (ended by a newer login, a
+    /// kick or a ban).
+    pub resume: Arc<crate::resume::ResumeRegistry>,
 }
 
 impl Auth {
@@ -154,7 +159,26 @@ impl Auth {
             bans: bans::Bans::default(),
             live: sessions::LiveSessions::default(),
             origins: origin::OriginPolicy::new(&options.allowed_origins),
+            resume: Arc::new(crate::resume::ResumeRegistry::new(
+                "",
+                std::time::Duration::ZERO,
+            )),
         })
+    }
+
+    /// Uses `resume` as the node's resume registry (resume stays off
+    /// without it).
+    pub fn with_resume(mut self, resume: Arc<crate::resume::ResumeRegistry>) -> Auth {
+        self.resume = resume;
+        self
+    }
+
+    /// Closes `player`'s session here with `cause` and ends a seat held
+    /// for it; true if either was here.
+    pub fn close_player(&self, player: &str, cause: Disconnect) -> bool {
+        let live = self.live.close(player, cause);
+        let held = self.resume.end_held(player);
+        live || held
     }
 
     /// The JWKS document fetched from a URL, if any: its fetcher thread
@@ -246,15 +270,17 @@ impl crate::presence::AccessSink for Auth {
                 if self.live.replace_if_older(player, *at_us) {
                     crate::metrics::session_replaced();
                 }
+                // A newer login elsewhere that did not resume gives up a held seat here.
+                self.resume.end_held(player);
             }
             AccessAction::Kick { player } => {
-                self.live.close(player, Disconnect::Kicked);
+                self.close_player(player, Disconnect::Kicked);
             }
             AccessAction::Ban { player, until_ms } => {
                 if let Err(e) = self.bans.ban_until(player, *until_ms) {
                     tracing::error!(error = %e, "ban from another node not applied");
                 }
-                self.live.close(player, Disconnect::Banned);
+                self.close_player(player, Disconnect::Banned);
             }
             AccessAction::Unban { player } => {
                 self.bans.unban(player);

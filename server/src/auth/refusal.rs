@@ -28,11 +28,17 @@ pub enum AuthRefusal {
     SubjectMismatch,
     /// A guest session, but guest sessions are switched off.
     GuestDisabled,
+    /// A token of the wrong kind: a resume token in `Hello.token`, or an
+    /// identity token in `Hello.resume_token`.
+    TokenKind,
+    /// A Hello with only a resume token, and no node holds its seat (the
+    /// grace ended, or the seat was left).
+    ResumeExpired,
 }
 
 impl AuthRefusal {
     /// Every refusal, for registering metrics at zero.
-    pub const ALL: [AuthRefusal; 11] = [
+    pub const ALL: [AuthRefusal; 13] = [
         AuthRefusal::Missing,
         AuthRefusal::Malformed,
         AuthRefusal::Signature,
@@ -44,6 +50,8 @@ impl AuthRefusal {
         AuthRefusal::UnknownKey,
         AuthRefusal::SubjectMismatch,
         AuthRefusal::GuestDisabled,
+        AuthRefusal::TokenKind,
+        AuthRefusal::ResumeExpired,
     ];
 
     /// Stable label: metric label value and close reason.
@@ -60,6 +68,8 @@ impl AuthRefusal {
             AuthRefusal::UnknownKey => "auth_unknown_key",
             AuthRefusal::SubjectMismatch => "auth_subject_mismatch",
             AuthRefusal::GuestDisabled => "auth_guest_disabled",
+            AuthRefusal::TokenKind => "auth_token_kind",
+            AuthRefusal::ResumeExpired => "auth_resume_expired",
         }
     }
 

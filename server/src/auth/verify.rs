@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use tickforge_protocol::resume_token::RESUME_TYP;
 use tickforge_protocol::session_token::{Claims, ISSUER, unix_now};
 
 use super::refusal::AuthRefusal;
@@ -50,6 +51,10 @@ impl Auth {
             return Err(AuthRefusal::Algorithm);
         }
         let claims = self.check(token, kind, alg, &key)?;
+        if claims.typ.as_deref() == Some(RESUME_TYP) {
+            // A resume token proves a seat, never an identity on its own.
+            return Err(AuthRefusal::TokenKind);
+        }
         let kind = match (kind, claims.guest) {
             (IdentityKind::Session, true) if !self.guest_enabled() => {
                 return Err(AuthRefusal::GuestDisabled);

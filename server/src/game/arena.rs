@@ -166,6 +166,12 @@ impl Game for Arena {
             })
         })
     }
+
+    fn player_dropped(&mut self, entity: EntityId) {
+        if let Some(p) = self.players.iter_mut().find(|p| p.id == entity) {
+            p.input = Move::default();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +216,20 @@ mod tests {
         let pb = &arena.players[1];
         assert!(((pa.vx * pa.vx + pa.vy * pa.vy).sqrt() - SPEED).abs() < 0.01);
         assert!((pb.vy - SPEED * BOOST).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_dropped_player_stops_where_it_is() {
+        let mut arena = Arena::new(2);
+        let e = arena.add_player(None).unwrap_or_else(|e| panic!("{e}"));
+        arena
+            .apply_input(e, &input(127, 0, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        arena.step(0.1);
+        arena.player_dropped(e);
+        let at = arena.position(e);
+        arena.step(0.1);
+        assert_eq!(arena.position(e), at);
     }
 
     #[test]

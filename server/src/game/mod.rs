@@ -40,6 +40,13 @@ pub trait Game: Send + 'static {
     fn encode_state(&mut self) -> &[u8];
     /// One player's state as bytes, for persistent snapshots.
     fn save_player(&self, entity: EntityId) -> Option<Vec<u8>>;
+    /// The player's connection dropped; the room holds the seat for a
+    /// resume and sends no input for the entity until then. A game gives
+    /// the entity a neutral input here (arena: the disc stops). Default:
+    /// nothing.
+    fn player_dropped(&mut self, entity: EntityId) {
+        let _ = entity;
+    }
 }
 
 /// Parameters a game is created with.

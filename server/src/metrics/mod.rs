@@ -23,6 +23,7 @@ mod auth;
 mod connection_limits;
 mod drain;
 mod presence;
+mod resume;
 mod session_limits;
 mod snapshots;
 mod tls;
@@ -31,6 +32,7 @@ pub use auth::*;
 pub use connection_limits::*;
 pub use drain::*;
 pub use presence::*;
+pub use resume::*;
 pub use session_limits::*;
 pub use snapshots::*;
 pub use tls::*;
@@ -154,11 +156,13 @@ pub enum OutKind {
     Error,
     /// Redirect.
     Redirect,
+    /// PlayerAway.
+    PlayerAway,
 }
 
 impl OutKind {
     /// Every kind, in label order.
-    pub const ALL: [OutKind; 9] = [
+    pub const ALL: [OutKind; 10] = [
         OutKind::Welcome,
         OutKind::Joined,
         OutKind::State,
@@ -168,6 +172,7 @@ impl OutKind {
         OutKind::Pong,
         OutKind::Error,
         OutKind::Redirect,
+        OutKind::PlayerAway,
     ];
 
     /// Stable label value.
@@ -182,6 +187,7 @@ impl OutKind {
             OutKind::Pong => "pong",
             OutKind::Error => "error",
             OutKind::Redirect => "redirect",
+            OutKind::PlayerAway => "player_away",
         }
     }
 }

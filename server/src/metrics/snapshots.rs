@@ -37,6 +37,10 @@ pub const SNAPSHOT_LOADS_IN_FLIGHT: &str = "tickforge_snapshot_loads_in_flight";
 /// Joins whose load found `--snapshot-loads-max` loads in progress and was
 /// refused with `ServerBusy` (counter).
 pub const SNAPSHOT_LOADS_REFUSED: &str = "tickforge_snapshot_loads_refused_total";
+/// Loads repeated because the store held an older snapshot of the player
+/// than the one they just left another node with (that node's writer had
+/// not written it yet) (counter).
+pub const SNAPSHOT_LOADS_BEHIND: &str = "tickforge_snapshot_loads_behind_total";
 /// Players who left with saved state unchanged since its last write: no
 /// snapshot was written for the leave (counter).
 pub const SNAPSHOTS_UNCHANGED_ON_LEAVE: &str = "tickforge_snapshots_unchanged_on_leave_total";
@@ -97,6 +101,10 @@ pub fn describe_snapshots() {
     describe_counter!(
         SNAPSHOT_LOADS_REFUSED,
         "Joins refused with ServerBusy because --snapshot-loads-max loads were in progress."
+    );
+    describe_counter!(
+        SNAPSHOT_LOADS_BEHIND,
+        "Loads repeated until the store held the snapshot a player left another node with."
     );
     describe_counter!(
         SNAPSHOTS_UNCHANGED_ON_LEAVE,

@@ -66,7 +66,7 @@ pub async fn kick(State(node): State<Arc<Node>>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(message) => return bad(message),
     };
-    let closed_here = node.auth.live.close(&request.player, Disconnect::Kicked);
+    let closed_here = node.auth.close_player(&request.player, Disconnect::Kicked);
     node.presence.access(AccessAction::Kick {
         player: Arc::from(request.player.as_str()),
     });
@@ -97,7 +97,7 @@ pub async fn ban(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     if let Err(e) = node.auth.bans.ban(&request.player, duration) {
         return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
     }
-    let closed_here = node.auth.live.close(&request.player, Disconnect::Banned);
+    let closed_here = node.auth.close_player(&request.player, Disconnect::Banned);
     node.presence.access(AccessAction::Ban {
         player: Arc::from(request.player.as_str()),
         until_ms,

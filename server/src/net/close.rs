@@ -43,6 +43,9 @@ pub enum Disconnect {
     Replaced,
     /// An operator kicked the player (4006).
     Kicked,
+    /// A resume of this session on a new connection took its seat (4005;
+    /// the old connection was half-open).
+    Resumed,
     /// The client kept sending frames over `--frames-per-second` (1008).
     FrameRate,
     /// The client kept sending Pings over `--pings-per-second` (1008).
@@ -53,7 +56,7 @@ pub enum Disconnect {
 
 impl Disconnect {
     /// All causes, for registering metrics at zero.
-    pub const ALL: [Disconnect; 31] = [
+    pub const ALL: [Disconnect; 34] = [
         Disconnect::ClientClose,
         Disconnect::SlowConsumer,
         Disconnect::BadFrame,
@@ -79,9 +82,12 @@ impl Disconnect {
         Disconnect::Unauthorized(AuthRefusal::UnknownKey),
         Disconnect::Unauthorized(AuthRefusal::SubjectMismatch),
         Disconnect::Unauthorized(AuthRefusal::GuestDisabled),
+        Disconnect::Unauthorized(AuthRefusal::TokenKind),
+        Disconnect::Unauthorized(AuthRefusal::ResumeExpired),
         Disconnect::Banned,
         Disconnect::Replaced,
         Disconnect::Kicked,
+        Disconnect::Resumed,
         Disconnect::FrameRate,
         Disconnect::PingRate,
         Disconnect::JoinRate,
@@ -108,6 +114,7 @@ impl Disconnect {
             Disconnect::Banned => "banned",
             Disconnect::Replaced => "replaced",
             Disconnect::Kicked => "kicked",
+            Disconnect::Resumed => "resumed",
             Disconnect::FrameRate => "frame_rate_exceeded",
             Disconnect::PingRate => "ping_rate_exceeded",
             Disconnect::JoinRate => "join_rate_exceeded",
@@ -135,9 +142,24 @@ impl Disconnect {
             Disconnect::HandshakeTimeout => Some(4002),
             Disconnect::Unauthorized(_) => Some(4003),
             Disconnect::Banned => Some(4004),
-            Disconnect::Replaced => Some(4005),
+            Disconnect::Replaced | Disconnect::Resumed => Some(4005),
             Disconnect::Kicked => Some(4006),
         }
+    }
+
+    /// Whether a seated session that ends this way keeps its seat for
+    /// `--resume-grace`: every cause but a kick, a ban, a newer login, a
+    /// resume elsewhere and shutdown. (A client's close with 1000 and
+    /// LeaveRoom leave at once too; the session knows those.)
+    pub fn holds_seat(self) -> bool {
+        !matches!(
+            self,
+            Disconnect::Shutdown
+                | Disconnect::Kicked
+                | Disconnect::Banned
+                | Disconnect::Replaced
+                | Disconnect::Resumed
+        )
     }
 
     /// Index into [`Disconnect::ALL`] (compact storage in an atomic).

@@ -33,6 +33,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::Snapshot;
 use super::stats::{LoadSource, SnapshotStats};
 
+/// How often a load is repeated while the store holds an older snapshot
+/// than the one the player left another node with.
+pub const NEWER_ELSEWHERE_RETRY: Duration = Duration::from_millis(20);
+
 /// Why a joining player's saved state could not be loaded; the join is
 /// refused and the player can try again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -198,7 +202,17 @@ impl WriteBehindHandle {
 
     /// Claims `player_id` and loads their saved state, within the load
     /// timeout. Never called from a room.
-    pub async fn claim_and_load(&self, player_id: Arc<str>) -> Result<Loaded, LoadError> {
+    ///
+    /// `at_least`: the version of the player's newest snapshot on another
+    /// node they just left (0: none known). While the store holds an older
+    /// one, that node's writer has not written it yet: the load is repeated
+    /// every [`NEWER_ELSEWHERE_RETRY`] (counted) until it is there, or the
+    /// timeout refuses the join — a join never starts from older state.
+    pub async fn claim_and_load(
+        &self,
+        player_id: Arc<str>,
+        at_least: u64,
+    ) -> Result<Loaded, LoadError> {
         let shared = &self.shared;
         let work = async {
             let claim = self.claim(player_id.clone()).await;
@@ -206,17 +220,15 @@ impl WriteBehindHandle {
                 shared.stats.loads_refused.increment(1);
                 return Err(LoadError::Busy);
             };
-            let (reply, answer) = oneshot::channel();
-            shared
-                .loads
-                .try_send(LoadRequest { player_id, reply })
-                .map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(_) => LoadError::Busy,
-                    mpsc::error::TrySendError::Closed(_) => LoadError::Stopped,
-                })?;
-            let (snapshot, source) = answer.await.map_err(|_| LoadError::Stopped)??;
-            shared.stats.load(source);
-            Ok(Loaded { claim, snapshot })
+            loop {
+                let (snapshot, source) = self.load(player_id.clone()).await?;
+                if snapshot.as_ref().map_or(0, |s| s.version) >= at_least {
+                    shared.stats.load(source);
+                    return Ok(Loaded { claim, snapshot });
+                }
+                shared.stats.loads_behind.increment(1);
+                tokio::time::sleep(NEWER_ELSEWHERE_RETRY).await;
+            }
         };
         let result = match tokio::time::timeout(shared.load_timeout, work).await {
             Ok(result) => result,
@@ -226,6 +238,19 @@ impl WriteBehindHandle {
             shared.stats.load(LoadSource::Failed);
         }
         result
+    }
+
+    /// One load from the writer (its pending snapshots, else the store).
+    async fn load(&self, player_id: Arc<str>) -> Result<(Option<Snapshot>, LoadSource), LoadError> {
+        let (reply, answer) = oneshot::channel();
+        self.shared
+            .loads
+            .try_send(LoadRequest { player_id, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => LoadError::Busy,
+                mpsc::error::TrySendError::Closed(_) => LoadError::Stopped,
+            })?;
+        answer.await.map_err(|_| LoadError::Stopped)?
     }
 
     /// Claims `player_id`, waiting for the claim of a previous seat to be

@@ -70,6 +70,9 @@ pub struct SnapshotStats {
     pub loads_refused: Counter,
     /// Leaves with unchanged saved state (no snapshot written).
     pub unchanged_on_leave: Counter,
+    /// Loads repeated because the store held an older snapshot than the
+    /// one the player left another node with.
+    pub loads_behind: Counter,
     errors: Vec<Counter>,
     loads: Vec<Counter>,
 }
@@ -93,6 +96,7 @@ impl SnapshotStats {
             loads_in_flight: gauge!(m::SNAPSHOT_LOADS_IN_FLIGHT),
             loads_refused: counter!(m::SNAPSHOT_LOADS_REFUSED),
             unchanged_on_leave: counter!(m::SNAPSHOTS_UNCHANGED_ON_LEAVE),
+            loads_behind: counter!(m::SNAPSHOT_LOADS_BEHIND),
             errors: StoreError::LABELS
                 .iter()
                 .map(|l| counter!(m::SNAPSHOT_WRITE_ERRORS, "error" => *l))
@@ -112,6 +116,7 @@ impl SnapshotStats {
             &s.expired,
             &s.loads_refused,
             &s.unchanged_on_leave,
+            &s.loads_behind,
         ]
         .into_iter()
         .chain(&s.errors)

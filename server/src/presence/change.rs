@@ -46,7 +46,16 @@ pub enum Change {
         player: Arc<str>,
         /// Players in the room after the leave.
         players: u32,
+        /// Version of the player's newest snapshot when they left (handed to
+        /// the leaving node's writer, perhaps not yet in the store; 0: none).
+        /// A node the player joins next loads at least this version.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        saved_version: u64,
     },
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Change {

@@ -8,11 +8,13 @@
 //! | [`change`] | changes of one node's state and the bulletins nodes exchange |
 //! | [`access`] | logins, kicks and bans that every node must apply |
 //! | [`view`] | the cluster as this node sees it (sharded concurrent maps) |
+//! | [`departed`] | snapshot versions players left other nodes with (a join loads at least that) |
 //! | [`local`] | the in-process backend (single node, the default) |
 //! | [`redis`] | the Redis backend (`fred`): heartbeats, TTL keys, pub/sub, resync, reaping |
 
 pub mod access;
 pub mod change;
+pub mod departed;
 pub mod local;
 pub mod options;
 pub mod redis;
@@ -135,12 +137,20 @@ impl PresenceHandle {
         });
     }
 
-    /// A player left; `players` is the room's count after it.
-    pub fn player_left(&self, room: &Arc<str>, player: &Arc<str>, players: u32) {
+    /// A player left; `players` is the room's count after it,
+    /// `saved_version` the version of the player's newest snapshot (0: none).
+    pub fn player_left(
+        &self,
+        room: &Arc<str>,
+        player: &Arc<str>,
+        players: u32,
+        saved_version: u64,
+    ) {
         self.record(Change::PlayerLeft {
             room: room.clone(),
             player: player.clone(),
             players,
+            saved_version,
         });
     }
 

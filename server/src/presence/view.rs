@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
 use super::change::{Change, Stamped};
+use super::departed::Departed;
 
 /// Where a player is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +65,8 @@ pub struct PresenceView {
     players: DashMap<Arc<str>, Vec<Placement>>,
     /// Woken when another node's players leave or its state is replaced.
     others_changed: Notify,
+    /// Snapshot versions players had when they left another node.
+    departed: Departed,
 }
 
 impl PresenceView {
@@ -75,6 +78,7 @@ impl PresenceView {
             rooms: DashMap::new(),
             players: DashMap::new(),
             others_changed: Notify::new(),
+            departed: Departed::default(),
         };
         view.nodes.insert(view.own.clone(), url);
         view
@@ -151,6 +155,7 @@ impl PresenceView {
                 room,
                 player,
                 players,
+                saved_version,
             } => {
                 self.players.remove_if_mut(player, |_, placements| {
                     placements.retain(|p| !(p.node == *node && p.room == *room));
@@ -158,6 +163,9 @@ impl PresenceView {
                 });
                 self.count(room, node, *players, stamped.seq);
                 if *node != self.own {
+                    if *saved_version > 0 {
+                        self.departed.note(player, *saved_version);
+                    }
                     self.others_changed.notify_waiters();
                 }
             }
@@ -269,6 +277,13 @@ impl PresenceView {
         }
     }
 
+    /// The snapshot version `player` had when they last left a room of
+    /// another node (within a minute); 0 when none is known. Their next
+    /// load here must find at least this version.
+    pub fn saved_version_elsewhere(&self, player: &str) -> u64 {
+        self.departed.version(player)
+    }
+
     /// Where `player` is (usually one place; a player id used by two
     /// connections at once has two).
     pub fn placements(&self, player: &str) -> Vec<Placement> {
@@ -355,6 +370,7 @@ mod tests {
             room: room.into(),
             player: player.into(),
             players,
+            saved_version: 0,
         }
     }
 

@@ -1,4 +1,7 @@
 //! The room actor: owns the game and the members; ticks, encodes once, fans out.
+//! Held seats and resumes are in [`held`].
+
+mod held;
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use crate::net::close::Disconnect;
 use crate::net::kick::Kick;
 use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
+use crate::resume::{ResumeKey, ResumeRegistry};
 
 struct Member {
     membership: MembershipId,
@@ -36,6 +40,27 @@ struct Member {
     inputs_queued: Arc<AtomicU32>,
     last_seq: u32,
     snapshot: MemberSnapshot,
+    resume_key: ResumeKey,
+    /// Set while the session is gone and the seat is held: the end of the grace.
+    away_until: Option<Instant>,
+}
+
+/// Who a broadcast goes to (members whose seat is held get nothing).
+#[derive(Clone, Copy)]
+enum Audience {
+    All,
+    Only(SessionId),
+    AllBut(SessionId),
+}
+
+impl Audience {
+    fn includes(self, session: SessionId) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::Only(s) => s == session,
+            Audience::AllBut(s) => s != session,
+        }
+    }
 }
 
 /// Per-room settings from configuration.
@@ -49,6 +74,8 @@ pub struct RoomSettings {
     pub presence: PresenceHandle,
     /// Where player snapshots go; `None`: the room captures none.
     pub snapshots: Option<WriteBehindHandle>,
+    /// The node's resume registry (seats held after a drop).
+    pub resume: Arc<ResumeRegistry>,
 }
 
 /// What happens when a room stops (normally, at shutdown, or by a panic in
@@ -66,6 +93,10 @@ pub struct Room {
     game: Box<dyn Game>,
     members: Vec<Member>,
     removed: Vec<Member>,
+    /// Members whose session just dropped: announced as away once settled.
+    dropped: Vec<MembershipId>,
+    /// Members whose seat is held.
+    away: usize,
     acks: Vec<PlayerAck>,
     enc: ServerEncoder,
     settings: RoomSettings,
@@ -83,6 +114,8 @@ impl Room {
             game,
             members: Vec::with_capacity(capacity),
             removed: Vec::new(),
+            dropped: Vec::new(),
+            away: 0,
             acks: Vec::with_capacity(capacity),
             enc: ServerEncoder::new(),
             settings,
@@ -146,6 +179,9 @@ impl Room {
     /// always advances by the fixed period (deterministic simulation).
     pub fn tick(&mut self, dt_secs: f32) {
         self.drain_control();
+        if self.away > 0 {
+            self.expire_held(Instant::now());
+        }
         self.apply_inputs();
         let tick = self.handle.shared.tick.fetch_add(1, Ordering::Relaxed) + 1;
         self.game.step(dt_secs);
@@ -158,7 +194,7 @@ impl Room {
             .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
         let state = self.game.encode_state();
         let frame = self.enc.state(tick, clock::now_micros(), state, &self.acks);
-        self.broadcast(OutKind::State, &frame, None);
+        self.broadcast(OutKind::State, &frame, Audience::All);
         self.settle_removed();
     }
 
@@ -199,6 +235,8 @@ impl Room {
                         self.removed.push(member);
                     }
                 }
+                Control::Resume(request) => self.resume_member(request),
+                Control::EndHold(key) => self.end_hold(&key),
             }
         }
         self.settle_removed();
@@ -231,12 +269,22 @@ impl Room {
             inputs_queued: request.inputs_queued,
             last_seq: 0,
             snapshot: MemberSnapshot::new(request.saved.as_ref(), request.claim, request.guest),
+            resume_key: request.resume_key,
+            away_until: None,
         };
+        if self.settings.resume.enabled() {
+            self.settings.resume.seat(
+                member.resume_key.clone(),
+                self.handle.clone(),
+                member.player_id.clone(),
+                member.kick.clone(),
+            );
+        }
         let announce = self.enc.player_joined(PlayerEntry {
             entity_id: entity,
             name: &member.name,
         });
-        self.broadcast(OutKind::PlayerJoined, &announce, None);
+        self.broadcast(OutKind::PlayerJoined, &announce, Audience::All);
         let player = member.player_id.clone();
         self.members.push(member);
         let shared = self.handle.shared.clone();
@@ -252,65 +300,97 @@ impl Room {
             capacity: shared.capacity,
             state: self.game.encode_state(),
         };
-        let players = self.members.iter().map(|m| PlayerEntry {
-            entity_id: m.entity,
-            name: &m.name,
+        let players = self.members.iter().map(|m| {
+            let entry = PlayerEntry {
+                entity_id: m.entity,
+                name: &m.name,
+            };
+            (entry, m.away_until.is_some())
         });
-        let joined = self.enc.joined(&fields, players);
-        self.broadcast(OutKind::Joined, &joined, Some(request.membership.session));
+        let joined = self.enc.joined_with(&fields, players, None);
+        self.broadcast(
+            OutKind::Joined,
+            &joined,
+            Audience::Only(request.membership.session),
+        );
     }
 
-    /// Hands `frame` to every member (or only to `only`). Members whose
-    /// outbox is full are kicked as slow consumers; closed outboxes mean the
-    /// session is gone. Both are moved to `removed`.
-    fn broadcast(&mut self, kind: OutKind, frame: &Bytes, only: Option<SessionId>) {
+    /// Hands `frame` to every member (or only to `only`); members whose
+    /// seat is held (away) get nothing. Members whose outbox is full are
+    /// kicked as slow consumers; closed outboxes mean the session is gone.
+    /// With resume on, both keep their seat for the grace (see [`held`]),
+    /// unless the session left for good; otherwise they move to `removed`.
+    fn broadcast(&mut self, kind: OutKind, frame: &Bytes, to: Audience) {
         let mut i = 0;
         let mut delivered = 0;
         while i < self.members.len() {
             let member = &self.members[i];
-            if only.is_some_and(|s| s != member.membership.session) {
+            if member.away_until.is_some() || !to.includes(member.membership.session) {
                 i += 1;
                 continue;
             }
-            match member.outbox.try_send(frame.clone()) {
+            let hold = match member.outbox.try_send(frame.clone()) {
                 Ok(()) => {
                     delivered += 1;
                     i += 1;
+                    continue;
                 }
                 Err(SendError::Full) => {
                     member.kick.kick(Disconnect::SlowConsumer);
-                    let member = self.members.swap_remove(i);
-                    self.removed.push(member);
+                    self.settings.resume.enabled()
                 }
-                Err(SendError::Closed) => {
-                    let member = self.members.swap_remove(i);
-                    self.removed.push(member);
-                }
+                Err(SendError::Closed) => self.holds_after_close(member),
+            };
+            if hold {
+                self.begin_hold(i);
+                i += 1;
+            } else {
+                let member = self.members.swap_remove(i);
+                self.removed.push(member);
             }
         }
         self.settings.metrics.sent(kind, frame.len(), delivered);
     }
 
-    /// Frees the seats of removed members and tells the others, until no
-    /// announcement removes anyone else.
+    /// Frees the seats of removed members and announces dropped ones as
+    /// away, until no announcement removes or drops anyone else.
     fn settle_removed(&mut self) {
-        while let Some(mut member) = self.removed.pop() {
-            self.capture_final(&mut member);
-            self.game.remove_player(member.entity);
-            self.count_member(-1);
-            self.handle.release_seat();
-            self.settings.presence.player_left(
-                &self.handle.shared.id,
-                &member.player_id,
-                self.members.len() as u32,
-            );
-            if !self.members.is_empty() {
-                let left = self.enc.player_left(PlayerEntry {
-                    entity_id: member.entity,
-                    name: &member.name,
-                });
-                self.broadcast(OutKind::PlayerLeft, &left, None);
+        loop {
+            if let Some(membership) = self.dropped.pop() {
+                self.settle_dropped(membership);
+                continue;
             }
+            let Some(member) = self.removed.pop() else {
+                return;
+            };
+            self.settle_left(member);
+        }
+    }
+
+    fn settle_left(&mut self, mut member: Member) {
+        if member.away_until.is_some() {
+            self.away -= 1;
+            crate::metrics::seats_held(-1.0);
+        }
+        if self.settings.resume.enabled() {
+            self.settings.resume.release(&member.resume_key);
+        }
+        self.capture_final(&mut member);
+        self.game.remove_player(member.entity);
+        self.count_member(-1);
+        self.handle.release_seat();
+        self.settings.presence.player_left(
+            &self.handle.shared.id,
+            &member.player_id,
+            self.members.len() as u32,
+            member.snapshot.version(),
+        );
+        if !self.members.is_empty() {
+            let left = self.enc.player_left(PlayerEntry {
+                entity_id: member.entity,
+                name: &member.name,
+            });
+            self.broadcast(OutKind::PlayerLeft, &left, Audience::All);
         }
     }
 
@@ -370,6 +450,12 @@ impl Drop for Room {
         gone.append(&mut self.removed);
         let mut remaining = gone.len() as u32;
         for mut member in gone {
+            if member.away_until.is_some() {
+                crate::metrics::seats_held(-1.0);
+            }
+            if self.settings.resume.enabled() {
+                self.settings.resume.release(&member.resume_key);
+            }
             // A game that panicked is not asked for state while unwinding.
             if !std::thread::panicking() {
                 self.capture_final(&mut member);
@@ -377,9 +463,12 @@ impl Drop for Room {
             self.game.remove_player(member.entity);
             self.count_member(-1);
             remaining -= 1;
-            self.settings
-                .presence
-                .player_left(&shared.id, &member.player_id, remaining);
+            self.settings.presence.player_left(
+                &shared.id,
+                &member.player_id,
+                remaining,
+                member.snapshot.version(),
+            );
         }
         self.settings.metrics.add_rooms(-1);
         if let Some(exit) = self.exit.take() {

@@ -9,6 +9,7 @@ use crossbeam::queue::ArrayQueue;
 
 use crate::game::{GameKind, InputError, Mode};
 use crate::net::kick::Kick;
+use crate::resume::ResumeKey;
 
 /// A session's id, unique per node.
 pub type SessionId = u64;
@@ -93,11 +94,33 @@ pub struct JoinRequest {
     /// A guest session (`IdentityKind::Guest`): the player's snapshots
     /// expire `--guest-ttl` after their capture.
     pub guest: bool,
+    /// The key this member's resume token names (see [`crate::resume`]).
+    pub resume_key: ResumeKey,
+}
+
+/// What a resuming session hands the room to take over a seat.
+pub struct ResumeRequest {
+    /// The key of the seat, from the resume token.
+    pub key: ResumeKey,
+    /// The resuming player (must be the seated one).
+    pub player_id: Arc<str>,
+    /// The new session and its generation.
+    pub membership: MembershipId,
+    /// The new session's outbox.
+    pub outbox: super::OutboxSender,
+    /// How the room tells the new session to close.
+    pub kick: Arc<Kick>,
+    /// The new membership's queued inputs.
+    pub inputs_queued: Arc<AtomicU32>,
+    /// The key of the new session (its Welcome's resume token).
+    pub new_key: ResumeKey,
 }
 
 pub(crate) enum Control {
     Join(JoinRequest),
     Leave(MembershipId),
+    Resume(ResumeRequest),
+    EndHold(ResumeKey),
 }
 
 pub(crate) struct InputCmd {
@@ -261,6 +284,29 @@ impl RoomHandle {
             tracing::debug!(room = %self.shared.id, "control queue full; leave seen through the closed outbox");
         }
         self.shared.waker.wake();
+    }
+
+    /// Hands a resume to the room (its seat was taken from the resume
+    /// registry); the room answers through the request's outbox. Refused
+    /// when the room's control queue is full.
+    pub fn resume(&self, request: ResumeRequest) -> Result<(), JoinRefused> {
+        self.shared
+            .control
+            .push(Control::Resume(request))
+            .map_err(|_| JoinRefused)?;
+        self.shared.waker.wake();
+        Ok(())
+    }
+
+    /// Ends the held seat `key` now (its registry entry was taken): an
+    /// ordinary leave. Refused when the room's control queue is full.
+    pub fn end_hold(&self, key: ResumeKey) -> Result<(), JoinRefused> {
+        self.shared
+            .control
+            .push(Control::EndHold(key))
+            .map_err(|_| JoinRefused)?;
+        self.shared.waker.wake();
+        Ok(())
     }
 
     /// Gives one seat back; a disposed room stays disposed.
@@ -431,6 +477,10 @@ mod tests {
             saved: None,
             claim: None,
             guest: false,
+            resume_key: ResumeKey {
+                node: Arc::from("n"),
+                session: 9,
+            },
         };
         assert_eq!(seat.join(request).err(), Some(JoinRefused));
         assert_eq!(handle.shared.seats.load(Ordering::Acquire), 0);

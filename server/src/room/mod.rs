@@ -17,6 +17,7 @@ mod snapshot;
 
 pub use actor::{Room, RoomExit, RoomSettings};
 pub use handle::{
-    InputRefused, JoinRefused, JoinRequest, MembershipId, ReserveError, RoomHandle, Seat, SessionId,
+    InputRefused, JoinRefused, JoinRequest, MembershipId, ReserveError, ResumeRequest, RoomHandle,
+    Seat, SessionId,
 };
 pub use outbox::{OutboxReceiver, OutboxSender, outbox};

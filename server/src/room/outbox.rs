@@ -23,6 +23,8 @@ struct Shared {
     waker: AtomicWaker,
     session_gone: AtomicBool,
     room_gone: AtomicBool,
+    /// The session went away expecting a resume: the room holds the seat.
+    held: AtomicBool,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ pub fn outbox(capacity: usize) -> (OutboxSender, OutboxReceiver) {
         waker: AtomicWaker::new(),
         session_gone: AtomicBool::new(false),
         room_gone: AtomicBool::new(false),
+        held: AtomicBool::new(false),
     });
     (
         OutboxSender {
@@ -85,6 +88,13 @@ impl OutboxSender {
         }
         self.shared.waker.wake();
         Ok(())
+    }
+}
+
+impl OutboxSender {
+    /// The session closed this outbox with [`OutboxReceiver::close_for_resume`].
+    pub fn closed_for_resume(&self) -> bool {
+        self.shared.held.load(Ordering::Acquire)
     }
 }
 
@@ -118,6 +128,13 @@ impl OutboxReceiver {
                 None => break,
             }
         }
+    }
+
+    /// Closes the outbox because the connection dropped: the room holds
+    /// the seat for a resume instead of letting the member go.
+    pub fn close_for_resume(self) {
+        self.shared.held.store(true, Ordering::Release);
+        drop(self);
     }
 
     /// Whether the room has let go of this member.

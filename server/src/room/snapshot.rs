@@ -41,6 +41,12 @@ impl MemberSnapshot {
         }
     }
 
+    /// Version of the newest snapshot of the player: loaded, or handed to
+    /// the writer since (0: none).
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
     /// Captures the member's saved state and hands it to `sink` when it
     /// changed since the last capture (or since it was loaded). A final
     /// capture (the player leaves) whose state is unchanged writes nothing

@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 pub mod abuse;
 pub mod cluster;
 pub mod players;
+pub mod proxy;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 

@@ -33,6 +33,28 @@ pub(super) struct Membership {
     id: MembershipId,
 }
 
+impl Membership {
+    /// A membership in `room` through `outbox`.
+    pub(super) fn new(
+        room: RoomHandle,
+        outbox: OutboxReceiver,
+        inputs_queued: Arc<AtomicU32>,
+        id: MembershipId,
+    ) -> Membership {
+        Membership {
+            room,
+            outbox,
+            inputs_queued,
+            id,
+        }
+    }
+
+    /// The connection dropped: the room holds the seat for a resume.
+    pub(super) fn close_for_resume(self) {
+        self.outbox.close_for_resume();
+    }
+}
+
 impl Session {
     pub(super) fn on_join(&mut self, join: JoinRoom<'_>) {
         if self.room.is_some() || self.joining.is_some() {
@@ -77,7 +99,8 @@ impl Session {
         self.joining_room = Some(seat.room().clone());
         self.joining = Some(Box::pin(async move {
             node.seated_elsewhere_released(&player_id).await;
-            let loaded = snapshots.claim_and_load(player_id).await;
+            let at_least = node.presence.view().saved_version_elsewhere(&player_id);
+            let loaded = snapshots.claim_and_load(player_id, at_least).await;
             (seat, loaded)
         }));
     }
@@ -125,6 +148,7 @@ impl Session {
             saved: loaded.snapshot,
             claim: Some(loaded.claim),
             guest: self.guest,
+            resume_key: self.node.resume.own_key(self.id),
         });
         match joined {
             Ok(room) => {

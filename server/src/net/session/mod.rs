@@ -11,11 +11,15 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `mod.rs` | the loop, inbound frames and their limits, Hello, replies |
+//! | `mod.rs` | the loop, inbound frames and their limits, replies |
+//! | [`hello`] | Hello: identity, one live session per player, Welcome |
 //! | [`membership`] | joins, saved state, leaves, inputs to the room |
+//! | [`resume`] | a resume token's seat taken back; a dropped session's seat held |
 //! | [`socket`] | batched writes, WebSocket errors, the closing handshake |
 
+mod hello;
 mod membership;
+mod resume;
 mod socket;
 
 use std::cell::RefCell;
@@ -27,7 +31,7 @@ use axum::extract::ws::Message;
 use bytes::Bytes;
 use futures_util::{Sink, Stream, StreamExt};
 use tickforge_protocol::codec::Limits;
-use tickforge_protocol::wire::{ErrorCode, Hello};
+use tickforge_protocol::wire::ErrorCode;
 use tickforge_protocol::{ClientMsg, DecodeError, ServerEncoder, decode_client};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -35,7 +39,6 @@ use super::close::Disconnect;
 use super::kick::Kick;
 use super::peek::frame_class;
 use super::session_limits::{FrameClass, SessionLimits};
-use crate::auth::IdentityKind;
 use crate::clock;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
 use crate::node::Node;
@@ -75,6 +78,8 @@ struct Session {
     replies: Vec<Message>,
     /// The verified player, from Hello on.
     player: Option<Arc<str>>,
+    /// The client closed with 1000: it left for good (no seat is held).
+    closed_normally: bool,
     /// The player's display name.
     name: Arc<str>,
     /// A guest session: the player's saved state expires (`--guest-ttl`).
@@ -110,6 +115,7 @@ where
         joins: 0,
         replies: Vec::with_capacity(2),
         player: None,
+        closed_normally: false,
         name: Arc::from(""),
         guest: false,
         room: None,
@@ -122,7 +128,7 @@ where
     };
     tracing::debug!(session = session.id, shard, %client, "session started");
     let cause = session.serve(&mut socket).await;
-    session.leave_room();
+    session.end_membership(cause);
     if let Some(player) = &session.player {
         session.node.auth.live.release(player, session.id);
     }
@@ -225,7 +231,10 @@ impl Session {
                 self.metrics.received(InKind::Invalid, text.len());
                 Step::Close(Disconnect::TextFrame)
             }
-            Some(Ok(Message::Close(_))) => Step::Close(Disconnect::ClientClose),
+            Some(Ok(Message::Close(frame))) => {
+                self.closed_normally = frame.is_some_and(|f| f.code == 1000);
+                Step::Close(Disconnect::ClientClose)
+            }
             // tungstenite queues the Pong answer itself; it goes out with the next flush.
             Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => Step::Continue,
         }
@@ -287,59 +296,6 @@ impl Session {
                 self.reply(OutKind::Pong, pong);
             }
         }
-        Step::Continue
-    }
-
-    /// Verifies the Hello's identity before anything else; the player is
-    /// the token's subject. A newer session of the same player replaces an
-    /// older one (which closes with `replaced`).
-    fn on_hello(&mut self, hello: Hello<'_>) -> Step {
-        let auth = &self.node.auth;
-        let identity = match auth.identify(hello.player_id(), hello.token()) {
-            Ok(identity) => identity,
-            Err(cause) => {
-                metrics::auth_refused(match cause {
-                    Disconnect::Banned => metrics::REFUSED_BANNED,
-                    other => other.label(),
-                });
-                tracing::debug!(session = self.id, refused = cause.label(), "hello refused");
-                return Step::Close(cause);
-            }
-        };
-        metrics::auth_accepted(identity.kind);
-        let since_us = clock::now_micros();
-        if auth
-            .live
-            .claim(&identity.player_id, self.id, &self.kick, since_us)
-        {
-            metrics::session_replaced();
-            tracing::debug!(
-                session = self.id,
-                "an older session of this player was replaced"
-            );
-        }
-        let presence = &self.node.presence;
-        if presence.is_shared() {
-            // The node holding an older session of this player closes it.
-            presence.access(crate::presence::AccessAction::Replace {
-                player: identity.player_id.clone(),
-                at_us: since_us,
-            });
-        }
-        let welcome = encode(|e| {
-            e.welcome(
-                self.id,
-                &self.node.node_id,
-                self.node.config.room.tick_rate,
-                clock::now_micros(),
-                &identity.player_id,
-                &identity.name,
-            )
-        });
-        self.player = Some(identity.player_id);
-        self.name = identity.name;
-        self.guest = identity.kind == IdentityKind::Guest;
-        self.reply(OutKind::Welcome, welcome);
         Step::Continue
     }
 
