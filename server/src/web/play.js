@@ -3026,9 +3026,14 @@ var TickforgeClient = class {
     if (error instanceof AccessDeniedError) return false;
     return this.shouldReconnect(error);
   }
-  /** A refusal of the resume token alone (4003 `auth_resume_…`): the seat is gone, but the player is not. */
+  /**
+   * A 4003 of a Hello that carried a resume token (`auth_resume_expired`:
+   * the seat is gone; another reason may name the resume token as well as
+   * the session token). The next attempt goes without it: if the session
+   * token was at fault, that one is refused in turn and handled as such.
+   */
   isRefusedResume(error) {
-    return error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && error.reason.startsWith("auth_resume") && this.offeredTicket !== null;
+    return error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && this.offeredTicket !== null;
   }
   scheduleReconnect(error, attempt) {
     const options = this.reconnectOptions;
@@ -3061,7 +3066,7 @@ var TickforgeClient = class {
     const lifetime = this.lifetime;
     this.open().then(
       (welcome) => {
-        if (welcome.resumed) return;
+        if (welcome.resumed || this.currentStatus !== "open") return;
         const target = this.rejoinTarget;
         if (target && this.rejoinAfterReconnect) void this.rejoin(target);
       },
@@ -3083,7 +3088,8 @@ var TickforgeClient = class {
       }
       await (target.private ? this.createPrivate(target.mode) : this.joinOrCreate(target.mode));
     } catch (e) {
-      if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
+      const followed = e instanceof RedirectError && this.ticket !== null;
+      if (e instanceof TickforgeError && !(e instanceof CloseError) && !followed) this.emit("error", e);
     }
   }
   failPending(error) {
@@ -3154,7 +3160,7 @@ var TickforgeClient = class {
       case "error":
         return this.onError(new RefusedError(msg.code, errorCodeName(msg.code), msg.message ?? ""));
       case "redirect":
-        if (msg.resumeToken && msg.url && !this.pendingJoin) return this.followRoom(msg.url, msg.roomId ?? "", msg.resumeToken);
+        if (msg.resumeToken && msg.url) return this.followRoom(msg.url, msg.roomId ?? "", msg.resumeToken);
         return this.onError(new RedirectError(msg.url ?? "", msg.roomId ?? ""));
     }
   }
