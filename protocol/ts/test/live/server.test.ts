@@ -350,7 +350,8 @@ test("a private room is joined only by its id, and a second login of the same pl
 test("a connection cut without a close frame is resumed: the same room and entity, stopped while away, acks continuing", async () => {
   const server = await Tickforge.start(await freePort());
   const relay = await Relay.start(server.port);
-  const phone = player(server, "phone", { url: relay.url });
+  // The first attempt waits long enough for the room to have stopped the entity.
+  const phone = player(server, "phone", { url: relay.url, reconnect: { initialDelayMs: 500, maxDelayMs: 1_000, jitter: 0 } });
   const welcome = await phone.connect();
   assert.ok(welcome.resumeGraceMs > 0, `the server holds seats for a resume: ${welcome.resumeGraceMs} ms`);
   const room = await phone.joinOrCreate("arena");
@@ -364,6 +365,7 @@ test("a connection cut without a close frame is resumed: the same room and entit
   friend.on("playerAway", (p) => {
     if (p.entityId === room.entityId) seen.push(p.away);
   });
+  const away = until(friend, "playerAway", (p) => p.entityId === room.entityId && p.away);
   const back = until(friend, "playerAway", (p) => p.entityId === room.entityId && !p.away);
   const joinedAgain: unknown[] = [];
   phone.on("joined", (j) => joinedAgain.push(j));
@@ -374,6 +376,7 @@ test("a connection cut without a close frame is resumed: the same room and entit
   const d = await drop;
   assert.ok(d.error instanceof CloseError && d.error.code === 1006, String(d.error));
   assert.equal(d.resuming, true);
+  assert.equal((await away).name, "phone", "the friend sees the phone away while its seat is held");
   const r = await resumed;
   assert.equal(r.room.roomId, room.roomId, "the same room");
   assert.equal(r.room.entityId, room.entityId, "the same entity");
