@@ -402,6 +402,8 @@ export class TickforgeClient<S = Uint8Array> {
   private redirectUrl: string | null = null;
   /** The last tick seen in the room. */
   private lastTick = 0;
+  /** The last input sequence sent before the current seat was taken: the room applies only later ones. */
+  private seatStartSeq = 0;
   private nextSeq = 1;
   private nextNonce = 1;
   private lastSeq = 0;
@@ -785,10 +787,10 @@ export class TickforgeClient<S = Uint8Array> {
   private scheduleReconnect(error: TickforgeError, attempt: number): void {
     const options = this.reconnectOptions;
     // Without a seat to take back the next attempt joins again, at once.
-    const now = this.isRefusedResume(error) || (error instanceof RedirectError && this.ticket !== null);
+    const atOnce = this.isRefusedResume(error) || (error instanceof RedirectError && this.ticket !== null);
     if (this.isRefusedResume(error)) this.ticket = null;
     let worthIt: boolean;
-    if (now) worthIt = true;
+    if (atOnce) worthIt = true;
     else if (error instanceof AccessDeniedError) worthIt = this.mayRetryRefusedToken(error);
     else worthIt = this.shouldReconnect(error);
     this.offeredTicket = null;
@@ -801,7 +803,7 @@ export class TickforgeClient<S = Uint8Array> {
       this.emit("closed", error);
       return;
     }
-    const delayMs = now ? 0 : backoffDelay(attempt, options, this.random);
+    const delayMs = atOnce ? 0 : backoffDelay(attempt, options, this.random);
     this.attempt = attempt;
     this.setStatus("reconnecting");
     this.emit("disconnected", { error, reconnecting: true, resuming: this.ticket !== null, attempt, delayMs });
@@ -951,9 +953,7 @@ export class TickforgeClient<S = Uint8Array> {
     this.offeredTicket = null;
     // Taken back or not, the old seat is settled: a later drop makes a new ticket.
     this.ticket = null;
-    if (!msg.resumed) {
-      // Not resumed (or no resume asked for): a Redirect's node is where the room lives now, if anywhere.
-    } else if (offered) {
+    if (msg.resumed && offered) {
       this.awaitingResume = {
         ticket: offered,
         timer: setTimeout(() => this.drop(new TimeoutError("Joined", this.requestTimeoutMs)), this.requestTimeoutMs),
@@ -978,6 +978,7 @@ export class TickforgeClient<S = Uint8Array> {
     const info = this.joinedRoom_(msg);
     this.room = { info, players: new Map(info.players.map((p) => [p.entityId, p])) };
     this.lastTick = info.tick;
+    this.seatStartSeq = this.lastSeq;
     this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.joiningPrivate };
     const join = this.pendingJoin;
     this.pendingJoin = null;
@@ -1005,7 +1006,7 @@ export class TickforgeClient<S = Uint8Array> {
       gapTicks: Math.max(0, info.tick - lastTick),
       gapMs: awaiting ? Math.max(0, performance.now() - awaiting.ticket.droppedAt) : 0,
       lastInputSeq: msg.lastInputSeq,
-      lostInputs: Math.max(0, this.lastSeq - msg.lastInputSeq),
+      lostInputs: Math.max(0, this.lastSeq - Math.max(msg.lastInputSeq, this.seatStartSeq)),
       moved: awaiting?.ticket.moved ?? false,
     });
   }

@@ -82,6 +82,18 @@ test("inputs the room never applied are counted as lost, and their numbers are n
   assert.equal(r.lastInputSeq, 1);
   assert.equal(r.lostInputs, 3);
   assert.equal(c.sendInput(idle), 5);
+
+  // A new seat (a rejoin) starts with nothing applied: inputs of the old seat are not counted as lost.
+  const rejoined = next(c, "joined");
+  server.last.breakOff();
+  server.held.clear();
+  await rejoined;
+  const again = next(c, "resumed");
+  server.last.breakOff();
+  const r2 = await again;
+  assert.equal(r2.lastInputSeq, 0);
+  assert.equal(r2.lostInputs, 0);
+  assert.equal(c.sendInput(idle), 6);
   await c.close();
 });
 

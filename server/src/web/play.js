@@ -2703,6 +2703,8 @@ var TickforgeClient = class {
   redirectUrl = null;
   /** The last tick seen in the room. */
   lastTick = 0;
+  /** The last input sequence sent before the current seat was taken: the room applies only later ones. */
+  seatStartSeq = 0;
   nextSeq = 1;
   nextNonce = 1;
   lastSeq = 0;
@@ -3037,10 +3039,10 @@ var TickforgeClient = class {
   }
   scheduleReconnect(error, attempt) {
     const options = this.reconnectOptions;
-    const now = this.isRefusedResume(error) || error instanceof RedirectError && this.ticket !== null;
+    const atOnce = this.isRefusedResume(error) || error instanceof RedirectError && this.ticket !== null;
     if (this.isRefusedResume(error)) this.ticket = null;
     let worthIt;
-    if (now) worthIt = true;
+    if (atOnce) worthIt = true;
     else if (error instanceof AccessDeniedError) worthIt = this.mayRetryRefusedToken(error);
     else worthIt = this.shouldReconnect(error);
     this.offeredTicket = null;
@@ -3053,7 +3055,7 @@ var TickforgeClient = class {
       this.emit("closed", error);
       return;
     }
-    const delayMs = now ? 0 : backoffDelay(attempt, options, this.random);
+    const delayMs = atOnce ? 0 : backoffDelay(attempt, options, this.random);
     this.attempt = attempt;
     this.setStatus("reconnecting");
     this.emit("disconnected", { error, reconnecting: true, resuming: this.ticket !== null, attempt, delayMs });
@@ -3190,8 +3192,7 @@ var TickforgeClient = class {
     const offered = this.offeredTicket;
     this.offeredTicket = null;
     this.ticket = null;
-    if (!msg.resumed) {
-    } else if (offered) {
+    if (msg.resumed && offered) {
       this.awaitingResume = {
         ticket: offered,
         timer: setTimeout(() => this.drop(new TimeoutError("Joined", this.requestTimeoutMs)), this.requestTimeoutMs)
@@ -3214,6 +3215,7 @@ var TickforgeClient = class {
     const info = this.joinedRoom_(msg);
     this.room = { info, players: new Map(info.players.map((p) => [p.entityId, p])) };
     this.lastTick = info.tick;
+    this.seatStartSeq = this.lastSeq;
     this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.joiningPrivate };
     const join = this.pendingJoin;
     this.pendingJoin = null;
@@ -3239,7 +3241,7 @@ var TickforgeClient = class {
       gapTicks: Math.max(0, info.tick - lastTick2),
       gapMs: awaiting ? Math.max(0, performance.now() - awaiting.ticket.droppedAt) : 0,
       lastInputSeq: msg.lastInputSeq,
-      lostInputs: Math.max(0, this.lastSeq - msg.lastInputSeq),
+      lostInputs: Math.max(0, this.lastSeq - Math.max(msg.lastInputSeq, this.seatStartSeq)),
       moved: awaiting?.ticket.moved ?? false
     });
   }
