@@ -9,7 +9,11 @@
 //!   hands out zero-copy views; [`encode`] builds outbound frames in a reused
 //!   builder.
 //! - [`client`] is a small async client used by the tests, the bot swarm and
-//!   anyone connecting a Rust game client or bot.
+//!   anyone connecting a Rust game client or bot; it resumes a dropped
+//!   session by itself.
+//! - `session_token` and `resume_token` (feature `session-keys`) sign and
+//!   check the tokens tickforge issues: identities, and the resume tokens
+//!   of Welcome.
 //! - `ts/` (in this crate's directory) is the TypeScript SDK generated from the
 //!   same schema, and `vectors/` holds every message written by both sides;
 //!   `tests/vectors.rs` is the Rust half of that byte-compatibility proof.

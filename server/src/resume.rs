@@ -174,3 +174,62 @@ impl ResumeRegistry {
         self.seats.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::{GameParams, Mode, arena};
+
+    fn room() -> RoomHandle {
+        let mode = Mode {
+            name: Arc::from("arena"),
+            kind: arena::KIND,
+            params: GameParams {
+                capacity: 4,
+                tick_rate_hz: 30,
+            },
+        };
+        RoomHandle::create(Arc::from("r"), &mode, 0, 4, false).0
+    }
+
+    #[test]
+    fn whoever_takes_the_entry_first_owns_the_seat() {
+        let registry = ResumeRegistry::new("n", Duration::from_secs(15));
+        let key = registry.own_key(7);
+        registry.seat(key.clone(), room(), Arc::from("alice"), Arc::default());
+        assert!(
+            registry.take(&key, "mallory").is_none(),
+            "another player's token"
+        );
+        let taken = registry.take(&key, "alice");
+        assert!(
+            taken.is_some_and(|e| e.live.is_some()),
+            "a live (half-open) seat"
+        );
+        assert!(!registry.release(&key), "the grace cannot end a taken seat");
+        assert!(
+            registry.take(&key, "alice").is_none(),
+            "a token takes a seat once"
+        );
+    }
+
+    #[test]
+    fn only_a_held_seat_is_ended_by_a_newer_login_and_the_index_follows_the_entries() {
+        let registry = ResumeRegistry::new("n", Duration::from_secs(15));
+        let key = registry.own_key(1);
+        registry.seat(key.clone(), room(), Arc::from("bob"), Arc::default());
+        assert!(
+            !registry.end_held("bob"),
+            "a live seat is the session's business"
+        );
+        registry.mark_away(&key);
+        assert!(registry.end_held("bob"));
+        assert!(registry.is_empty());
+        assert!(!registry.end_held("bob"));
+
+        registry.seat(key.clone(), room(), Arc::from("bob"), Arc::default());
+        registry.mark_away(&key);
+        assert!(registry.release(&key));
+        assert!(!registry.end_held("bob"), "released seats leave the index");
+    }
+}

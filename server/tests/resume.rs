@@ -379,3 +379,79 @@ async fn a_new_login_without_the_resume_token_gives_the_held_seat_up_at_once() {
     let (code, reason) = refused(&server.url(), resume_only(&alice.welcome.resume_token)).await;
     assert_eq!((code, reason.as_str()), (4003, "auth_resume_expired"));
 }
+
+/// Options for the Rust client's own resume: a short silence limit.
+fn resuming(player: &str) -> ConnectOptions {
+    ConnectOptions {
+        silence_timeout: Duration::from_millis(500),
+        ..player_options(player)
+    }
+}
+
+async fn resumed_event(client: &mut Client) -> (JoinedInfo, u64, bool) {
+    until(client, |e| match e {
+        Event::Resumed {
+            joined,
+            gap_ticks,
+            moved,
+        } => Some((joined, gap_ticks, moved)),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_takes_its_seat_back_by_itself_after_the_server_went_silent() {
+    let server = start(&["--resume-grace", "10s", "--shards", "1"]);
+    let proxy = Proxy::start(server.addr).await;
+    let mut alice = connect_with_url(&proxy.url(), resuming("alice")).await;
+    let joined = alice.join_or_create("arena").await.expect("joins");
+    let stop = alice.send_input(&arena_input(0, 0)).await.expect("input");
+    let before = state_acking(&mut alice, joined.entity_id, stop).await;
+
+    proxy.go_silent();
+    let (resumed, gap_ticks, moved) = resumed_event(&mut alice).await;
+    assert!(!moved);
+    assert_eq!(resumed.entity_id, joined.entity_id);
+    assert_eq!(resumed.last_input_seq, stop);
+    assert!(
+        gap_ticks >= 10,
+        "half a second of silence at 30 Hz: {gap_ticks} ticks"
+    );
+    assert!(near(
+        position(&resumed.state, joined.entity_id),
+        position(&before.state, joined.entity_id)
+    ));
+    let next = alice.send_input(&arena_input(10, 0)).await.expect("input");
+    assert_eq!(next, stop + 1);
+    state_acking(&mut alice, joined.entity_id, next).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_resumes_after_a_cut_with_a_fresh_token_from_its_provider() {
+    let server = start(&["--resume-grace", "10s", "--shards", "1"]);
+    let proxy = Proxy::start(server.addr).await;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let provider: tickforge_protocol::client::TokenProvider = std::sync::Arc::new(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(token("alice")) })
+    });
+    let options = ConnectOptions {
+        silence_timeout: Duration::from_millis(500),
+        ..ConnectOptions::token_provider(provider)
+    };
+    let mut alice = connect_with_url(&proxy.url(), options).await;
+    let joined = alice.join_or_create("arena").await.expect("joins");
+    next_state(&mut alice, WAIT).await;
+
+    proxy.cut();
+    let (resumed, _, _) = resumed_event(&mut alice).await;
+    assert_eq!(resumed.entity_id, joined.entity_id);
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "a fresh token for the resume"
+    );
+    next_state(&mut alice, WAIT).await;
+}

@@ -28,6 +28,8 @@ use crate::stats::ErrorKind;
 use crate::swarm::Shared;
 use crate::ws::{ConnectError, ConnectOptions, Ended, Incoming, Until, WsConn, io_reason};
 
+mod resume;
+
 /// TCP connect + upgrade + Hello → Welcome must finish within this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// JoinRoom → Joined must finish within this.
@@ -61,6 +63,8 @@ pub struct Joined {
     pub entity: u32,
     /// The room's tick rate.
     pub tick_rate_hz: u16,
+    /// The room's tick at Joined.
+    pub tick: u64,
 }
 
 impl Joined {
@@ -77,6 +81,26 @@ pub struct Session {
     shared: Arc<Shared>,
     welcomed: bool,
     in_room: bool,
+    /// The Welcome's resume token (empty: the server has resume off).
+    pub resume_token: String,
+    /// How long the server holds a dropped seat.
+    pub resume_grace: Duration,
+    /// The Welcome answered a resume.
+    pub resumed: bool,
+    /// The last tick seen in this room (Joined, then decoded States), and
+    /// when; lazy readers do not decode States, so the tick at a drop is
+    /// estimated from the time since.
+    pub last_tick: (u64, Instant),
+}
+
+impl Session {
+    /// The room's tick now, as far as this session knows (`period`: the
+    /// room's tick period).
+    pub fn tick_now(&self, period: Duration) -> u64 {
+        let (tick, at) = self.last_tick;
+        let since = at.elapsed().as_secs_f64() / period.as_secs_f64().max(1e-6);
+        tick + since as u64
+    }
 }
 
 impl Session {
@@ -133,7 +157,7 @@ pub struct Bot {
     /// The swarm.
     pub shared: Arc<Shared>,
     shard: usize,
-    next_seq: u32,
+    pub(super) next_seq: u32,
     walk: Walk,
     settled: bool,
 }
@@ -215,6 +239,14 @@ impl Bot {
 
     /// Opens a session: TCP, upgrade, Hello → Welcome. Records the connect time.
     pub async fn open(&mut self) -> Result<Session, Failure> {
+        self.open_with(None).await
+    }
+
+    /// Opens a session whose Hello carries `resume_token`, if any.
+    pub(super) async fn open_with(
+        &mut self,
+        resume_token: Option<&str>,
+    ) -> Result<Session, Failure> {
         let started = Instant::now();
         let shared = self.shared.clone();
         let options = ConnectOptions {
@@ -239,17 +271,36 @@ impl Bot {
             shared: shared.clone(),
             welcomed: false,
             in_room: false,
+            resume_token: String::new(),
+            resume_grace: Duration::ZERO,
+            resumed: false,
+            last_tick: (0, Instant::now()),
         };
         let player_id = format!("{}-{}", shared.run_id, self.index);
         let mask = session.conn.mask();
         let token = shared.token_for(&player_id, self.index);
-        let n = outbound::hello(session.conn.queue(), mask, &player_id, token.as_deref());
+        let n = outbound::hello(
+            session.conn.queue(),
+            mask,
+            &player_id,
+            token.as_deref(),
+            resume_token,
+        );
         shared.stats.sent(n, false);
         let remaining = CONNECT_TIMEOUT.saturating_sub(started.elapsed());
-        self.await_reply(&mut session, remaining, |msg| {
-            matches!(msg, ServerMsg::Welcome(_)).then_some(Ok(()))
-        })
-        .await?;
+        let (token, grace_ms, resumed) = self
+            .await_reply(&mut session, remaining, |msg| match msg {
+                ServerMsg::Welcome(w) => Some(Ok((
+                    w.resume_token().unwrap_or_default().to_string(),
+                    w.resume_grace_ms(),
+                    w.resumed(),
+                ))),
+                _ => None,
+            })
+            .await?;
+        session.resume_token = token;
+        session.resume_grace = Duration::from_millis(u64::from(grace_ms));
+        session.resumed = resumed;
         session.welcomed = true;
         shared.stats.connected.fetch_add(1, Ordering::Relaxed);
         shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
@@ -269,12 +320,14 @@ impl Bot {
                 ServerMsg::Joined(j) => Some(Ok(Joined {
                     entity: j.entity_id(),
                     tick_rate_hz: j.tick_rate_hz(),
+                    tick: j.tick(),
                 })),
                 ServerMsg::Error(_) | ServerMsg::Redirect(_) => Some(Err(ErrorKind::JoinRefused)),
                 _ => None,
             })
             .await?;
         session.set_in_room(true);
+        session.last_tick = (joined.tick, Instant::now());
         shared.stats.joins.fetch_add(1, Ordering::Relaxed);
         shared.stats.record_join(self.shard, started.elapsed());
         Ok(joined)
@@ -298,7 +351,7 @@ impl Bot {
     /// Writes what is queued, then reads eagerly, decoding every message,
     /// until `pick` returns an answer, the connection ends, `within`
     /// passes or the swarm stops.
-    async fn await_reply<T>(
+    pub(super) async fn await_reply<T>(
         &mut self,
         session: &mut Session,
         within: Duration,
@@ -396,13 +449,18 @@ impl Bot {
         let mut arrived: Option<Instant> = None;
         let stats = &self.shared.stats;
         let shard = self.shard;
+        let mut last_tick = None;
         let drained = session.conn.drain(Until::WouldBlock, &mut |m| {
             let now = *arrived.get_or_insert_with(Instant::now);
             if let Some(ServerMsg::State(state)) = tally.decode(m) {
+                last_tick = Some(state.tick());
                 let ack = measure.ack_in(&state);
                 measure.on_state(ack, now, stats, shard);
             }
         });
+        if let (Some(tick), Some(at)) = (last_tick, arrived) {
+            session.last_tick = (tick, at);
+        }
         tally.count(&self.shared, drained.messages, drained.bytes);
         drained.ended
     }

@@ -156,6 +156,14 @@ pub struct SwarmConfig {
     #[arg(long, env = "TICKFORGE_SWARM_INPUT_HZ", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub input_hz: u32,
+    /// Provoke drops: each bot in a room drops its connection abruptly
+    /// (the TCP connection closes without a WebSocket close) this long
+    /// after joining or resuming (`10s`, `500ms`), then resumes with the
+    /// Welcome's resume token. Off by default. Dropped seats are held by
+    /// the server for `--resume-grace`; resumes and their gap in ticks are
+    /// in the report.
+    #[arg(long, env = "TICKFORGE_SWARM_DROP_EVERY", value_parser = duration_arg)]
+    pub drop_every: Option<Duration>,
     /// Measured duration (`30s`, `2m`, `500ms`), counted from the moment
     /// every bot has joined.
     #[arg(long, env = "TICKFORGE_SWARM_DURATION", default_value = "30s", value_parser = duration_arg)]

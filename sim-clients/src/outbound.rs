@@ -26,11 +26,19 @@ thread_local! {
     });
 }
 
-/// Appends `Hello { player_id, token }`; returns the frame's length.
-pub fn hello(out: &mut Vec<u8>, mask: [u8; 4], player_id: &str, token: Option<&str>) -> usize {
+/// Appends `Hello { player_id, token, resume_token }`; returns the frame's length.
+pub fn hello(
+    out: &mut Vec<u8>,
+    mask: [u8; 4],
+    player_id: &str,
+    token: Option<&str>,
+    resume_token: Option<&str>,
+) -> usize {
     let version = concat!("tickforge-swarm/", env!("CARGO_PKG_VERSION"));
     ENCODERS.with_borrow_mut(|e| {
-        let msg = e.client.hello(player_id, token, version);
+        let msg = e
+            .client
+            .hello_resume(player_id, token, version, resume_token);
         append(out, &msg, mask)
     })
 }

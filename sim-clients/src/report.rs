@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::garbage::GarbageKind;
 use crate::slo::{self, Actual, Metric, SloKey, Verdict};
-use crate::stats::{Counts, Histograms};
+use crate::stats::{Counts, ErrorKind, Histograms};
 use crate::swarm::Shared;
 
 /// Percentiles listed for every latency.
@@ -187,6 +187,8 @@ pub struct ConfigEcho {
     pub recv_buffer: u32,
     /// `--slo` checks, as parsed.
     pub slo: Vec<String>,
+    /// `--drop-every`, ms (absent: no provoked drops).
+    pub drop_every_ms: Option<u64>,
 }
 
 /// Durations of the run.
@@ -283,6 +285,47 @@ pub struct Latencies {
     pub join: Summary,
 }
 
+/// Session resume over the whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResumeReport {
+    /// Connections the bots dropped on purpose (`--drop-every`).
+    pub drops: u64,
+    /// Seats taken back after a drop.
+    pub resumes: u64,
+    /// Drops whose seat could not be taken back (also an error).
+    pub failed: u64,
+    /// Gap in ticks: the resumed Joined's tick minus the tick at the drop.
+    pub gap_ticks: TickGap,
+}
+
+/// A distribution of gaps, in ticks.
+#[derive(Debug, Clone, Serialize)]
+pub struct TickGap {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl TickGap {
+    fn from_histogram(h: &Histogram<u64>) -> TickGap {
+        if h.is_empty() {
+            return TickGap {
+                p50: 0,
+                p99: 0,
+                max: 0,
+            };
+        }
+        TickGap {
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        }
+    }
+}
+
 /// Messages and bytes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Messages {
@@ -360,6 +403,8 @@ pub struct Report {
     pub bots: BotsReport,
     /// Latency distributions.
     pub latency: Latencies,
+    /// Drops and resumes.
+    pub resume: ResumeReport,
     /// Traffic.
     pub messages: Messages,
     /// Errors.
@@ -440,6 +485,7 @@ impl Report {
                 ramp_per_sec: config.ramp,
                 mode: config.mode.clone(),
                 input_hz: config.input_hz,
+                drop_every_ms: config.drop_every.map(|d| d.as_millis() as u64),
                 duration_ms: config.duration.as_millis() as u64,
                 scenario: config.scenario.label(),
                 threads: config.threads,
@@ -472,6 +518,16 @@ impl Report {
                 slow_still_open: stats.slow_still_open.load(Ordering::Relaxed),
             },
             latency,
+            resume: ResumeReport {
+                drops: stats.drops.load(Ordering::Relaxed),
+                resumes: stats.resumes.load(Ordering::Relaxed),
+                failed: stats
+                    .errors()
+                    .into_iter()
+                    .find(|(k, _)| *k == ErrorKind::ResumeFailed.label())
+                    .map_or(0, |(_, n)| n),
+                gap_ticks: TickGap::from_histogram(&h.resume_gap),
+            },
             messages: Messages {
                 window: Traffic::new(window, timing.measured),
                 total: Traffic::new(stats.counts(), timing.total),

@@ -2,7 +2,7 @@
 //!
 //! | scenario | loop |
 //! |---|---|
-//! | arena | connect, join, send inputs on the open-loop schedule; reconnect after a disconnect |
+//! | arena | connect, join, send inputs on the open-loop schedule; resume (or reconnect) after a disconnect |
 //! | idle | connect, join, only read (ballast drains every [`IDLE_DRAIN`]) |
 //! | churn | as arena, but leave after 1–5 s and join again, on the same connection |
 //! | slow | connect, join, keep sending but never read; once the server drops the connection (a write fails) or the run ends, read what is left and record the close code; reconnect |
@@ -15,20 +15,32 @@
 //! schedule starts at a random phase within the period, so a swarm's
 //! inputs are spread over time rather than synchronised.
 //!
+//! **Resume.** In arena, idle and churn, a connection that drops while in
+//! a room (not closed with 1000/1001, 4003–4006 or a rate-limit 1008) is
+//! resumed: the bot reconnects with the Welcome's resume token within the
+//! server's grace and goes on in the same seat; the gap in ticks (the
+//! resumed Joined's tick minus the tick at the drop) is recorded.
+//! `--drop-every` provokes such drops: the bot closes its TCP connection
+//! without a WebSocket close that long after joining or resuming. A drop
+//! that cannot be resumed is counted as `resume_failed` and the bot starts
+//! over.
+//!
 //! **Reading.** Measuring bots wait for readability and decode every
 //! message (ack latency, jitter). Ballast bots read only on their timer —
 //! right after sending an input, or every [`IDLE_DRAIN`] when idle — and
 //! skip payloads: one `try_read` usually brings every frame since the
 //! last one.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::bot::{Bot, Failure, Session};
+use crate::bot::{Bot, Failure, Joined, Session};
 use crate::config::Scenario;
 use crate::garbage::GarbageKind;
 use crate::measure::Measure;
+use crate::stats::ErrorKind;
 use crate::ws::{Ended, io_reason};
 
 /// How often idle ballast bots drain their socket.
@@ -63,6 +75,8 @@ enum RoomExit {
     Stop,
     /// The connection failed.
     Failed(Failure),
+    /// `--drop-every`: the bot drops the connection on purpose.
+    Drop,
 }
 
 /// Runs bot `bot` until the swarm stops.
@@ -74,33 +88,91 @@ pub async fn run(mut bot: Bot) {
     }
 }
 
+/// How a session in a room ended: for good, or by a drop worth resuming.
+enum SessionEnd {
+    /// Counted (or the swarm stops); the bot starts over.
+    Over(Failure),
+    /// The connection dropped in a room: resume with its token.
+    Dropped {
+        /// How it ended (`None`: dropped on purpose).
+        cause: Option<Failure>,
+        /// The Welcome's resume token.
+        token: String,
+        /// The server's grace.
+        grace: Duration,
+        /// The room's tick at the drop.
+        tick: u64,
+    },
+}
+
+/// Whether a connection that ended with `failure` is resumed.
+fn resumable(failure: &Failure) -> bool {
+    match failure {
+        Failure::Ended(Ended::Closed { code, reason }) => {
+            let for_good = matches!(code, 1000 | 1001 | 4003..=4006);
+            let rate_limited = *code == 1008 && reason.ends_with("_rate_exceeded");
+            !(for_good || rate_limited)
+        }
+        Failure::Ended(Ended::Dropped(_)) => true,
+        _ => false,
+    }
+}
+
 /// Arena, idle and churn: sessions until the swarm stops.
 async fn play(bot: &mut Bot) {
+    let mut resumed: Option<(Session, Joined)> = None;
     while !bot.stopping() {
-        let mut session = match bot.open().await {
-            Ok(session) => session,
-            Err(failure) => {
-                bot.back_off(&failure).await;
-                continue;
-            }
+        let (mut session, joined) = match resumed.take() {
+            Some((session, joined)) => (session, Some(joined)),
+            None => match bot.open().await {
+                Ok(session) => (session, None),
+                Err(failure) => {
+                    bot.back_off(&failure).await;
+                    continue;
+                }
+            },
         };
-        match play_session(bot, &mut session).await {
-            Failure::Stopped => bot.goodbye(session).await,
-            failure => {
+        match play_session(bot, &mut session, joined).await {
+            SessionEnd::Over(Failure::Stopped) => bot.goodbye(session).await,
+            SessionEnd::Over(failure) => {
                 drop(session);
                 bot.back_off(&failure).await;
+            }
+            SessionEnd::Dropped {
+                cause,
+                token,
+                grace,
+                tick,
+            } => {
+                // An abrupt end: the TCP connection closes without a WebSocket close.
+                drop(session);
+                match cause {
+                    Some(failure) => bot.fail(&failure),
+                    None => {
+                        bot.shared.stats.drops.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                match bot.resume(&token, grace, tick).await {
+                    Ok(seat) => resumed = Some(seat),
+                    Err(failure) => bot.back_off(&failure).await,
+                }
             }
         }
     }
 }
 
-/// Rooms on one connection: one for arena and idle, one after the other for churn.
-async fn play_session(bot: &mut Bot, session: &mut Session) -> Failure {
+/// Rooms on one connection: one for arena and idle, one after the other
+/// for churn. `resumed`: the session already sits in a room (a resume).
+async fn play_session(bot: &mut Bot, session: &mut Session, resumed: Option<Joined>) -> SessionEnd {
     let scenario = bot.shared.config.scenario;
+    let mut resumed = resumed;
     loop {
-        let joined = match bot.join(session).await {
-            Ok(joined) => joined,
-            Err(failure) => return failure,
+        let joined = match resumed.take() {
+            Some(joined) => joined,
+            None => match bot.join(session).await {
+                Ok(joined) => joined,
+                Err(failure) => return SessionEnd::Over(failure),
+            },
         };
         bot.settle();
         let stay = (scenario == Scenario::Churn).then(|| {
@@ -116,18 +188,40 @@ async fn play_session(bot: &mut Bot, session: &mut Session) -> Failure {
             Reading::Lazy
         };
         let sends = scenario != Scenario::Idle;
-        let exit = in_room(bot, session, sends, reading, measure.as_mut(), stay).await;
+        let drop_at = bot.shared.config.drop_every.map(|d| Instant::now() + d);
+        let exit = in_room(
+            bot,
+            session,
+            sends,
+            reading,
+            measure.as_mut(),
+            stay,
+            drop_at,
+        )
+        .await;
         if let Some(m) = measure.as_mut() {
             m.forget(&bot.shared.stats);
         }
+        let can_resume = !session.resume_token.is_empty() && !session.resume_grace.is_zero();
+        let dropped = |cause: Option<Failure>| SessionEnd::Dropped {
+            cause,
+            token: session.resume_token.clone(),
+            grace: session.resume_grace,
+            tick: session.tick_now(joined.period()),
+        };
         match exit {
             RoomExit::StayOver => {
                 if let Err(failure) = bot.leave(session).await {
-                    return failure;
+                    return SessionEnd::Over(failure);
                 }
             }
-            RoomExit::Stop => return Failure::Stopped,
-            RoomExit::Failed(failure) => return failure,
+            RoomExit::Stop => return SessionEnd::Over(Failure::Stopped),
+            RoomExit::Drop if can_resume => return dropped(None),
+            RoomExit::Drop => return SessionEnd::Over(Failure::Error(ErrorKind::ResumeFailed)),
+            RoomExit::Failed(failure) if can_resume && resumable(&failure) => {
+                return dropped(Some(failure));
+            }
+            RoomExit::Failed(failure) => return SessionEnd::Over(failure),
         }
     }
 }
@@ -140,6 +234,7 @@ async fn in_room(
     reading: Reading,
     mut measure: Option<&mut Measure>,
     stay: Option<Instant>,
+    drop_at: Option<Instant>,
 ) -> RoomExit {
     let period = if sends {
         Duration::from_secs_f64(1.0 / f64::from(bot.shared.config.input_hz))
@@ -171,6 +266,9 @@ async fn in_room(
             scheduled = ticker.tick() => {
                 if stay.is_some_and(|until| scheduled >= until) {
                     return RoomExit::StayOver;
+                }
+                if drop_at.is_some_and(|at| scheduled >= at) {
+                    return RoomExit::Drop;
                 }
                 if sends
                     && let Err(end) = bot.send_input(session, scheduled, measure.as_deref_mut())
@@ -216,7 +314,7 @@ async fn slow(bot: &mut Bot) {
             continue;
         }
         bot.settle();
-        let exit = in_room(bot, &mut session, true, Reading::Never, None, None).await;
+        let exit = in_room(bot, &mut session, true, Reading::Never, None, None, None).await;
         match exit {
             RoomExit::Stop => match bot.read_to_end(&mut session, SLOW_FINAL_READ).await {
                 Some(end) => bot.ended(&end),
@@ -239,7 +337,8 @@ async fn slow(bot: &mut Bot) {
             RoomExit::Failed(failure) => {
                 bot.back_off(&failure).await;
             }
-            RoomExit::StayOver => {}
+            // A slow bot has neither a stay nor provoked drops.
+            RoomExit::StayOver | RoomExit::Drop => {}
         }
     }
 }

@@ -46,11 +46,14 @@ pub enum ErrorKind {
     SendBacklog,
     /// A garbage frame that the server did not close the connection for.
     GarbageIgnored,
+    /// A dropped connection whose seat could not be taken back within the
+    /// server's resume grace.
+    ResumeFailed,
 }
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Connect,
         ErrorKind::Upgrade,
         ErrorKind::Timeout,
@@ -61,6 +64,7 @@ impl ErrorKind {
         ErrorKind::TextFrame,
         ErrorKind::SendBacklog,
         ErrorKind::GarbageIgnored,
+        ErrorKind::ResumeFailed,
     ];
 
     /// Stable label (reports, JSON keys).
@@ -76,6 +80,7 @@ impl ErrorKind {
             ErrorKind::TextFrame => "text_frame",
             ErrorKind::SendBacklog => "send_backlog",
             ErrorKind::GarbageIgnored => "garbage_ignored",
+            ErrorKind::ResumeFailed => "resume_failed",
         }
     }
 
@@ -95,6 +100,9 @@ pub struct Histograms {
     pub connect: Histogram<u64>,
     /// JoinRoom → Joined.
     pub join: Histogram<u64>,
+    /// Resume gap, in ticks: the resumed Joined's tick minus the last tick
+    /// the bot saw before the drop.
+    pub resume_gap: Histogram<u64>,
 }
 
 impl Histograms {
@@ -106,6 +114,7 @@ impl Histograms {
             jitter: new()?,
             connect: new()?,
             join: new()?,
+            resume_gap: new()?,
         })
     }
 
@@ -117,6 +126,7 @@ impl Histograms {
             (&mut self.jitter, &other.jitter),
             (&mut self.connect, &other.connect),
             (&mut self.join, &other.join),
+            (&mut self.resume_gap, &other.resume_gap),
         ] {
             if let Err(e) = into.add(from) {
                 eprintln!("tickforge-swarm: histogram merge failed: {e}");
@@ -177,6 +187,10 @@ pub struct Stats {
     pub sessions: AtomicU64,
     /// Joins completed, over the run.
     pub joins: AtomicU64,
+    /// Connections the bots dropped on purpose (`--drop-every`).
+    pub drops: AtomicU64,
+    /// Seats taken back after a drop (Joined with `resumed`).
+    pub resumes: AtomicU64,
     /// Inputs whose ack never came (the bot left or the queue overflowed).
     pub inputs_unacked: AtomicU64,
     /// Slow bots whose connection the server had not closed by the end.
@@ -212,6 +226,8 @@ impl Stats {
             in_room: AtomicI64::new(0),
             sessions: AtomicU64::new(0),
             joins: AtomicU64::new(0),
+            drops: AtomicU64::new(0),
+            resumes: AtomicU64::new(0),
             inputs_unacked: AtomicU64::new(0),
             slow_still_open: AtomicU64::new(0),
             messages_in: AtomicU64::new(0),
@@ -258,6 +274,12 @@ impl Stats {
     /// Records a join time.
     pub fn record_join(&self, shard: usize, d: Duration) {
         self.with_histograms(shard, |h| h.join.saturating_record(micros(d)));
+    }
+
+    /// Counts one resume and records its gap in ticks.
+    pub fn record_resume(&self, shard: usize, gap_ticks: u64) {
+        self.resumes.fetch_add(1, Ordering::Relaxed);
+        self.with_histograms(shard, |h| h.resume_gap.saturating_record(gap_ticks));
     }
 
     /// Counts what one read brought in.

@@ -81,6 +81,14 @@ impl fmt::Display for Report {
             "sessions opened {}, joins {}, inputs never acked {}",
             self.bots.sessions_opened, self.bots.joins, self.bots.inputs_unacked
         )?;
+        let r = &self.resume;
+        if r.drops > 0 || r.resumes > 0 || r.failed > 0 {
+            writeln!(
+                out,
+                "resumes         {} of {} provoked drops, {} failed; gap p50 {} / p99 {} / max {} ticks",
+                r.resumes, r.drops, r.failed, r.gap_ticks.p50, r.gap_ticks.p99, r.gap_ticks.max
+            )?;
+        }
         let errors: Vec<String> = self
             .errors
             .by_kind

@@ -85,6 +85,14 @@ pub enum ClientError {
     /// No answer within `ConnectOptions::timeout`.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// The connection dropped and the seat could not be taken back within
+    /// the server's resume grace; `cause` is how the connection ended.
+    /// Connect again and join the room again.
+    #[error("seat lost after a drop ({cause})")]
+    SeatLost {
+        /// How the dropped connection ended.
+        cause: Box<ClientError>,
+    },
 }
 
 impl ClientError {
@@ -105,6 +113,18 @@ impl ClientError {
             ClientError::Token(_) => "token",
             ClientError::Unexpected(_) => "unexpected",
             ClientError::Timeout(_) => "timeout",
+            ClientError::SeatLost { .. } => "seat_lost",
+        }
+    }
+
+    /// Whether the connection dropped in a way worth resuming: not a close
+    /// the client asked for, not 1000/1001 from the server, not an access
+    /// refusal (4003–4006) and not a rate-limit close (1008).
+    pub fn is_unexpected_drop(&self) -> bool {
+        match self {
+            ClientError::Io(_) | ClientError::Ws(_) => true,
+            ClientError::Closed { code, .. } => !matches!(code, 1000 | 1001),
+            _ => false,
         }
     }
 

@@ -123,6 +123,17 @@ pub enum Event {
     },
     /// The server Welcome (only seen by raw users).
     Welcome(WelcomeInfo),
+    /// The connection dropped (or the room moved to another node) and the
+    /// client took its seat back: the same entity, the full state, acks
+    /// continuing from `joined.last_input_seq`.
+    Resumed {
+        /// The resumed Joined.
+        joined: JoinedInfo,
+        /// Ticks between the last State before the drop and the resume.
+        gap_ticks: u64,
+        /// The room moved to another node (an unasked Redirect).
+        moved: bool,
+    },
 }
 
 fn string(s: Option<&str>) -> String {

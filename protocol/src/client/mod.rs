@@ -28,6 +28,21 @@
 //! | [`tls`] | trust anchors for `wss://` |
 //! | `error` | [`ClientError`] and close codes |
 //! | `event` | [`Event`]s: what the server sent, decoded |
+//! | `resume` | taking the seat back after a drop, following a moved room |
+//!
+//! **Resume.** After an unexpected drop while in a room (not a close the
+//! client asked for, not 1000/1001 from the server, not 4003–4006, not a
+//! rate-limit 1008), [`Client::next_event`] (and [`Client::send_input`])
+//! reconnect with backoff within the server's grace, presenting
+//! `Welcome.resume_token` (and a fresh token from the token provider, if
+//! one is set), and return [`Event::Resumed`] with the gap in ticks; the
+//! input sequence continues from the server's last applied input. An
+//! unasked `Redirect` carrying a resume token (the room moved to another
+//! node) is followed the same way. Past the grace the call fails with
+//! [`ClientError::SeatLost`]. A room that sends nothing for
+//! [`ConnectOptions::silence_timeout`] counts as a drop (a half-open
+//! connection). Server messages of types this version does not know are
+//! skipped.
 //!
 //! One task owns the socket: reading and writing go through `&mut self`.
 //! Events that arrive while a request waits for its answer are queued and
@@ -48,11 +63,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::PROTOCOL_VERSION;
+use crate::codec::DecodeError;
 use crate::encode::ClientEncoder;
 
 mod connect;
 mod error;
 mod event;
+mod resume;
 pub mod tls;
 
 pub use connect::{Socket, upgrade_request};
@@ -109,6 +126,11 @@ pub struct ConnectOptions {
     pub read_buffer_bytes: usize,
     /// Longest wait for connecting and for the answer to each request.
     pub timeout: Duration,
+    /// Take the seat back after an unexpected drop (default `true`).
+    pub auto_resume: bool,
+    /// In a room, this long without any frame from the server is a drop
+    /// (States come every tick; default 5 s).
+    pub silence_timeout: Duration,
     /// Resume token of an earlier connection (`Welcome.resume_token` or an
     /// unasked `Redirect`'s): sent in Hello to take back its seat.
     pub resume_token: Option<String>,
@@ -161,6 +183,8 @@ impl ConnectOptions {
             read_buffer_bytes: 4 * 1024,
             timeout: Duration::from_secs(10),
             resume_token: None,
+            auto_resume: true,
+            silence_timeout: Duration::from_secs(5),
             tls_roots: None,
         }
     }
@@ -174,6 +198,13 @@ pub struct Client {
     next_seq: u32,
     next_nonce: u32,
     timeout: Duration,
+    /// Where and how to reconnect for a resume.
+    url: String,
+    options: ConnectOptions,
+    /// A Joined arrived and no Left since.
+    in_room: bool,
+    /// Tick of the last State or Joined seen (for the resume gap).
+    last_tick: u64,
     /// The server's Welcome.
     pub welcome: WelcomeInfo,
 }
@@ -206,6 +237,10 @@ impl Client {
             next_seq: 1,
             next_nonce: 1,
             timeout: options.timeout,
+            url: url.to_string(),
+            options: options.clone(),
+            in_room: false,
+            last_tick: 0,
             welcome: WelcomeInfo {
                 session_id: 0,
                 node_id: String::new(),
@@ -302,8 +337,24 @@ impl Client {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let frame = self.enc.input(seq, now_micros(), payload);
-        self.ws.send(Message::Binary(frame)).await?;
-        Ok(seq)
+        match self.ws.send(Message::Binary(frame)).await {
+            Ok(()) => Ok(seq),
+            Err(e) => {
+                let e = ClientError::from(e);
+                if !self.can_resume(&e) {
+                    return Err(e);
+                }
+                // The input goes out again on the resumed connection, numbered
+                // on from the server's last applied input.
+                let resumed = self.resume_after(e).await?;
+                self.pending.push_back(resumed);
+                let seq = self.next_seq;
+                self.next_seq = self.next_seq.wrapping_add(1);
+                let frame = self.enc.input(seq, now_micros(), payload);
+                self.ws.send(Message::Binary(frame)).await?;
+                Ok(seq)
+            }
+        }
     }
 
     /// Sends a Ping and waits for its Pong; returns the round-trip time.
@@ -331,29 +382,50 @@ impl Client {
         Ok(())
     }
 
-    /// The next event: queued ones first, then from the socket.
+    /// The next event: queued ones first, then from the socket. Resumes
+    /// after an unexpected drop and follows a moved room (see the module
+    /// documentation): then the event is [`Event::Resumed`].
     pub async fn next_event(&mut self) -> Result<Event, ClientError> {
-        match self.pending.pop_front() {
+        let event = match self.pending.pop_front() {
             Some(event) => Ok(event),
             None => self.read_event().await,
+        };
+        match event {
+            Ok(Event::Redirect {
+                url, resume_token, ..
+            }) if !resume_token.is_empty() && self.options.auto_resume => {
+                self.follow_moved_room(url, resume_token).await
+            }
+            Err(e) if self.can_resume(&e) => self.resume_after(e).await,
+            other => other,
         }
     }
 
     async fn read_event(&mut self) -> Result<Event, ClientError> {
         loop {
-            let msg = self.ws.next().await.ok_or(ClientError::Closed {
+            let next = if self.in_room {
+                tokio::time::timeout(self.options.silence_timeout, self.ws.next())
+                    .await
+                    .map_err(|_| ClientError::Closed {
+                        code: 1006,
+                        reason: "the server went silent".into(),
+                    })?
+            } else {
+                self.ws.next().await
+            };
+            let msg = next.ok_or(ClientError::Closed {
                 code: 1006,
                 reason: "connection dropped".into(),
             })??;
             match msg {
                 Message::Binary(frame) => {
-                    let event = to_event(&frame)?;
-                    if let Event::Joined(j) = &event
-                        && j.resumed
-                    {
-                        // Acks continue from the last input the room applied.
-                        self.next_seq = j.last_input_seq.wrapping_add(1);
-                    }
+                    let event = match to_event(&frame) {
+                        Ok(event) => event,
+                        // A message type of a newer server: not for this version.
+                        Err(DecodeError::UnknownMessage(_)) => continue,
+                        Err(e) => return Err(e.into()),
+                    };
+                    self.track(&event);
                     return Ok(event);
                 }
                 Message::Close(frame) => return Err(closed(frame)),

@@ -1,7 +1,8 @@
-//! A TCP proxy between a test client and the server that can go silent
-//! without closing anything (a real half-open connection: the server's
-//! socket stays open and hears nothing), or cut every connection at once
-//! (both sides see the TCP connection end, without a WebSocket close).
+//! A TCP proxy between a test client and the server that can make the
+//! connections open now go silent without closing anything (a real
+//! half-open connection: the server's socket stays open and hears
+//! nothing), or cut them (both sides see the TCP connection end, without a
+//! WebSocket close). Connections made later are forwarded.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,8 @@ enum Mode {
 pub struct Proxy {
     /// Where clients connect.
     pub addr: SocketAddr,
-    mode: watch::Sender<Mode>,
+    /// One switch per connection made so far.
+    modes: Arc<Mutex<Vec<watch::Sender<Mode>>>>,
     /// Connections kept open, unread, while silent.
     held: Arc<Mutex<Vec<(TcpStream, TcpStream)>>>,
     accept: tokio::task::JoinHandle<()>,
@@ -32,23 +34,25 @@ impl Proxy {
     pub async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
         let addr = listener.local_addr().expect("proxy address");
-        let (mode, _) = watch::channel(Mode::Forward);
+        let modes = Arc::new(Mutex::new(Vec::new()));
         let held = Arc::new(Mutex::new(Vec::new()));
         let accept = {
-            let mode = mode.clone();
+            let modes = modes.clone();
             let held = held.clone();
             tokio::spawn(async move {
                 while let Ok((client, _)) = listener.accept().await {
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         continue;
                     };
-                    tokio::spawn(pipe(client, server, mode.subscribe(), held.clone()));
+                    let (mode, rx) = watch::channel(Mode::Forward);
+                    modes.lock().expect("modes").push(mode);
+                    tokio::spawn(pipe(client, server, rx, held.clone()));
                 }
             })
         };
         Proxy {
             addr,
-            mode,
+            modes,
             held,
             accept,
         }
@@ -59,15 +63,22 @@ impl Proxy {
         format!("ws://{}/ws", self.addr)
     }
 
-    /// Stops forwarding in both directions and keeps every socket open.
+    /// Stops forwarding on the open connections, in both directions, and
+    /// keeps their sockets open.
     pub fn go_silent(&self) {
-        self.mode.send_replace(Mode::Silent);
+        self.switch(Mode::Silent);
     }
 
-    /// Closes every connection (TCP FIN to both sides, no WebSocket close).
+    /// Closes the open connections (TCP FIN to both sides, no WebSocket close).
     pub fn cut(&self) {
-        self.mode.send_replace(Mode::Cut);
+        self.switch(Mode::Cut);
         self.held.lock().expect("held").clear();
+    }
+
+    fn switch(&self, mode: Mode) {
+        for switch in self.modes.lock().expect("modes").drain(..) {
+            switch.send_replace(mode);
+        }
     }
 }
 
