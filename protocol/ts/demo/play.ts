@@ -3,7 +3,9 @@
 // own guest session (token, player id, display name) in sessionStorage, so a
 // reload is the same player and two tabs are two players. It joins the room
 // named in the URL (or any arena room with a free seat) and keeps the URL
-// pointing at the room, so the link invites friends. Bundled with the SDK
+// pointing at the room, so the link invites friends. After a dropped
+// connection it takes its seat back (the SDK's resume) and says so; members
+// whose connection dropped are drawn faded as "away". Bundled with the SDK
 // into server/src/web/play.js by scripts/bundle.mjs.
 
 import {
@@ -13,6 +15,7 @@ import {
   DEFAULT_RECONNECT,
   ErrorCode,
   GuestSessionError,
+  RedirectError,
   RefusedError,
   TickforgeClient,
   backoffDelay,
@@ -22,6 +25,7 @@ import {
   type ArenaMove,
   type ArenaStateView,
   type GuestSession,
+  type JoinedRoom,
   type TickforgeError,
   type TokenRequest,
 } from "../src/index.js";
@@ -57,6 +61,7 @@ function guestFailure(error: TickforgeError): GuestSessionError | null {
 }
 
 function describe(error: TickforgeError): string {
+  if (error instanceof RedirectError) return "the room moved to another server";
   if (error instanceof CloseError) return `${error.code}${error.reason ? ` ${error.reason}` : ""}`;
   const guest = guestFailure(error);
   if (guest) return guest.reason === "rate_limited" ? "too many new players from here" : `no guest session: ${guest.reason}`;
@@ -139,6 +144,10 @@ const ui = {
 const world = new World();
 const renderer = new Renderer(ui.canvas, ui.stage);
 const names = new Map<number, string>();
+/** Members whose connection dropped while the server holds their seat. */
+const away = new Set<number>();
+/** Seats this page took back after a drop (for the snapshot). */
+let resumes = 0;
 let client: Client | null = null;
 let message: string | null = "connecting…";
 let lastTick = 0;
@@ -196,7 +205,11 @@ function renderPlayers(): void {
         const dot = document.createElement("span");
         dot.className = "swatch";
         dot.style.background = colorOf(id);
-        li.append(dot, document.createTextNode(id === me ? `${name} (you)` : name));
+        li.append(dot, document.createTextNode(id === me ? `${name} (you)` : away.has(id) ? `${name} (away)` : name));
+        if (away.has(id)) {
+          li.style.opacity = "0.5";
+          li.title = "connection lost: the seat is held for a moment";
+        }
         return li;
       }),
   );
@@ -238,6 +251,26 @@ async function enter(c: Client): Promise<void> {
   await c.joinOrCreate(mode);
 }
 
+/** Shows the room just joined, or taken back after a drop (a resume keeps the entity, so the disc stays). */
+function enterRoom(c: Client, room: JoinedRoom<ArenaStateView>): void {
+  world.enter(room.entityId, room.tickRateHz, room.state);
+  names.clear();
+  away.clear();
+  for (const p of room.players) {
+    names.set(p.entityId, p.name);
+    if (p.away) away.add(p.entityId);
+  }
+  wantedRoom = room.roomId;
+  showRoomInUrl(room.roomId);
+  ui.room.textContent = room.roomId;
+  ui.room.title = room.roomId;
+  lastTick = room.tick;
+  message = null;
+  renderPlayers();
+  // A new (or resumed) seat stands still: tell the room what is held right now.
+  if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) send(c, move);
+}
+
 function wire(c: Client): void {
   c.on("status", (status) => {
     if (c !== client) return;
@@ -252,18 +285,14 @@ function wire(c: Client): void {
   });
   c.on("joined", (room) => {
     if (c !== client) return;
-    world.enter(room.entityId, room.tickRateHz, room.state);
-    names.clear();
-    for (const p of room.players) names.set(p.entityId, p.name);
-    wantedRoom = room.roomId;
-    showRoomInUrl(room.roomId);
-    ui.room.textContent = room.roomId;
-    ui.room.title = room.roomId;
-    lastTick = room.tick;
-    message = null;
-    renderPlayers();
-    // A new seat starts standing still: tell the room what is held right now.
-    if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) send(c, move);
+    enterRoom(c, room);
+  });
+  c.on("resumed", (r) => {
+    if (c !== client) return;
+    resumes++;
+    enterRoom(c, r.room);
+    const gap = r.gapTicks === 1 ? "1 tick" : `${r.gapTicks} ticks`;
+    toast(r.moved ? `The room moved to another server: you are back in it (${gap} missed)` : `Reconnected: the same seat, ${gap} missed`, "good");
   });
   c.onState((update) => {
     if (c !== client) return;
@@ -280,14 +309,22 @@ function wire(c: Client): void {
   c.on("playerLeft", (p) => {
     if (c !== client) return;
     names.delete(p.entityId);
+    away.delete(p.entityId);
     renderPlayers();
     toast(`${p.name} left`);
+  });
+  c.on("playerAway", (p) => {
+    if (c !== client) return;
+    if (p.away) away.add(p.entityId);
+    else away.delete(p.entityId);
+    renderPlayers();
+    toast(p.away ? `${p.name} lost the connection: the seat is held` : `${p.name} is back`, p.away ? "warn" : "good");
   });
   c.on("disconnected", (d) => {
     if (c !== client) return;
     world.leave();
     if (d.reconnecting) {
-      message = `connection lost (${describe(d.error)}) · reconnecting…`;
+      message = d.resuming ? `connection lost (${describe(d.error)}) · taking your seat back…` : `connection lost (${describe(d.error)}) · reconnecting…`;
       toast(`Connection lost (${describe(d.error)}); attempt ${d.attempt} in ${(d.delayMs / 1000).toFixed(1)} s`, "warn");
     }
   });
@@ -397,7 +434,7 @@ function frame(now: number): void {
   previous = now;
   world.step(dt);
   controls.update();
-  renderer.draw(world.view(wallMs()), world.width, world.height, client?.entityId ?? null, names, message);
+  renderer.draw(world.view(wallMs()), world.width, world.height, client?.entityId ?? null, names, message, away);
   refreshHud(now);
   requestAnimationFrame(frame);
 }
@@ -415,7 +452,8 @@ requestAnimationFrame(frame);
     rttMs: client?.smoothedRttMs ?? null,
     frames: renderer.frames,
     own: world.ownPosition(),
-    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, name: names.get(e.id) ?? null })),
+    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, name: names.get(e.id) ?? null, away: away.has(e.id) })),
+    resumes,
   }),
 };
 

@@ -51,7 +51,16 @@ export class Renderer {
     return { x: ((clientX - r.left) / r.width) * width, y: ((clientY - r.top) / r.height) * height };
   }
 
-  draw(entities: readonly Drawn[], width: number, height: number, me: number | null, names: ReadonlyMap<number, string>, message: string | null): void {
+  /** One frame: the floor, every entity (`away` ones dimmed and labelled), and `message` over it all. */
+  draw(
+    entities: readonly Drawn[],
+    width: number,
+    height: number,
+    me: number | null,
+    names: ReadonlyMap<number, string>,
+    message: string | null,
+    away: ReadonlySet<number> = new Set(),
+  ): void {
     const ctx = this.ctx;
     const s = (this.size * this.ratio) / Math.max(width, height);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -64,7 +73,7 @@ export class Renderer {
     for (const e of entities) this.trail(e);
     // Others first, the player on top.
     const ordered = [...entities].sort((a, b) => Number(a.id === me) - Number(b.id === me));
-    for (const e of ordered) this.disc(e, e.id === me, names.get(e.id) ?? `#${e.id}`, s);
+    for (const e of ordered) this.disc(e, e.id === me, names.get(e.id) ?? `#${e.id}`, s, away.has(e.id));
 
     if (message) {
       ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
@@ -136,8 +145,10 @@ export class Renderer {
     ctx.globalAlpha = 1;
   }
 
-  private disc(e: Drawn, own: boolean, name: string, s: number): void {
+  /** A player's disc; one whose connection dropped (`away`) is drawn faded, its label saying so. */
+  private disc(e: Drawn, own: boolean, name: string, s: number, away: boolean): void {
     const ctx = this.ctx;
+    ctx.globalAlpha = away ? 0.35 : 1;
     const color = colorOf(e.id);
     const r = own ? RADIUS + 2 : RADIUS;
     if (e.boost) {
@@ -160,7 +171,7 @@ export class Renderer {
       ctx.lineWidth = 3;
       ctx.stroke();
     }
-    const label = own ? `${name} (you)` : name;
+    const label = own ? `${name} (you)` : away ? `${name} (away)` : name;
     ctx.font = `${own ? 600 : 500} ${13 / s}px system-ui, sans-serif`;
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
@@ -169,5 +180,6 @@ export class Renderer {
     ctx.strokeText(label, e.x, e.y - r - 4);
     ctx.fillStyle = own ? "#ffffff" : "#cdd3de";
     ctx.fillText(label, e.x, e.y - r - 4);
+    ctx.globalAlpha = 1;
   }
 }

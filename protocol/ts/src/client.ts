@@ -4,7 +4,9 @@
 // sends inputs with sequence numbers and timestamps, hands every State to
 // the game with the player's own input ack, measures the round trip,
 // notices a silent server, and reopens a dropped connection with
-// exponential backoff and jitter, joining the same room again. Every
+// exponential backoff and jitter: within the server's resume grace it takes
+// its held seat back (same room, same entity, acks continuing), else it joins
+// the same room again; it follows a room that moved to another node. Every
 // failure is a typed TickforgeError; nothing the server sends can make it
 // throw anything else.
 
@@ -109,6 +111,13 @@ export interface ClientOptions<S = Uint8Array> {
   readonly shouldReconnect?: (error: TickforgeError) => boolean;
   /** Join the same room again after a reconnect (by id, else by its mode). Default true. */
   readonly rejoin?: boolean;
+  /**
+   * Take the seat back after an unexpected drop: while the server holds it
+   * (`Welcome.resumeGraceMs` after the drop), a reconnect presents the
+   * connection's resume token and lands in the same room with the same
+   * entity (the `resumed` event) instead of joining again. Default true.
+   */
+  readonly resume?: boolean;
   /** Opens WebSockets. Default: the global `WebSocket`. */
   readonly webSocket?: WebSocketFactory;
   /** Random numbers in [0, 1) for the reconnect jitter. Default `Math.random`. */
@@ -128,6 +137,10 @@ export interface Welcome {
   readonly playerId: string;
   /** The player's display name as others see it (from servers before identity: the player id). */
   readonly name: string;
+  /** How long the server holds this connection's seat after a drop, in ms (0: no resume). */
+  readonly resumeGraceMs: number;
+  /** This connection took a held seat back: a `resumed` event follows (not `joined`). */
+  readonly resumed: boolean;
 }
 
 /** A member of a room. */
@@ -141,6 +154,8 @@ export interface Player {
    * id from Hello. Show `name`.
    */
   readonly playerId: string;
+  /** The member's connection dropped; the server holds its seat for a resume (see the `playerAway` event). */
+  readonly away: boolean;
 }
 
 /** The room the player is in, as announced by Joined. */
@@ -181,13 +196,32 @@ export interface RttSample {
 
 /** The connection dropped. */
 export interface Disconnected {
+  /** Why: a {@link CloseError}, or a {@link RedirectError} when the room moved to another node. */
   readonly error: TickforgeError;
   /** Whether another attempt is scheduled. */
   readonly reconnecting: boolean;
+  /** Whether that attempt offers the resume token to take the held seat back. */
+  readonly resuming: boolean;
   /** Number of the scheduled attempt (1 for the first after a drop). */
   readonly attempt: number;
   /** Delay before that attempt, in ms. */
   readonly delayMs: number;
+}
+
+/** The client took its held seat back after a drop (or followed its room to another node). */
+export interface Resumed<S> {
+  /** The room as the resumed Joined announced it: the same room and entity, the full state, the members. */
+  readonly room: JoinedRoom<S>;
+  /** Ticks the player missed: from the last tick seen before the drop to `room.tick`. */
+  readonly gapTicks: number;
+  /** Time from the drop (or the Redirect) to the resumed Joined, in ms. */
+  readonly gapMs: number;
+  /** The last input sequence the room applied for the player; later inputs continue after it. */
+  readonly lastInputSeq: number;
+  /** Inputs sent before the drop that the room never applied (they were lost with the connection). */
+  readonly lostInputs: number;
+  /** Whether the room moved to another node (an unasked Redirect) rather than the connection dropping. */
+  readonly moved: boolean;
 }
 
 /** Events of a {@link TickforgeClient} and what each listener receives. */
@@ -196,14 +230,21 @@ export interface ClientEvents<S> {
   status: ConnectionStatus;
   /** The server said Welcome: after `connect()` and after every reconnect. */
   welcome: Welcome;
-  /** The player entered a room (also after a reconnect's rejoin). */
+  /** The player entered a room (also after a reconnect's rejoin; not after a resume). */
   joined: JoinedRoom<S>;
+  /**
+   * A reconnect took the held seat back: the same room and entity, with the
+   * full state and the gap. No `joined` (and no `left`) comes with it.
+   */
+  resumed: Resumed<S>;
   /** A tick of the room. */
   state: StateUpdate<S>;
   /** Another player entered the room. */
   playerJoined: Player;
   /** Another player left the room. */
   playerLeft: Player;
+  /** Another member's connection dropped (`away`: its seat is held for a resume) or came back. */
+  playerAway: Player;
   /** The player left the room. */
   left: { readonly roomId: string };
   /** A new round-trip measurement. */
@@ -236,6 +277,19 @@ interface RejoinTarget {
   private: boolean;
 }
 
+/** What a reconnect presents to take a dropped connection's seat back. */
+interface ResumeTicket {
+  readonly token: string;
+  /** `performance.now()` after which the server no longer holds the seat. */
+  readonly deadline: number;
+  /** The last tick seen before the drop. */
+  readonly lastTick: number;
+  /** `performance.now()` at the drop. */
+  readonly droppedAt: number;
+  /** Given by an unasked Redirect: the room moved to another node. */
+  readonly moved: boolean;
+}
+
 interface PingSent {
   sentAt: number;
   pending: Pending<number> | null;
@@ -243,6 +297,14 @@ interface PingSent {
 
 const MAX_PLAYER_ID_BYTES = 128;
 const ACCESS_TOKEN_REFUSED = 4003;
+/**
+ * The close code of a connection the client lets go of to open another one
+ * (a silent server, a Redirect): any code but 1000 tells the server to hold
+ * the seat for a resume.
+ */
+const CLOSE_KEEP_SEAT = 4100;
+/** How long a Redirect's resume token is tried when the server announced no grace. */
+const REDIRECT_GRACE_MS = 15_000;
 const CLOSE_WAIT_MS = 2000;
 /** How long an error event may go without the close event that should follow it. */
 const ERROR_CLOSE_WAIT_MS = 1000;
@@ -264,7 +326,7 @@ function nowMicros(): bigint {
 /** A member as the client shows it: the display name, else (older servers) the player id. */
 function toPlayer(p: PlayerInfo): Player {
   const playerId = p.playerId ?? "";
-  return { entityId: p.entityId, name: p.name || playerId, playerId };
+  return { entityId: p.entityId, name: p.name || playerId, playerId, away: p.away };
 }
 
 /** A 64-bit protocol value as a number (exact below 2^53: µs timestamps and ticks are). */
@@ -297,6 +359,7 @@ export class TickforgeClient<S = Uint8Array> {
   private readonly reconnectOptions: ReconnectOptions | null;
   private readonly shouldReconnect: (error: TickforgeError) => boolean;
   private readonly rejoinAfterReconnect: boolean;
+  private readonly resumeAfterDrop: boolean;
   private readonly webSocket: WebSocketFactory;
   private readonly random: () => number;
   private readonly builder = new flatbuffers.Builder(256);
@@ -326,6 +389,21 @@ export class TickforgeClient<S = Uint8Array> {
   private pendingJoin: Pending<JoinedRoom<S>> | null = null;
   private pendingLeave: Pending<void> | null = null;
   private readonly pings = new Map<number, PingSent>();
+  /** The current connection's resume token and grace (from its Welcome). */
+  private resumeToken: string | null = null;
+  private resumeGraceMs = 0;
+  /** The seat a reconnect tries to take back, while the server may still hold it. */
+  private ticket: ResumeTicket | null = null;
+  /** The ticket the Hello of the connection being opened carried. */
+  private offeredTicket: ResumeTicket | null = null;
+  /** After a Welcome with `resumed`: waiting for its Joined. */
+  private awaitingResume: { ticket: ResumeTicket; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** Where a Redirect moved the room: used instead of `url` until a connection there fails without a seat to resume. */
+  private redirectUrl: string | null = null;
+  /** The last tick seen in the room. */
+  private lastTick = 0;
+  /** The last input sequence sent before the current seat was taken: the room applies only later ones. */
+  private seatStartSeq = 0;
   private nextSeq = 1;
   private nextNonce = 1;
   private lastSeq = 0;
@@ -360,6 +438,7 @@ export class TickforgeClient<S = Uint8Array> {
       options.shouldReconnect ??
       ((e) => (e instanceof CloseError ? e.retryable : e instanceof TimeoutError || (e instanceof ConnectError && e.retryable)));
     this.rejoinAfterReconnect = options.rejoin ?? true;
+    this.resumeAfterDrop = options.resume ?? true;
     this.webSocket = options.webSocket ?? globalWebSocket;
     this.random = options.random ?? Math.random;
   }
@@ -463,6 +542,8 @@ export class TickforgeClient<S = Uint8Array> {
     }
     this.closeError = null;
     this.hadSession = false;
+    this.ticket = null;
+    this.redirectUrl = null;
     this.attempt = 0;
     this.tokenRetried = false;
     this.rejectedToken = null;
@@ -537,7 +618,11 @@ export class TickforgeClient<S = Uint8Array> {
         throw new ConnectError(`the token provider gave ${typeof token}, not a string`, { retryable: true });
       }
     }
-    return encodeClientFrame({ type: "hello", playerId: this.playerId, token, clientVersion: this.clientVersion }, this.builder);
+    const ticket = this.ticket;
+    if (ticket && performance.now() >= ticket.deadline) this.ticket = null; // the seat is gone: join again
+    this.offeredTicket = this.ticket;
+    const resumeToken = this.offeredTicket?.token ?? null;
+    return encodeClientFrame({ type: "hello", playerId: this.playerId, token, clientVersion: this.clientVersion, resumeToken }, this.builder);
   }
 
   /** Gets the Hello ready, opens one socket and resolves when its Welcome arrives. */
@@ -548,16 +633,16 @@ export class TickforgeClient<S = Uint8Array> {
       // close() was called while the token was being fetched.
       throw this.closeError ?? new CloseError(1000, "client_close", true);
     }
-    return this.openSocket(hello);
+    return this.openSocket(this.redirectUrl ?? this.url, hello);
   }
 
-  private openSocket(hello: Uint8Array): Promise<Welcome> {
+  private openSocket(url: string, hello: Uint8Array): Promise<Welcome> {
     return new Promise<Welcome>((resolve, reject) => {
       let ws: WebSocketLike;
       try {
-        ws = this.webSocket(this.url, [SUBPROTOCOL]);
+        ws = this.webSocket(url, [SUBPROTOCOL]);
       } catch (e) {
-        reject(e instanceof TickforgeError ? e : new ConnectError(`cannot open ${this.url}: ${String(e)}`, { cause: e }));
+        reject(e instanceof TickforgeError ? e : new ConnectError(`cannot open ${url}: ${String(e)}`, { cause: e }));
         return;
       }
       const generation = ++this.socketGeneration;
@@ -615,6 +700,8 @@ export class TickforgeClient<S = Uint8Array> {
     try {
       msg = decodeServerFrame(bytes);
     } catch (e) {
+      // A message type of a newer server: not for this client.
+      if (e instanceof DecodeError && e.unknownMessageType !== null) return;
       const error = e instanceof DecodeError ? e : new DecodeError("bad_frame", String(e));
       this.drop(new CloseError(error.label === "bad_frame" ? 1007 : 1008, error.label, true, { cause: error }));
       return;
@@ -640,8 +727,10 @@ export class TickforgeClient<S = Uint8Array> {
     this.socket = null;
     this.socketGeneration++;
     if (ws) {
+      // A connection the client reopens keeps its seat on the server for a resume.
+      const code = this.closeError === null && this.willReconnect(error) ? CLOSE_KEEP_SEAT : 1000;
       try {
-        ws.close(1000, error instanceof CloseError ? error.reason : error.kind);
+        ws.close(code, error instanceof CloseError ? error.reason : error.kind);
       } catch {
         // The socket is going away either way.
       }
@@ -662,28 +751,62 @@ export class TickforgeClient<S = Uint8Array> {
       return;
     }
     this.failPending(reported);
+    const room = this.room;
     this.room = null;
     if (this.closeError) {
       this.finishClose(this.closeError);
       return;
     }
+    // A Redirect brought its own ticket; otherwise the seat of the room just lost.
+    if (!this.ticket && room && this.resumeAfterDrop && this.resumeToken && this.resumeGraceMs > 0) {
+      const now = performance.now();
+      this.ticket = { token: this.resumeToken, deadline: now + this.resumeGraceMs, lastTick: this.lastTick, droppedAt: now, moved: false };
+    }
+    this.resumeToken = null;
     this.scheduleReconnect(error, 1);
+  }
+
+  /** Whether a drop for `error` is followed by another attempt (before counting attempts). */
+  private willReconnect(error: TickforgeError): boolean {
+    if (this.reconnectOptions === null || !this.hadSession) return false;
+    if (error instanceof RedirectError) return this.ticket !== null;
+    if (error instanceof AccessDeniedError) return false;
+    return this.shouldReconnect(error);
+  }
+
+  /**
+   * A 4003 of a Hello that carried a resume token (`auth_resume_expired`:
+   * the seat is gone; another reason may name the resume token as well as
+   * the session token). The next attempt goes without it: if the session
+   * token was at fault, that one is refused in turn and handled as such.
+   */
+  private isRefusedResume(error: TickforgeError): boolean {
+    return error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && this.offeredTicket !== null;
   }
 
   private scheduleReconnect(error: TickforgeError, attempt: number): void {
     const options = this.reconnectOptions;
-    const worthIt = error instanceof AccessDeniedError ? this.mayRetryRefusedToken(error) : this.shouldReconnect(error);
+    // Without a seat to take back the next attempt joins again, at once.
+    const atOnce = this.isRefusedResume(error) || (error instanceof RedirectError && this.ticket !== null);
+    if (this.isRefusedResume(error)) this.ticket = null;
+    let worthIt: boolean;
+    if (atOnce) worthIt = true;
+    else if (error instanceof AccessDeniedError) worthIt = this.mayRetryRefusedToken(error);
+    else worthIt = this.shouldReconnect(error);
+    this.offeredTicket = null;
     const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && worthIt;
     if (!retry) {
+      this.ticket = null;
+      this.redirectUrl = null;
       this.setStatus("closed");
-      this.emit("disconnected", { error, reconnecting: false, attempt, delayMs: 0 });
+      this.emit("disconnected", { error, reconnecting: false, resuming: false, attempt, delayMs: 0 });
       this.emit("closed", error);
       return;
     }
-    const delayMs = backoffDelay(attempt, options, this.random);
+    const delayMs = atOnce ? 0 : backoffDelay(attempt, options, this.random);
     this.attempt = attempt;
     this.setStatus("reconnecting");
-    this.emit("disconnected", { error, reconnecting: true, attempt, delayMs });
+    this.emit("disconnected", { error, reconnecting: true, resuming: this.ticket !== null, attempt, delayMs });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.reconnect();
@@ -693,12 +816,16 @@ export class TickforgeClient<S = Uint8Array> {
   private reconnect(): void {
     const lifetime = this.lifetime;
     this.open().then(
-      () => {
+      (welcome) => {
+        // A resumed Joined follows; or the connection is gone again (a Redirect to the seat).
+        if (welcome.resumed || this.currentStatus !== "open") return;
         const target = this.rejoinTarget;
         if (target && this.rejoinAfterReconnect) void this.rejoin(target);
       },
       (error: TickforgeError) => {
         if (this.closeError || lifetime !== this.lifetime) return;
+        // A moved room's node that cannot be reached, with no seat held there: back to the configured URL.
+        if (!this.ticket) this.redirectUrl = null;
         this.scheduleReconnect(error, this.attempt + 1);
       },
     );
@@ -716,12 +843,17 @@ export class TickforgeClient<S = Uint8Array> {
       // A private room is replaced by a new private one, never by a listed room.
       await (target.private ? this.createPrivate(target.mode) : this.joinOrCreate(target.mode));
     } catch (e) {
-      // A drop during the rejoin is reported by the drop itself.
-      if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
+      // A drop during the rejoin is reported by the drop itself, and so is a Redirect to the seat.
+      const followed = e instanceof RedirectError && this.ticket !== null;
+      if (e instanceof TickforgeError && !(e instanceof CloseError) && !followed) this.emit("error", e);
     }
   }
 
   private failPending(error: TickforgeError): void {
+    if (this.awaitingResume) {
+      clearTimeout(this.awaitingResume.timer);
+      this.awaitingResume = null;
+    }
     const join = this.pendingJoin;
     const leave = this.pendingLeave;
     this.pendingJoin = null;
@@ -765,6 +897,12 @@ export class TickforgeClient<S = Uint8Array> {
         this.emit("playerLeft", player);
         return;
       }
+      case "playerAway": {
+        const player = { ...toPlayer(msg.player), away: msg.away };
+        if (this.room?.players.has(player.entityId)) this.room.players.set(player.entityId, player);
+        this.emit("playerAway", player);
+        return;
+      }
       case "left": {
         this.room = null;
         const leave = this.pendingLeave;
@@ -781,6 +919,9 @@ export class TickforgeClient<S = Uint8Array> {
       case "error":
         return this.onError(new RefusedError(msg.code, errorCodeName(msg.code), msg.message ?? ""));
       case "redirect":
+        // A Redirect with a resume token answers no join: the seat is at `url` (the room moved,
+        // or a resume reached a node that does not hold the seat).
+        if (msg.resumeToken && msg.url) return this.followRoom(msg.url, msg.roomId ?? "", msg.resumeToken);
         return this.onError(new RedirectError(msg.url ?? "", msg.roomId ?? ""));
     }
   }
@@ -802,8 +943,22 @@ export class TickforgeClient<S = Uint8Array> {
       protocolVersion: msg.protocolVersion,
       playerId,
       name: msg.name || playerId,
+      resumeGraceMs: msg.resumeGraceMs,
+      resumed: msg.resumed,
     };
     this.welcomeInfo = welcome;
+    this.resumeToken = msg.resumeToken;
+    this.resumeGraceMs = msg.resumeGraceMs;
+    const offered = this.offeredTicket;
+    this.offeredTicket = null;
+    // Taken back or not, the old seat is settled: a later drop makes a new ticket.
+    this.ticket = null;
+    if (msg.resumed && offered) {
+      this.awaitingResume = {
+        ticket: offered,
+        timer: setTimeout(() => this.drop(new TimeoutError("Joined", this.requestTimeoutMs)), this.requestTimeoutMs),
+      };
+    }
     this.hadSession = true;
     // A Welcome ends the attempt sequence.
     this.attempt = 0;
@@ -816,18 +971,14 @@ export class TickforgeClient<S = Uint8Array> {
   }
 
   private onJoined(msg: Extract<ServerMsg, { type: "joined" }>): void {
-    const players = (msg.players ?? []).map(toPlayer);
-    const info: JoinedRoom<S> = {
-      roomId: msg.roomId ?? "",
-      mode: msg.mode ?? "",
-      entityId: msg.entityId,
-      tick: num(msg.tick),
-      tickRateHz: msg.tickRateHz,
-      capacity: msg.capacity,
-      state: this.decodeState(msg.state ?? new Uint8Array(0)),
-      players,
-    };
-    this.room = { info, players: new Map(players.map((p) => [p.entityId, p])) };
+    if (msg.resumed) {
+      this.onResumed(msg);
+      return;
+    }
+    const info = this.joinedRoom_(msg);
+    this.room = { info, players: new Map(info.players.map((p) => [p.entityId, p])) };
+    this.lastTick = info.tick;
+    this.seatStartSeq = this.lastSeq;
     this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.joiningPrivate };
     const join = this.pendingJoin;
     this.pendingJoin = null;
@@ -838,10 +989,60 @@ export class TickforgeClient<S = Uint8Array> {
     this.emit("joined", info);
   }
 
+  /** The Joined after a Welcome with `resumed`: the same seat, so no rejoin and no `joined` event. */
+  private onResumed(msg: Extract<ServerMsg, { type: "joined" }>): void {
+    const awaiting = this.awaitingResume;
+    this.awaitingResume = null;
+    if (awaiting) clearTimeout(awaiting.timer);
+    const info = this.joinedRoom_(msg);
+    this.room = { info, players: new Map(info.players.map((p) => [p.entityId, p])) };
+    this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.rejoinTarget?.private ?? false };
+    // Inputs continue after everything sent and everything applied: no number is used twice.
+    this.nextSeq = Math.max(this.nextSeq, (msg.lastInputSeq + 1) >>> 0);
+    const lastTick = awaiting?.ticket.lastTick ?? this.lastTick;
+    this.lastTick = info.tick;
+    this.emit("resumed", {
+      room: info,
+      gapTicks: Math.max(0, info.tick - lastTick),
+      gapMs: awaiting ? Math.max(0, performance.now() - awaiting.ticket.droppedAt) : 0,
+      lastInputSeq: msg.lastInputSeq,
+      lostInputs: Math.max(0, this.lastSeq - Math.max(msg.lastInputSeq, this.seatStartSeq)),
+      moved: awaiting?.ticket.moved ?? false,
+    });
+  }
+
+  /** The room of a Joined, its state decoded. */
+  private joinedRoom_(msg: Extract<ServerMsg, { type: "joined" }>): JoinedRoom<S> {
+    return {
+      roomId: msg.roomId ?? "",
+      mode: msg.mode ?? "",
+      entityId: msg.entityId,
+      tick: num(msg.tick),
+      tickRateHz: msg.tickRateHz,
+      capacity: msg.capacity,
+      state: this.decodeState(msg.state ?? new Uint8Array(0)),
+      players: (msg.players ?? []).map(toPlayer),
+    };
+  }
+
+  /**
+   * An unasked Redirect with a resume token: the room moved to `url` (the
+   * node drains). Lets go of this connection without giving up the seat and
+   * reconnects there at once with the token.
+   */
+  private followRoom(url: string, roomId: string, token: string): void {
+    const now = performance.now();
+    const grace = this.resumeGraceMs > 0 ? this.resumeGraceMs : REDIRECT_GRACE_MS;
+    this.ticket = { token, deadline: now + grace, lastTick: this.lastTick, droppedAt: now, moved: true };
+    this.redirectUrl = url;
+    this.drop(new RedirectError(url, roomId));
+  }
+
   // Named with a trailing underscore: `onState` is the public listener method.
   private onState_(msg: Extract<ServerMsg, { type: "state" }>): void {
     const room = this.room;
     if (!room) return; // a tick of a room being left
+    this.lastTick = num(msg.tick);
     const acks = msg.acks ?? [];
     const own = acks.find((a) => a.entityId === room.info.entityId);
     this.emit("state", {
@@ -938,6 +1139,7 @@ export class TickforgeClient<S = Uint8Array> {
   private joinWith(msg: Extract<ClientMsg, { type: "joinRoom" }>, privateRoom = msg.private): Promise<JoinedRoom<S>> {
     try {
       this.requireOpen("join");
+      if (this.awaitingResume) throw new StateError("the client is taking its seat back; wait for the resumed event");
       if (this.pendingJoin) throw new StateError("a join is already in progress");
       if (this.room) throw new StateError(`already in room ${this.room.info.roomId}: leave it first`);
     } catch (e) {
@@ -1082,6 +1284,8 @@ export class TickforgeClient<S = Uint8Array> {
     this.lifetime++;
     this.connecting = null;
     this.rejoinTarget = null;
+    this.ticket = null;
+    this.redirectUrl = null;
     if (this.reconnectTimer !== null) {
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;

@@ -21,6 +21,7 @@ import { LeaveRoom } from "./generated/tickforge/v1/leave-room.js";
 import { Left } from "./generated/tickforge/v1/left.js";
 import { Ping } from "./generated/tickforge/v1/ping.js";
 import { PlayerAck as PlayerAckStruct } from "./generated/tickforge/v1/player-ack.js";
+import { PlayerAway } from "./generated/tickforge/v1/player-away.js";
 import { PlayerInfo as PlayerInfoTable } from "./generated/tickforge/v1/player-info.js";
 import { PlayerJoined } from "./generated/tickforge/v1/player-joined.js";
 import { PlayerLeft } from "./generated/tickforge/v1/player-left.js";
@@ -55,6 +56,8 @@ export interface PlayerInfo {
   readonly entityId: number;
   readonly playerId: string | null;
   readonly name: string | null;
+  /** The member's connection dropped and the server holds its seat for a resume (see `playerAway`). */
+  readonly away: boolean;
 }
 
 /** The last input sequence a room applied for one entity (0: none yet). */
@@ -68,7 +71,14 @@ export interface PlayerAck {
  * fields are `bigint` (times are microseconds since the UNIX epoch).
  */
 export type ClientMsg =
-  | { readonly type: "hello"; readonly playerId: string; readonly token: string | null; readonly clientVersion: string | null }
+  | {
+      readonly type: "hello";
+      readonly playerId: string;
+      readonly token: string | null;
+      readonly clientVersion: string | null;
+      /** A `Welcome.resumeToken` (or `Redirect.resumeToken`) of an earlier connection: reattach its held seat. */
+      readonly resumeToken: string | null;
+    }
   | { readonly type: "joinRoom"; readonly roomId: string | null; readonly mode: string | null; readonly private: boolean }
   | { readonly type: "leaveRoom" }
   | { readonly type: "input"; readonly seq: number; readonly clientTimeUs: bigint; readonly payload: Uint8Array | null }
@@ -87,6 +97,12 @@ export type ServerMsg =
       readonly playerId: string | null;
       /** The player's display name; null from servers before identity. */
       readonly name: string | null;
+      /** Reattaches this connection's seat after a drop (Hello.resume_token); null from servers without resume. */
+      readonly resumeToken: string | null;
+      /** How long the server holds a dropped connection's seat, in ms (0: resume is off). */
+      readonly resumeGraceMs: number;
+      /** The Hello's resume token reattached a held seat: a Joined with `resumed` follows. */
+      readonly resumed: boolean;
     }
   | {
       readonly type: "joined";
@@ -98,6 +114,10 @@ export type ServerMsg =
       readonly capacity: number;
       readonly state: Uint8Array | null;
       readonly players: readonly PlayerInfo[] | null;
+      /** This Joined answers a resume, not a JoinRoom: the same seat and entity as before the drop. */
+      readonly resumed: boolean;
+      /** With `resumed`: the last input sequence the room applied for this entity. */
+      readonly lastInputSeq: number;
     }
   | {
       readonly type: "state";
@@ -108,10 +128,17 @@ export type ServerMsg =
     }
   | { readonly type: "playerJoined"; readonly player: PlayerInfo }
   | { readonly type: "playerLeft"; readonly player: PlayerInfo }
+  | { readonly type: "playerAway"; readonly player: PlayerInfo; readonly away: boolean }
   | { readonly type: "left"; readonly roomId: string | null }
   | { readonly type: "pong"; readonly clientTimeUs: bigint; readonly serverTimeUs: bigint; readonly nonce: number }
   | { readonly type: "error"; readonly code: number; readonly message: string | null }
-  | { readonly type: "redirect"; readonly url: string | null; readonly roomId: string | null };
+  | {
+      readonly type: "redirect";
+      readonly url: string | null;
+      readonly roomId: string | null;
+      /** Set on an unasked Redirect (the room moved): a Hello with it at `url` lands in the same room. */
+      readonly resumeToken: string | null;
+    };
 
 /** The name of an `ErrorCode` number, or `Code<n>` for one this SDK does not know. */
 export function errorCodeName(code: number): string {
@@ -163,11 +190,12 @@ function present(t: { bb: flatbuffers.ByteBuffer | null; bb_pos: number }, slot:
 }
 
 function playerInfo(p: PlayerInfoTable): PlayerInfo {
-  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)), name: str((e) => p.name(e)) };
+  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)), name: str((e) => p.name(e)), away: p.away() };
 }
 
 function unknownMessage(type: number): DecodeError {
-  return new DecodeError("unexpected_message", `unknown message type ${type}`);
+  // 0 (no message) is a broken frame; any other type is one a newer peer may send.
+  return new DecodeError("unexpected_message", `unknown message type ${type}`, type === 0 ? null : type);
 }
 
 /** Verifies `bytes` as a server frame and decodes its message; throws {@link DecodeError}. */
@@ -186,6 +214,9 @@ export function decodeServerFrame(bytes: Uint8Array, limits: VerifierLimits = SE
         protocolVersion: m.protocolVersion(),
         playerId: str((e) => m.playerId(e)),
         name: str((e) => m.name(e)),
+        resumeToken: str((e) => m.resumeToken(e)),
+        resumeGraceMs: m.resumeGraceMs(),
+        resumed: m.resumed(),
       };
     }
     case ServerMessage.Joined: {
@@ -208,6 +239,8 @@ export function decodeServerFrame(bytes: Uint8Array, limits: VerifierLimits = SE
         capacity: m.capacity(),
         state: m.stateArray(),
         players,
+        resumed: m.resumed(),
+        lastInputSeq: m.lastInputSeq(),
       };
     }
     case ServerMessage.State: {
@@ -234,6 +267,12 @@ export function decodeServerFrame(bytes: Uint8Array, limits: VerifierLimits = SE
       if (!p) throw new DecodeError("bad_frame", "PlayerLeft without player");
       return { type: "playerLeft", player: playerInfo(p) };
     }
+    case ServerMessage.PlayerAway: {
+      const m: PlayerAway = frame.message(new PlayerAway());
+      const p = m.player();
+      if (!p) throw new DecodeError("bad_frame", "PlayerAway without player");
+      return { type: "playerAway", player: playerInfo(p), away: m.away() };
+    }
     case ServerMessage.Left: {
       const m: Left = frame.message(new Left());
       return { type: "left", roomId: str((e) => m.roomId(e)) };
@@ -248,7 +287,7 @@ export function decodeServerFrame(bytes: Uint8Array, limits: VerifierLimits = SE
     }
     case ServerMessage.Redirect: {
       const m: Redirect = frame.message(new Redirect());
-      return { type: "redirect", url: str((e) => m.url(e)), roomId: str((e) => m.roomId(e)) };
+      return { type: "redirect", url: str((e) => m.url(e)), roomId: str((e) => m.roomId(e)), resumeToken: str((e) => m.resumeToken(e)) };
     }
     default:
       throw unknownMessage(type);
@@ -264,7 +303,13 @@ export function decodeClientFrame(bytes: Uint8Array, limits: VerifierLimits = CL
       const m: Hello = frame.message(new Hello());
       const playerId = str((e) => m.playerId(e));
       if (playerId === null) throw new DecodeError("bad_frame", "Hello without player_id");
-      return { type: "hello", playerId, token: str((e) => m.token(e)), clientVersion: str((e) => m.clientVersion(e)) };
+      return {
+        type: "hello",
+        playerId,
+        token: str((e) => m.token(e)),
+        clientVersion: str((e) => m.clientVersion(e)),
+        resumeToken: str((e) => m.resumeToken(e)),
+      };
     }
     case ClientMessage.JoinRoom: {
       const m: JoinRoom = frame.message(new JoinRoom());
@@ -307,7 +352,7 @@ function playerInfoOffset(builder: flatbuffers.Builder, p: PlayerInfo): flatbuff
   const playerId = string(builder, p.playerId);
   // The same text is written once and referenced twice, as the Rust server does.
   const name = p.name !== null && p.name === p.playerId ? playerId : string(builder, p.name);
-  return PlayerInfoTable.createPlayerInfo(builder, p.entityId, playerId, name, false);
+  return PlayerInfoTable.createPlayerInfo(builder, p.entityId, playerId, name, p.away);
 }
 
 /**
@@ -322,8 +367,9 @@ export function encodeClientFrame(msg: ClientMsg, builder = new flatbuffers.Buil
       const playerId = builder.createString(msg.playerId);
       const token = string(builder, msg.token);
       const clientVersion = string(builder, msg.clientVersion);
+      const resumeToken = string(builder, msg.resumeToken);
       type = ClientMessage.Hello;
-      offset = Hello.createHello(builder, playerId, token, clientVersion, 0);
+      offset = Hello.createHello(builder, playerId, token, clientVersion, resumeToken);
       break;
     }
     case "joinRoom": {
@@ -361,8 +407,21 @@ export function encodeServerFrame(msg: ServerMsg, builder = new flatbuffers.Buil
       const nodeId = string(builder, msg.nodeId);
       const playerId = string(builder, msg.playerId);
       const name = string(builder, msg.name);
+      const resumeToken = string(builder, msg.resumeToken);
       type = ServerMessage.Welcome;
-      offset = Welcome.createWelcome(builder, msg.sessionId, nodeId, msg.tickRateHz, msg.serverTimeUs, msg.protocolVersion, playerId, name, 0, 0, false);
+      offset = Welcome.createWelcome(
+        builder,
+        msg.sessionId,
+        nodeId,
+        msg.tickRateHz,
+        msg.serverTimeUs,
+        msg.protocolVersion,
+        playerId,
+        name,
+        resumeToken,
+        msg.resumeGraceMs >>> 0,
+        msg.resumed,
+      );
       break;
     }
     case "joined": {
@@ -384,6 +443,8 @@ export function encodeServerFrame(msg: ServerMsg, builder = new flatbuffers.Buil
       Joined.addCapacity(builder, msg.capacity);
       Joined.addState(builder, state);
       Joined.addPlayers(builder, players);
+      Joined.addResumed(builder, msg.resumed);
+      Joined.addLastInputSeq(builder, msg.lastInputSeq >>> 0);
       offset = Joined.endJoined(builder);
       break;
     }
@@ -410,6 +471,10 @@ export function encodeServerFrame(msg: ServerMsg, builder = new flatbuffers.Buil
       type = ServerMessage.PlayerLeft;
       offset = PlayerLeft.createPlayerLeft(builder, playerInfoOffset(builder, msg.player));
       break;
+    case "playerAway":
+      type = ServerMessage.PlayerAway;
+      offset = PlayerAway.createPlayerAway(builder, playerInfoOffset(builder, msg.player), msg.away);
+      break;
     case "left":
       type = ServerMessage.Left;
       offset = Left.createLeft(builder, string(builder, msg.roomId));
@@ -427,8 +492,9 @@ export function encodeServerFrame(msg: ServerMsg, builder = new flatbuffers.Buil
     case "redirect": {
       const url = string(builder, msg.url);
       const roomId = string(builder, msg.roomId);
+      const resumeToken = string(builder, msg.resumeToken);
       type = ServerMessage.Redirect;
-      offset = Redirect.createRedirect(builder, url, roomId, 0);
+      offset = Redirect.createRedirect(builder, url, roomId, resumeToken);
       break;
     }
   }

@@ -85,7 +85,9 @@ export type TokenRejection =
   | "auth_issuer"
   | "auth_unknown_key"
   | "auth_subject_mismatch"
-  | "auth_guest_disabled";
+  | "auth_guest_disabled"
+  | "auth_token_kind"
+  | "auth_resume_expired";
 
 const DENIALS: ReadonlyMap<number, { denial: AccessDenial; detail: string }> = new Map([
   [4003, { denial: "token", detail: "the server refused the session token" }],
@@ -212,6 +214,12 @@ export class DecodeError extends TickforgeError {
     readonly label: DecodeLabel,
     /** What exactly was wrong, for people and logs. */
     readonly detail: string,
+    /**
+     * The union type of a verified frame whose message this SDK does not
+     * know (a newer peer's message), else null. The client ignores such
+     * server messages instead of closing.
+     */
+    readonly unknownMessageType: number | null = null,
   ) {
     super(`${label}: ${detail}`);
     this.name = "DecodeError";

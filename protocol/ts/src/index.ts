@@ -11,6 +11,7 @@ export {
   type Disconnected,
   type JoinedRoom,
   type Player,
+  type Resumed,
   type RttSample,
   type StateUpdate,
   type TokenRequest,

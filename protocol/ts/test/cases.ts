@@ -83,6 +83,30 @@ function list(f: Fields, k: string): Fields[] {
   return Array.isArray(v) ? v.map((x) => obj(x, k)) : fail(`${k} must be an array`);
 }
 
+// Fields added to the schema after a case was written may be left out of it:
+// it is encoded with their defaults, and decoded fields are compared only
+// for the keys the case lists.
+
+function optBool(f: Fields, k: string): boolean {
+  return k in f ? bool(f, k) : false;
+}
+
+function optN(f: Fields, k: string): number {
+  return k in f ? n(f, k) : 0;
+}
+
+function newStr(f: Fields, k: string): string | null {
+  return k in f ? optStr(f, k) : null;
+}
+
+/** `fields` with those of `added` whose keys `expected` lists. */
+function withListed(fields: Fields, expected: Json | undefined, added: Fields): Fields {
+  const listed = expected !== null && typeof expected === "object" && !Array.isArray(expected) ? expected : {};
+  const out: Fields = { ...fields };
+  for (const [k, v] of Object.entries(added)) if (k in listed) out[k] = v;
+  return out;
+}
+
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -131,14 +155,20 @@ function byteField(v: Json | undefined): Uint8Array | null {
 }
 
 function player(f: Fields): PlayerInfo {
-  return { entityId: n(f, "entity_id"), playerId: optStr(f, "player_id"), name: optStr(f, "name") };
+  return { entityId: n(f, "entity_id"), playerId: optStr(f, "player_id"), name: optStr(f, "name"), away: optBool(f, "away") };
 }
 
 function clientMsg(c: Case): ClientMsg {
   const f = c.fields;
   switch (c.message) {
     case "Hello":
-      return { type: "hello", playerId: str(f, "player_id"), token: optStr(f, "token"), clientVersion: optStr(f, "client_version") };
+      return {
+        type: "hello",
+        playerId: str(f, "player_id"),
+        token: optStr(f, "token"),
+        clientVersion: optStr(f, "client_version"),
+        resumeToken: newStr(f, "resume_token"),
+      };
     case "JoinRoom":
       return { type: "joinRoom", roomId: optStr(f, "room_id"), mode: optStr(f, "mode"), private: bool(f, "private") };
     case "LeaveRoom":
@@ -165,6 +195,9 @@ function serverMsg(c: Case): ServerMsg {
         protocolVersion: n(f, "protocol_version"),
         playerId: optStr(f, "player_id"),
         name: optStr(f, "name"),
+        resumeToken: newStr(f, "resume_token"),
+        resumeGraceMs: optN(f, "resume_grace_ms"),
+        resumed: optBool(f, "resumed"),
       };
     case "Joined":
       return {
@@ -177,6 +210,8 @@ function serverMsg(c: Case): ServerMsg {
         capacity: n(f, "capacity"),
         state: byteField(f["state"]),
         players: f["players"] === null ? null : list(f, "players").map(player),
+        resumed: optBool(f, "resumed"),
+        lastInputSeq: optN(f, "last_input_seq"),
       };
     case "State":
       return {
@@ -190,6 +225,8 @@ function serverMsg(c: Case): ServerMsg {
       return { type: "playerJoined", player: player(obj(f["player"], "player")) };
     case "PlayerLeft":
       return { type: "playerLeft", player: player(obj(f["player"], "player")) };
+    case "PlayerAway":
+      return { type: "playerAway", player: player(obj(f["player"], "player")), away: bool(f, "away") };
     case "Left":
       return { type: "left", roomId: optStr(f, "room_id") };
     case "Pong":
@@ -197,7 +234,7 @@ function serverMsg(c: Case): ServerMsg {
     case "Error":
       return { type: "error", code: n(f, "code"), message: optStr(f, "message") };
     case "Redirect":
-      return { type: "redirect", url: optStr(f, "url"), roomId: optStr(f, "room_id") };
+      return { type: "redirect", url: optStr(f, "url"), roomId: optStr(f, "room_id"), resumeToken: newStr(f, "resume_token") };
     default:
       return fail(`unknown server message ${c.message}`);
   }
@@ -248,8 +285,8 @@ function bytesAs(expected: Json | undefined, bytes: Uint8Array | null): Json {
   return { [kind]: decodeArena(kind, bytes) };
 }
 
-function playerJson(p: PlayerInfo): Fields {
-  return { entity_id: p.entityId, player_id: p.playerId, name: p.name };
+function playerJson(p: PlayerInfo, expected: Json | undefined): Fields {
+  return withListed({ entity_id: p.entityId, player_id: p.playerId, name: p.name }, expected, { away: p.away });
 }
 
 /** Verifies and decodes `bytes` as the case's root and returns `[message, fields]` in the shape of cases.json. */
@@ -259,7 +296,7 @@ export function decodeCase(c: Case, bytes: Uint8Array): [string | undefined, Fie
     const m = decodeClientFrame(bytes);
     switch (m.type) {
       case "hello":
-        return ["Hello", { player_id: m.playerId, token: m.token, client_version: m.clientVersion }];
+        return ["Hello", withListed({ player_id: m.playerId, token: m.token, client_version: m.clientVersion }, f, { resume_token: m.resumeToken })];
       case "joinRoom":
         return ["JoinRoom", { room_id: m.roomId, mode: m.mode, private: m.private }];
       case "leaveRoom":
@@ -276,29 +313,37 @@ export function decodeCase(c: Case, bytes: Uint8Array): [string | undefined, Fie
       case "welcome":
         return [
           "Welcome",
-          {
-            session_id: m.sessionId.toString(),
-            node_id: m.nodeId,
-            tick_rate_hz: m.tickRateHz,
-            server_time_us: m.serverTimeUs.toString(),
-            protocol_version: m.protocolVersion,
-            player_id: m.playerId,
-            name: m.name,
-          },
+          withListed(
+            {
+              session_id: m.sessionId.toString(),
+              node_id: m.nodeId,
+              tick_rate_hz: m.tickRateHz,
+              server_time_us: m.serverTimeUs.toString(),
+              protocol_version: m.protocolVersion,
+              player_id: m.playerId,
+              name: m.name,
+            },
+            f,
+            { resume_token: m.resumeToken, resume_grace_ms: m.resumeGraceMs, resumed: m.resumed },
+          ),
         ];
       case "joined":
         return [
           "Joined",
-          {
-            room_id: m.roomId,
-            mode: m.mode,
-            entity_id: m.entityId,
-            tick: m.tick.toString(),
-            tick_rate_hz: m.tickRateHz,
-            capacity: m.capacity,
-            state: bytesAs(f["state"], m.state),
-            players: m.players === null ? null : m.players.map(playerJson),
-          },
+          withListed(
+            {
+              room_id: m.roomId,
+              mode: m.mode,
+              entity_id: m.entityId,
+              tick: m.tick.toString(),
+              tick_rate_hz: m.tickRateHz,
+              capacity: m.capacity,
+              state: bytesAs(f["state"], m.state),
+              players: m.players === null ? null : m.players.map((p, i) => playerJson(p, Array.isArray(f["players"]) ? f["players"][i] : undefined)),
+            },
+            f,
+            { resumed: m.resumed, last_input_seq: m.lastInputSeq },
+          ),
         ];
       case "state":
         return [
@@ -311,9 +356,11 @@ export function decodeCase(c: Case, bytes: Uint8Array): [string | undefined, Fie
           },
         ];
       case "playerJoined":
-        return ["PlayerJoined", { player: playerJson(m.player) }];
+        return ["PlayerJoined", { player: playerJson(m.player, f["player"]) }];
       case "playerLeft":
-        return ["PlayerLeft", { player: playerJson(m.player) }];
+        return ["PlayerLeft", { player: playerJson(m.player, f["player"]) }];
+      case "playerAway":
+        return ["PlayerAway", { player: playerJson(m.player, f["player"]), away: m.away }];
       case "left":
         return ["Left", { room_id: m.roomId }];
       case "pong":
@@ -321,7 +368,7 @@ export function decodeCase(c: Case, bytes: Uint8Array): [string | undefined, Fie
       case "error":
         return ["Error", { code: m.code, message: m.message }];
       case "redirect":
-        return ["Redirect", { url: m.url, room_id: m.roomId }];
+        return ["Redirect", withListed({ url: m.url, room_id: m.roomId }, f, { resume_token: m.resumeToken })];
     }
   }
   return [undefined, decodeArena(c.root, bytes)];

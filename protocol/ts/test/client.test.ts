@@ -36,7 +36,7 @@ test("connect offers the subprotocol, says Hello with the player id and resolves
   assert.equal(c.status, "open");
   assert.deepEqual(server.last.protocols, ["tickforge.v1"]);
   assert.equal(server.last.binaryType, "arraybuffer");
-  assert.deepEqual(server.last.received[0], { type: "hello", playerId: "alice", token: "secret", clientVersion: "my-game/3" });
+  assert.deepEqual(server.last.received[0], { type: "hello", playerId: "alice", token: "secret", clientVersion: "my-game/3", resumeToken: null });
   assert.deepEqual(statuses, ["connecting", "open"]);
   assert.equal(welcome.playerId, "alice", "the verified player id");
   assert.equal(welcome.name, "Ada", "the display name");
@@ -82,7 +82,7 @@ test("a refused join rejects with the server's error code and message", async ()
 
 test("a redirected join rejects with where the room lives", async () => {
   const server = new FakeServer({
-    answer: (msg) => (msg.type === "joinRoom" ? { type: "redirect", url: "ws://other:7700/ws", roomId: "r9" } : undefined),
+    answer: (msg) => (msg.type === "joinRoom" ? { type: "redirect", url: "ws://other:7700/ws", roomId: "r9", resumeToken: null } : undefined),
   });
   const c = client(server);
   await c.connect();
@@ -404,13 +404,13 @@ test("players joining and leaving are tracked by their display names", async () 
   await c.joinOrCreate("arena");
   const joined = next(c, "playerJoined");
   // A server with identity writes the display name into both fields.
-  server.last.deliver({ type: "playerJoined", player: { entityId: 9, playerId: "Bob the Brave", name: "Bob the Brave" } });
-  assert.deepEqual(await joined, { entityId: 9, name: "Bob the Brave", playerId: "Bob the Brave" });
+  server.last.deliver({ type: "playerJoined", player: { entityId: 9, playerId: "Bob the Brave", name: "Bob the Brave", away: false } });
+  assert.deepEqual(await joined, { entityId: 9, name: "Bob the Brave", playerId: "Bob the Brave", away: false });
   // A server before identity sends only the player id: it is the name.
-  server.last.deliver({ type: "playerJoined", player: { entityId: 10, playerId: "carol", name: null } });
+  server.last.deliver({ type: "playerJoined", player: { entityId: 10, playerId: "carol", name: null, away: false } });
   assert.deepEqual(c.players.map((p) => p.name).sort(), ["Bob the Brave", "alice", "carol"]);
   const left = next(c, "playerLeft");
-  server.last.deliver({ type: "playerLeft", player: { entityId: 9, playerId: "Bob the Brave", name: "Bob the Brave" } });
+  server.last.deliver({ type: "playerLeft", player: { entityId: 9, playerId: "Bob the Brave", name: "Bob the Brave", away: false } });
   assert.equal((await left).name, "Bob the Brave");
   assert.deepEqual(c.players.map((p) => p.name).sort(), ["alice", "carol"]);
   await c.close();

@@ -22,6 +22,7 @@ import {
   encodeClientFrame,
   encodeServerFrame,
   wire,
+  type ClientMsg,
   type ServerMsg,
 } from "../src/index.js";
 import * as layouts from "../src/layouts.js";
@@ -78,7 +79,7 @@ test("valid frames with many random byte corruptions never throw anything but a 
 });
 
 test("a frame of the other direction or another game is refused as unexpected_message", () => {
-  const hello = encodeClientFrame({ type: "hello", playerId: "alice", token: null, clientVersion: null });
+  const hello = encodeClientFrame({ type: "hello", playerId: "alice", token: null, clientVersion: null, resumeToken: null });
   assert.throws(() => decodeServerFrame(hello), (e: unknown) => e instanceof DecodeError && e.label === "unexpected_message");
   const state = encodeArenaState({ width: 1, height: 1, entities: [] });
   assert.throws(() => decodeServerFrame(state), (e: unknown) => e instanceof DecodeError && e.label === "unexpected_message");
@@ -96,7 +97,7 @@ test("an unknown message type is refused as unexpected_message", () => {
 });
 
 test("a Joined with more player tables than the limit is refused, one under it is read", () => {
-  const players = (n: number) => Array.from({ length: n }, (_, i) => ({ entityId: i + 1, playerId: `p${i}`, name: `p${i}` }));
+  const players = (n: number) => Array.from({ length: n }, (_, i) => ({ entityId: i + 1, playerId: `p${i}`, name: `p${i}`, away: false }));
   const joined = (n: number): ServerMsg => ({
     type: "joined",
     roomId: "r",
@@ -107,6 +108,8 @@ test("a Joined with more player tables than the limit is refused, one under it i
     capacity: 0,
     state: null,
     players: players(n),
+    resumed: false,
+    lastInputSeq: 0,
   });
   // The frame, the Joined and one table per player.
   const fits = SERVER_LIMITS.maxTables - 2;
@@ -120,18 +123,18 @@ test("a Joined with more player tables than the limit is refused, one under it i
 
 test("identity fields are null in frames of servers before identity; a name equal to the player id is written once", () => {
   const old = decodeServerFrame(
-    encodeServerFrame({ type: "welcome", sessionId: 1n, nodeId: "n", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: null, name: null }),
+    encodeServerFrame({ type: "welcome", sessionId: 1n, nodeId: "n", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: null, name: null, resumeToken: null, resumeGraceMs: 0, resumed: false }),
   );
   assert.ok(old.type === "welcome");
   assert.equal(old.playerId, null);
   assert.equal(old.name, null);
 
-  const shared = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada" } });
-  const apart = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Bob" } });
+  const shared = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada", away: false } });
+  const apart = encodeServerFrame({ type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Bob", away: false } });
   assert.ok(shared.length < apart.length, `${shared.length} bytes with one string, ${apart.length} with two`);
-  assert.deepEqual(decodeServerFrame(shared), { type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada" } });
-  const legacy = decodeServerFrame(encodeServerFrame({ type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null } }));
-  assert.deepEqual(legacy, { type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null } });
+  assert.deepEqual(decodeServerFrame(shared), { type: "playerJoined", player: { entityId: 1, playerId: "Ada", name: "Ada", away: false } });
+  const legacy = decodeServerFrame(encodeServerFrame({ type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null, away: false } }));
+  assert.deepEqual(legacy, { type: "playerLeft", player: { entityId: 2, playerId: "carol", name: null, away: false } });
 });
 
 test("byte fields are views into the frame, not copies", () => {
@@ -203,4 +206,48 @@ test("every verifier layout has as many slots as the generated builder starts it
 test("the SDK version sent in Hello is the package version", () => {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   assert.equal(SDK_VERSION, pkg.version);
+});
+
+test("the resume fields and PlayerAway survive encoding and decoding in both directions", () => {
+  const hello: ClientMsg = { type: "hello", playerId: "", token: "jwt", clientVersion: "v", resumeToken: "resume-1" };
+  assert.deepEqual(decodeClientFrame(encodeClientFrame(hello)), hello);
+  const messages: ServerMsg[] = [
+    {
+      type: "welcome",
+      sessionId: 7n,
+      nodeId: "node-b",
+      tickRateHz: 30,
+      serverTimeUs: 1n,
+      protocolVersion: 1,
+      playerId: "g_1",
+      name: "Ada",
+      resumeToken: "resume-2",
+      resumeGraceMs: 15_000,
+      resumed: true,
+    },
+    {
+      type: "joined",
+      roomId: "r",
+      mode: "arena",
+      entityId: 3,
+      tick: 99n,
+      tickRateHz: 30,
+      capacity: 8,
+      state: null,
+      players: [{ entityId: 4, playerId: "Bob", name: "Bob", away: true }],
+      resumed: true,
+      lastInputSeq: 4_294_967_295,
+    },
+    { type: "playerAway", player: { entityId: 4, playerId: "Bob", name: "Bob", away: true }, away: true },
+    { type: "playerAway", player: { entityId: 4, playerId: "Bob", name: "Bob", away: false }, away: false },
+    { type: "redirect", url: "ws://node-b/ws", roomId: "r", resumeToken: "resume-3" },
+  ];
+  for (const msg of messages) assert.deepEqual(decodeServerFrame(encodeServerFrame(msg)), msg);
+});
+
+test("a frame of a message type this SDK does not know names the type, so a client can skip it", () => {
+  const builder = new flatbuffers.Builder(64);
+  const left = wire.Left.createLeft(builder, builder.createString("r"));
+  builder.finish(wire.ServerFrame.createServerFrame(builder, 42 as wire.ServerMessage, left), "TFS1");
+  assert.throws(() => decodeServerFrame(builder.asUint8Array()), (e: unknown) => e instanceof DecodeError && e.unknownMessageType === 42);
 });

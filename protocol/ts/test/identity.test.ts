@@ -42,7 +42,7 @@ test("with a token and no player id, Hello carries the token and an empty player
   const server = new FakeServer();
   const c = client(server, { playerId: undefined, token: "eyJ.session.token" });
   const welcome = await c.connect();
-  assert.deepEqual(sent(server, "hello")[0], { type: "hello", playerId: "", token: "eyJ.session.token", clientVersion: "tickforge-ts/0.1.0" });
+  assert.deepEqual(sent(server, "hello")[0], { type: "hello", playerId: "", token: "eyJ.session.token", clientVersion: "tickforge-ts/0.1.0", resumeToken: null });
   assert.equal(welcome.playerId, "g_fake", "the token's subject");
   assert.equal(welcome.name, "Ada");
   assert.equal(c.welcome?.name, "Ada");
@@ -53,7 +53,7 @@ test("a Welcome from a server before identity falls back to the player id from t
   const server = new FakeServer({
     answer: (msg) =>
       msg.type === "hello"
-        ? { type: "welcome", sessionId: 1n, nodeId: "old", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: null, name: null }
+        ? { type: "welcome", sessionId: 1n, nodeId: "old", tickRateHz: 30, serverTimeUs: 1n, protocolVersion: 1, playerId: null, name: null, resumeToken: null, resumeGraceMs: 0, resumed: false }
         : undefined,
   });
   const c = client(server);

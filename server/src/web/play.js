@@ -883,14 +883,16 @@ var RedirectError = class extends TickforgeError {
   kind = "redirected";
 };
 var DecodeError = class extends TickforgeError {
-  constructor(label, detail) {
+  constructor(label, detail, unknownMessageType = null) {
     super(`${label}: ${detail}`);
     this.label = label;
     this.detail = detail;
+    this.unknownMessageType = unknownMessageType;
     this.name = "DecodeError";
   }
   label;
   detail;
+  unknownMessageType;
   kind = "decode";
 };
 var TimeoutError = class extends TickforgeError {
@@ -1490,19 +1492,19 @@ var PlayerInfo = class _PlayerInfo {
   static addName(builder, nameOffset) {
     builder.addFieldOffset(2, nameOffset, 0);
   }
-  static addAway(builder, away) {
-    builder.addFieldInt8(3, +away, 0);
+  static addAway(builder, away2) {
+    builder.addFieldInt8(3, +away2, 0);
   }
   static endPlayerInfo(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createPlayerInfo(builder, entityId, playerIdOffset, nameOffset, away) {
+  static createPlayerInfo(builder, entityId, playerIdOffset, nameOffset, away2) {
     _PlayerInfo.startPlayerInfo(builder);
     _PlayerInfo.addEntityId(builder, entityId);
     _PlayerInfo.addPlayerId(builder, playerIdOffset);
     _PlayerInfo.addName(builder, nameOffset);
-    _PlayerInfo.addAway(builder, away);
+    _PlayerInfo.addAway(builder, away2);
     return _PlayerInfo.endPlayerInfo(builder);
   }
 };
@@ -1690,6 +1692,52 @@ var Left = class _Left {
     _Left.startLeft(builder);
     _Left.addRoomId(builder, roomIdOffset);
     return _Left.endLeft(builder);
+  }
+};
+
+// src/generated/tickforge/v1/player-away.ts
+var PlayerAway = class _PlayerAway {
+  bb = null;
+  bb_pos = 0;
+  __init(i, bb) {
+    this.bb_pos = i;
+    this.bb = bb;
+    return this;
+  }
+  static getRootAsPlayerAway(bb, obj) {
+    return (obj || new _PlayerAway()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+  }
+  static getSizePrefixedRootAsPlayerAway(bb, obj) {
+    bb.setPosition(bb.position() + SIZE_PREFIX_LENGTH);
+    return (obj || new _PlayerAway()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+  }
+  player(obj) {
+    const offset = this.bb.__offset(this.bb_pos, 4);
+    return offset ? (obj || new PlayerInfo()).__init(this.bb.__indirect(this.bb_pos + offset), this.bb) : null;
+  }
+  away() {
+    const offset = this.bb.__offset(this.bb_pos, 6);
+    return offset ? !!this.bb.readInt8(this.bb_pos + offset) : false;
+  }
+  static startPlayerAway(builder) {
+    builder.startObject(2);
+  }
+  static addPlayer(builder, playerOffset) {
+    builder.addFieldOffset(0, playerOffset, 0);
+  }
+  static addAway(builder, away2) {
+    builder.addFieldInt8(1, +away2, 0);
+  }
+  static endPlayerAway(builder) {
+    const offset = builder.endObject();
+    builder.requiredField(offset, 4);
+    return offset;
+  }
+  static createPlayerAway(builder, playerOffset, away2) {
+    _PlayerAway.startPlayerAway(builder);
+    _PlayerAway.addPlayer(builder, playerOffset);
+    _PlayerAway.addAway(builder, away2);
+    return _PlayerAway.endPlayerAway(builder);
   }
 };
 
@@ -2228,7 +2276,7 @@ var State2 = table("State", 4, (t) => {
 var PlayerJoined2 = table("PlayerJoined", 1, (t) => {
   t.table(0, PlayerInfo2, true);
 });
-var PlayerAway = table("PlayerAway", 2, (t) => {
+var PlayerAway2 = table("PlayerAway", 2, (t) => {
   t.table(0, PlayerInfo2, true);
   t.scalar(1, U8);
 });
@@ -2262,7 +2310,7 @@ var serverMessages = /* @__PURE__ */ new Map([
   [7 /* Pong */, Pong2],
   [8 /* Error */, Error3],
   [9 /* Redirect */, Redirect2],
-  [10 /* PlayerAway */, PlayerAway]
+  [10 /* PlayerAway */, PlayerAway2]
 ]);
 var ServerFrame = table("ServerFrame", 2, (t) => {
   t.union(0, serverMessages, true);
@@ -2422,10 +2470,10 @@ function present(t, slot) {
   return t.bb !== null && t.bb.__offset(t.bb_pos, 4 + 2 * slot) !== 0;
 }
 function playerInfo(p) {
-  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)), name: str((e) => p.name(e)) };
+  return { entityId: p.entityId(), playerId: str((e) => p.playerId(e)), name: str((e) => p.name(e)), away: p.away() };
 }
 function unknownMessage(type) {
-  return new DecodeError("unexpected_message", `unknown message type ${type}`);
+  return new DecodeError("unexpected_message", `unknown message type ${type}`, type === 0 ? null : type);
 }
 function decodeServerFrame(bytes, limits = SERVER_LIMITS) {
   const frame2 = ServerFrame2.getRootAsServerFrame(verified(bytes, SERVER_FRAME_ID, ServerFrame, limits));
@@ -2441,7 +2489,10 @@ function decodeServerFrame(bytes, limits = SERVER_LIMITS) {
         serverTimeUs: m.serverTimeUs(),
         protocolVersion: m.protocolVersion(),
         playerId: str((e) => m.playerId(e)),
-        name: str((e) => m.name(e))
+        name: str((e) => m.name(e)),
+        resumeToken: str((e) => m.resumeToken(e)),
+        resumeGraceMs: m.resumeGraceMs(),
+        resumed: m.resumed()
       };
     }
     case 2 /* Joined */: {
@@ -2463,7 +2514,9 @@ function decodeServerFrame(bytes, limits = SERVER_LIMITS) {
         tickRateHz: m.tickRateHz(),
         capacity: m.capacity(),
         state: m.stateArray(),
-        players
+        players,
+        resumed: m.resumed(),
+        lastInputSeq: m.lastInputSeq()
       };
     }
     case 3 /* State */: {
@@ -2490,6 +2543,12 @@ function decodeServerFrame(bytes, limits = SERVER_LIMITS) {
       if (!p) throw new DecodeError("bad_frame", "PlayerLeft without player");
       return { type: "playerLeft", player: playerInfo(p) };
     }
+    case 10 /* PlayerAway */: {
+      const m = frame2.message(new PlayerAway());
+      const p = m.player();
+      if (!p) throw new DecodeError("bad_frame", "PlayerAway without player");
+      return { type: "playerAway", player: playerInfo(p), away: m.away() };
+    }
     case 6 /* Left */: {
       const m = frame2.message(new Left());
       return { type: "left", roomId: str((e) => m.roomId(e)) };
@@ -2504,7 +2563,7 @@ function decodeServerFrame(bytes, limits = SERVER_LIMITS) {
     }
     case 9 /* Redirect */: {
       const m = frame2.message(new Redirect());
-      return { type: "redirect", url: str((e) => m.url(e)), roomId: str((e) => m.roomId(e)) };
+      return { type: "redirect", url: str((e) => m.url(e)), roomId: str((e) => m.roomId(e)), resumeToken: str((e) => m.resumeToken(e)) };
     }
     default:
       throw unknownMessage(type);
@@ -2530,8 +2589,9 @@ function encodeClientFrame(msg, builder = new Builder(256)) {
       const playerId = builder.createString(msg.playerId);
       const token = string(builder, msg.token);
       const clientVersion = string(builder, msg.clientVersion);
+      const resumeToken = string(builder, msg.resumeToken);
       type = 1 /* Hello */;
-      offset = Hello.createHello(builder, playerId, token, clientVersion, 0);
+      offset = Hello.createHello(builder, playerId, token, clientVersion, resumeToken);
       break;
     }
     case "joinRoom": {
@@ -2566,6 +2626,8 @@ var SDK_VERSION = "0.1.0";
 // src/client.ts
 var MAX_PLAYER_ID_BYTES = 128;
 var ACCESS_TOKEN_REFUSED = 4003;
+var CLOSE_KEEP_SEAT = 4100;
+var REDIRECT_GRACE_MS = 15e3;
 var CLOSE_WAIT_MS = 2e3;
 var ERROR_CLOSE_WAIT_MS = 1e3;
 var utf83 = new TextEncoder();
@@ -2581,7 +2643,7 @@ function nowMicros() {
 }
 function toPlayer(p) {
   const playerId = p.playerId ?? "";
-  return { entityId: p.entityId, name: p.name || playerId, playerId };
+  return { entityId: p.entityId, name: p.name || playerId, playerId, away: p.away };
 }
 function num(value) {
   return Number(value);
@@ -2599,6 +2661,7 @@ var TickforgeClient = class {
   reconnectOptions;
   shouldReconnect;
   rejoinAfterReconnect;
+  resumeAfterDrop;
   webSocket;
   random;
   builder = new Builder(256);
@@ -2627,6 +2690,21 @@ var TickforgeClient = class {
   pendingJoin = null;
   pendingLeave = null;
   pings = /* @__PURE__ */ new Map();
+  /** The current connection's resume token and grace (from its Welcome). */
+  resumeToken = null;
+  resumeGraceMs = 0;
+  /** The seat a reconnect tries to take back, while the server may still hold it. */
+  ticket = null;
+  /** The ticket the Hello of the connection being opened carried. */
+  offeredTicket = null;
+  /** After a Welcome with `resumed`: waiting for its Joined. */
+  awaitingResume = null;
+  /** Where a Redirect moved the room: used instead of `url` until a connection there fails without a seat to resume. */
+  redirectUrl = null;
+  /** The last tick seen in the room. */
+  lastTick = 0;
+  /** The last input sequence sent before the current seat was taken: the room applies only later ones. */
+  seatStartSeq = 0;
   nextSeq = 1;
   nextNonce = 1;
   lastSeq = 0;
@@ -2658,6 +2736,7 @@ var TickforgeClient = class {
     this.reconnectOptions = options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.shouldReconnect = options.shouldReconnect ?? ((e) => e instanceof CloseError ? e.retryable : e instanceof TimeoutError || e instanceof ConnectError && e.retryable);
     this.rejoinAfterReconnect = options.rejoin ?? true;
+    this.resumeAfterDrop = options.resume ?? true;
     this.webSocket = options.webSocket ?? globalWebSocket;
     this.random = options.random ?? Math.random;
   }
@@ -2744,6 +2823,8 @@ var TickforgeClient = class {
     }
     this.closeError = null;
     this.hadSession = false;
+    this.ticket = null;
+    this.redirectUrl = null;
     this.attempt = 0;
     this.tokenRetried = false;
     this.rejectedToken = null;
@@ -2809,7 +2890,11 @@ var TickforgeClient = class {
         throw new ConnectError(`the token provider gave ${typeof token}, not a string`, { retryable: true });
       }
     }
-    return encodeClientFrame({ type: "hello", playerId: this.playerId, token, clientVersion: this.clientVersion }, this.builder);
+    const ticket = this.ticket;
+    if (ticket && performance.now() >= ticket.deadline) this.ticket = null;
+    this.offeredTicket = this.ticket;
+    const resumeToken = this.offeredTicket?.token ?? null;
+    return encodeClientFrame({ type: "hello", playerId: this.playerId, token, clientVersion: this.clientVersion, resumeToken }, this.builder);
   }
   /** Gets the Hello ready, opens one socket and resolves when its Welcome arrives. */
   async open() {
@@ -2818,15 +2903,15 @@ var TickforgeClient = class {
     if (this.closeError || lifetime !== this.lifetime) {
       throw this.closeError ?? new CloseError(1e3, "client_close", true);
     }
-    return this.openSocket(hello);
+    return this.openSocket(this.redirectUrl ?? this.url, hello);
   }
-  openSocket(hello) {
+  openSocket(url, hello) {
     return new Promise((resolve, reject) => {
       let ws;
       try {
-        ws = this.webSocket(this.url, [SUBPROTOCOL]);
+        ws = this.webSocket(url, [SUBPROTOCOL]);
       } catch (e) {
-        reject(e instanceof TickforgeError ? e : new ConnectError(`cannot open ${this.url}: ${String(e)}`, { cause: e }));
+        reject(e instanceof TickforgeError ? e : new ConnectError(`cannot open ${url}: ${String(e)}`, { cause: e }));
         return;
       }
       const generation = ++this.socketGeneration;
@@ -2880,6 +2965,7 @@ var TickforgeClient = class {
     try {
       msg = decodeServerFrame(bytes);
     } catch (e) {
+      if (e instanceof DecodeError && e.unknownMessageType !== null) return;
       const error = e instanceof DecodeError ? e : new DecodeError("bad_frame", String(e));
       this.drop(new CloseError(error.label === "bad_frame" ? 1007 : 1008, error.label, true, { cause: error }));
       return;
@@ -2902,8 +2988,9 @@ var TickforgeClient = class {
     this.socket = null;
     this.socketGeneration++;
     if (ws) {
+      const code = this.closeError === null && this.willReconnect(error) ? CLOSE_KEEP_SEAT : 1e3;
       try {
-        ws.close(1e3, error instanceof CloseError ? error.reason : error.kind);
+        ws.close(code, error instanceof CloseError ? error.reason : error.kind);
       } catch {
       }
     }
@@ -2921,27 +3008,57 @@ var TickforgeClient = class {
       return;
     }
     this.failPending(reported);
+    const room = this.room;
     this.room = null;
     if (this.closeError) {
       this.finishClose(this.closeError);
       return;
     }
+    if (!this.ticket && room && this.resumeAfterDrop && this.resumeToken && this.resumeGraceMs > 0) {
+      const now = performance.now();
+      this.ticket = { token: this.resumeToken, deadline: now + this.resumeGraceMs, lastTick: this.lastTick, droppedAt: now, moved: false };
+    }
+    this.resumeToken = null;
     this.scheduleReconnect(error, 1);
+  }
+  /** Whether a drop for `error` is followed by another attempt (before counting attempts). */
+  willReconnect(error) {
+    if (this.reconnectOptions === null || !this.hadSession) return false;
+    if (error instanceof RedirectError) return this.ticket !== null;
+    if (error instanceof AccessDeniedError) return false;
+    return this.shouldReconnect(error);
+  }
+  /**
+   * A 4003 of a Hello that carried a resume token (`auth_resume_expired`:
+   * the seat is gone; another reason may name the resume token as well as
+   * the session token). The next attempt goes without it: if the session
+   * token was at fault, that one is refused in turn and handled as such.
+   */
+  isRefusedResume(error) {
+    return error instanceof AccessDeniedError && error.code === ACCESS_TOKEN_REFUSED && this.offeredTicket !== null;
   }
   scheduleReconnect(error, attempt) {
     const options = this.reconnectOptions;
-    const worthIt = error instanceof AccessDeniedError ? this.mayRetryRefusedToken(error) : this.shouldReconnect(error);
+    const atOnce = this.isRefusedResume(error) || error instanceof RedirectError && this.ticket !== null;
+    if (this.isRefusedResume(error)) this.ticket = null;
+    let worthIt;
+    if (atOnce) worthIt = true;
+    else if (error instanceof AccessDeniedError) worthIt = this.mayRetryRefusedToken(error);
+    else worthIt = this.shouldReconnect(error);
+    this.offeredTicket = null;
     const retry = options !== null && this.hadSession && attempt <= options.maxAttempts && worthIt;
     if (!retry) {
+      this.ticket = null;
+      this.redirectUrl = null;
       this.setStatus("closed");
-      this.emit("disconnected", { error, reconnecting: false, attempt, delayMs: 0 });
+      this.emit("disconnected", { error, reconnecting: false, resuming: false, attempt, delayMs: 0 });
       this.emit("closed", error);
       return;
     }
-    const delayMs = backoffDelay(attempt, options, this.random);
+    const delayMs = atOnce ? 0 : backoffDelay(attempt, options, this.random);
     this.attempt = attempt;
     this.setStatus("reconnecting");
-    this.emit("disconnected", { error, reconnecting: true, attempt, delayMs });
+    this.emit("disconnected", { error, reconnecting: true, resuming: this.ticket !== null, attempt, delayMs });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.reconnect();
@@ -2950,12 +3067,14 @@ var TickforgeClient = class {
   reconnect() {
     const lifetime = this.lifetime;
     this.open().then(
-      () => {
+      (welcome) => {
+        if (welcome.resumed || this.currentStatus !== "open") return;
         const target = this.rejoinTarget;
         if (target && this.rejoinAfterReconnect) void this.rejoin(target);
       },
       (error) => {
         if (this.closeError || lifetime !== this.lifetime) return;
+        if (!this.ticket) this.redirectUrl = null;
         this.scheduleReconnect(error, this.attempt + 1);
       }
     );
@@ -2971,10 +3090,15 @@ var TickforgeClient = class {
       }
       await (target.private ? this.createPrivate(target.mode) : this.joinOrCreate(target.mode));
     } catch (e) {
-      if (e instanceof TickforgeError && !(e instanceof CloseError)) this.emit("error", e);
+      const followed = e instanceof RedirectError && this.ticket !== null;
+      if (e instanceof TickforgeError && !(e instanceof CloseError) && !followed) this.emit("error", e);
     }
   }
   failPending(error) {
+    if (this.awaitingResume) {
+      clearTimeout(this.awaitingResume.timer);
+      this.awaitingResume = null;
+    }
     const join = this.pendingJoin;
     const leave = this.pendingLeave;
     this.pendingJoin = null;
@@ -3016,6 +3140,12 @@ var TickforgeClient = class {
         this.emit("playerLeft", player);
         return;
       }
+      case "playerAway": {
+        const player = { ...toPlayer(msg.player), away: msg.away };
+        if (this.room?.players.has(player.entityId)) this.room.players.set(player.entityId, player);
+        this.emit("playerAway", player);
+        return;
+      }
       case "left": {
         this.room = null;
         const leave = this.pendingLeave;
@@ -3032,6 +3162,7 @@ var TickforgeClient = class {
       case "error":
         return this.onError(new RefusedError(msg.code, errorCodeName(msg.code), msg.message ?? ""));
       case "redirect":
+        if (msg.resumeToken && msg.url) return this.followRoom(msg.url, msg.roomId ?? "", msg.resumeToken);
         return this.onError(new RedirectError(msg.url ?? "", msg.roomId ?? ""));
     }
   }
@@ -3051,9 +3182,22 @@ var TickforgeClient = class {
       serverTimeUs: num(msg.serverTimeUs),
       protocolVersion: msg.protocolVersion,
       playerId,
-      name: msg.name || playerId
+      name: msg.name || playerId,
+      resumeGraceMs: msg.resumeGraceMs,
+      resumed: msg.resumed
     };
     this.welcomeInfo = welcome;
+    this.resumeToken = msg.resumeToken;
+    this.resumeGraceMs = msg.resumeGraceMs;
+    const offered = this.offeredTicket;
+    this.offeredTicket = null;
+    this.ticket = null;
+    if (msg.resumed && offered) {
+      this.awaitingResume = {
+        ticket: offered,
+        timer: setTimeout(() => this.drop(new TimeoutError("Joined", this.requestTimeoutMs)), this.requestTimeoutMs)
+      };
+    }
     this.hadSession = true;
     this.attempt = 0;
     this.tokenRetried = false;
@@ -3064,18 +3208,14 @@ var TickforgeClient = class {
     this.emit("welcome", welcome);
   }
   onJoined(msg) {
-    const players = (msg.players ?? []).map(toPlayer);
-    const info = {
-      roomId: msg.roomId ?? "",
-      mode: msg.mode ?? "",
-      entityId: msg.entityId,
-      tick: num(msg.tick),
-      tickRateHz: msg.tickRateHz,
-      capacity: msg.capacity,
-      state: this.decodeState(msg.state ?? new Uint8Array(0)),
-      players
-    };
-    this.room = { info, players: new Map(players.map((p) => [p.entityId, p])) };
+    if (msg.resumed) {
+      this.onResumed(msg);
+      return;
+    }
+    const info = this.joinedRoom_(msg);
+    this.room = { info, players: new Map(info.players.map((p) => [p.entityId, p])) };
+    this.lastTick = info.tick;
+    this.seatStartSeq = this.lastSeq;
     this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.joiningPrivate };
     const join = this.pendingJoin;
     this.pendingJoin = null;
@@ -3085,10 +3225,56 @@ var TickforgeClient = class {
     }
     this.emit("joined", info);
   }
+  /** The Joined after a Welcome with `resumed`: the same seat, so no rejoin and no `joined` event. */
+  onResumed(msg) {
+    const awaiting = this.awaitingResume;
+    this.awaitingResume = null;
+    if (awaiting) clearTimeout(awaiting.timer);
+    const info = this.joinedRoom_(msg);
+    this.room = { info, players: new Map(info.players.map((p) => [p.entityId, p])) };
+    this.rejoinTarget = { roomId: info.roomId, mode: info.mode, private: this.rejoinTarget?.private ?? false };
+    this.nextSeq = Math.max(this.nextSeq, msg.lastInputSeq + 1 >>> 0);
+    const lastTick2 = awaiting?.ticket.lastTick ?? this.lastTick;
+    this.lastTick = info.tick;
+    this.emit("resumed", {
+      room: info,
+      gapTicks: Math.max(0, info.tick - lastTick2),
+      gapMs: awaiting ? Math.max(0, performance.now() - awaiting.ticket.droppedAt) : 0,
+      lastInputSeq: msg.lastInputSeq,
+      lostInputs: Math.max(0, this.lastSeq - Math.max(msg.lastInputSeq, this.seatStartSeq)),
+      moved: awaiting?.ticket.moved ?? false
+    });
+  }
+  /** The room of a Joined, its state decoded. */
+  joinedRoom_(msg) {
+    return {
+      roomId: msg.roomId ?? "",
+      mode: msg.mode ?? "",
+      entityId: msg.entityId,
+      tick: num(msg.tick),
+      tickRateHz: msg.tickRateHz,
+      capacity: msg.capacity,
+      state: this.decodeState(msg.state ?? new Uint8Array(0)),
+      players: (msg.players ?? []).map(toPlayer)
+    };
+  }
+  /**
+   * An unasked Redirect with a resume token: the room moved to `url` (the
+   * node drains). Lets go of this connection without giving up the seat and
+   * reconnects there at once with the token.
+   */
+  followRoom(url, roomId, token) {
+    const now = performance.now();
+    const grace = this.resumeGraceMs > 0 ? this.resumeGraceMs : REDIRECT_GRACE_MS;
+    this.ticket = { token, deadline: now + grace, lastTick: this.lastTick, droppedAt: now, moved: true };
+    this.redirectUrl = url;
+    this.drop(new RedirectError(url, roomId));
+  }
   // Named with a trailing underscore: `onState` is the public listener method.
   onState_(msg) {
     const room = this.room;
     if (!room) return;
+    this.lastTick = num(msg.tick);
     const acks = msg.acks ?? [];
     const own = acks.find((a) => a.entityId === room.info.entityId);
     this.emit("state", {
@@ -3175,6 +3361,7 @@ var TickforgeClient = class {
   joinWith(msg, privateRoom = msg.private) {
     try {
       this.requireOpen("join");
+      if (this.awaitingResume) throw new StateError("the client is taking its seat back; wait for the resumed event");
       if (this.pendingJoin) throw new StateError("a join is already in progress");
       if (this.room) throw new StateError(`already in room ${this.room.info.roomId}: leave it first`);
     } catch (e) {
@@ -3304,6 +3491,8 @@ var TickforgeClient = class {
     this.lifetime++;
     this.connecting = null;
     this.rejoinTarget = null;
+    this.ticket = null;
+    this.redirectUrl = null;
     if (this.reconnectTimer !== null) {
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
@@ -3706,7 +3895,8 @@ var Renderer = class {
     const r = this.canvas.getBoundingClientRect();
     return { x: (clientX - r.left) / r.width * width, y: (clientY - r.top) / r.height * height };
   }
-  draw(entities, width, height, me, names2, message2) {
+  /** One frame: the floor, every entity (`away` ones dimmed and labelled), and `message` over it all. */
+  draw(entities, width, height, me, names2, message2, away2 = /* @__PURE__ */ new Set()) {
     const ctx = this.ctx;
     const s = this.size * this.ratio / Math.max(width, height);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -3717,7 +3907,7 @@ var Renderer = class {
     for (const id of this.trails.keys()) if (!present2.has(id)) this.trails.delete(id);
     for (const e of entities) this.trail(e);
     const ordered = [...entities].sort((a, b) => Number(a.id === me) - Number(b.id === me));
-    for (const e of ordered) this.disc(e, e.id === me, names2.get(e.id) ?? `#${e.id}`, s);
+    for (const e of ordered) this.disc(e, e.id === me, names2.get(e.id) ?? `#${e.id}`, s, away2.has(e.id));
     if (message2) {
       ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
       ctx.fillStyle = "rgba(13, 16, 23, 0.72)";
@@ -3785,8 +3975,10 @@ var Renderer = class {
     }
     ctx.globalAlpha = 1;
   }
-  disc(e, own, name, s) {
+  /** A player's disc; one whose connection dropped (`away`) is drawn faded, its label saying so. */
+  disc(e, own, name, s, away2) {
     const ctx = this.ctx;
+    ctx.globalAlpha = away2 ? 0.35 : 1;
     const color = colorOf(e.id);
     const r = own ? RADIUS + 2 : RADIUS;
     if (e.boost) {
@@ -3808,7 +4000,7 @@ var Renderer = class {
       ctx.lineWidth = 3;
       ctx.stroke();
     }
-    const label = own ? `${name} (you)` : name;
+    const label = own ? `${name} (you)` : away2 ? `${name} (away)` : name;
     ctx.font = `${own ? 600 : 500} ${13 / s}px system-ui, sans-serif`;
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
@@ -3817,6 +4009,7 @@ var Renderer = class {
     ctx.strokeText(label, e.x, e.y - r - 4);
     ctx.fillStyle = own ? "#ffffff" : "#cdd3de";
     ctx.fillText(label, e.x, e.y - r - 4);
+    ctx.globalAlpha = 1;
   }
 };
 
@@ -3973,6 +4166,7 @@ function guestFailure(error) {
   return error instanceof ConnectError && error.cause instanceof GuestSessionError ? error.cause : null;
 }
 function describe(error) {
+  if (error instanceof RedirectError) return "the room moved to another server";
   if (error instanceof CloseError) return `${error.code}${error.reason ? ` ${error.reason}` : ""}`;
   const guest = guestFailure(error);
   if (guest) return guest.reason === "rate_limited" ? "too many new players from here" : `no guest session: ${guest.reason}`;
@@ -4035,6 +4229,8 @@ var ui = {
 var world = new World();
 var renderer = new Renderer(ui.canvas, ui.stage);
 var names = /* @__PURE__ */ new Map();
+var away = /* @__PURE__ */ new Set();
+var resumes = 0;
 var client = null;
 var message = "connecting…";
 var lastTick = 0;
@@ -4080,7 +4276,11 @@ function renderPlayers() {
       const dot = document.createElement("span");
       dot.className = "swatch";
       dot.style.background = colorOf(id);
-      li.append(dot, document.createTextNode(id === me ? `${name} (you)` : name));
+      li.append(dot, document.createTextNode(id === me ? `${name} (you)` : away.has(id) ? `${name} (away)` : name));
+      if (away.has(id)) {
+        li.style.opacity = "0.5";
+        li.title = "connection lost: the seat is held for a moment";
+      }
       return li;
     })
   );
@@ -4115,6 +4315,23 @@ async function enter(c) {
   }
   await c.joinOrCreate(mode);
 }
+function enterRoom(c, room) {
+  world.enter(room.entityId, room.tickRateHz, room.state);
+  names.clear();
+  away.clear();
+  for (const p of room.players) {
+    names.set(p.entityId, p.name);
+    if (p.away) away.add(p.entityId);
+  }
+  wantedRoom = room.roomId;
+  showRoomInUrl(room.roomId);
+  ui.room.textContent = room.roomId;
+  ui.room.title = room.roomId;
+  lastTick = room.tick;
+  message = null;
+  renderPlayers();
+  if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) send(c, move);
+}
 function wire(c) {
   c.on("status", (status) => {
     if (c !== client) return;
@@ -4129,17 +4346,14 @@ function wire(c) {
   });
   c.on("joined", (room) => {
     if (c !== client) return;
-    world.enter(room.entityId, room.tickRateHz, room.state);
-    names.clear();
-    for (const p of room.players) names.set(p.entityId, p.name);
-    wantedRoom = room.roomId;
-    showRoomInUrl(room.roomId);
-    ui.room.textContent = room.roomId;
-    ui.room.title = room.roomId;
-    lastTick = room.tick;
-    message = null;
-    renderPlayers();
-    if (move.x !== 0 || move.y !== 0 || move.buttons !== 0) send(c, move);
+    enterRoom(c, room);
+  });
+  c.on("resumed", (r) => {
+    if (c !== client) return;
+    resumes++;
+    enterRoom(c, r.room);
+    const gap = r.gapTicks === 1 ? "1 tick" : `${r.gapTicks} ticks`;
+    toast(r.moved ? `The room moved to another server: you are back in it (${gap} missed)` : `Reconnected: the same seat, ${gap} missed`, "good");
   });
   c.onState((update) => {
     if (c !== client) return;
@@ -4156,14 +4370,22 @@ function wire(c) {
   c.on("playerLeft", (p) => {
     if (c !== client) return;
     names.delete(p.entityId);
+    away.delete(p.entityId);
     renderPlayers();
     toast(`${p.name} left`);
+  });
+  c.on("playerAway", (p) => {
+    if (c !== client) return;
+    if (p.away) away.add(p.entityId);
+    else away.delete(p.entityId);
+    renderPlayers();
+    toast(p.away ? `${p.name} lost the connection: the seat is held` : `${p.name} is back`, p.away ? "warn" : "good");
   });
   c.on("disconnected", (d) => {
     if (c !== client) return;
     world.leave();
     if (d.reconnecting) {
-      message = `connection lost (${describe(d.error)}) · reconnecting…`;
+      message = d.resuming ? `connection lost (${describe(d.error)}) · taking your seat back…` : `connection lost (${describe(d.error)}) · reconnecting…`;
       toast(`Connection lost (${describe(d.error)}); attempt ${d.attempt} in ${(d.delayMs / 1e3).toFixed(1)} s`, "warn");
     }
   });
@@ -4264,7 +4486,7 @@ function frame(now) {
   previous = now;
   world.step(dt);
   controls.update();
-  renderer.draw(world.view(wallMs()), world.width, world.height, client?.entityId ?? null, names, message);
+  renderer.draw(world.view(wallMs()), world.width, world.height, client?.entityId ?? null, names, message, away);
   refreshHud(now);
   requestAnimationFrame(frame);
 }
@@ -4280,7 +4502,8 @@ window.tickforgePlay = {
     rttMs: client?.smoothedRttMs ?? null,
     frames: renderer.frames,
     own: world.ownPosition(),
-    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, name: names.get(e.id) ?? null }))
+    entities: world.latest().map((e) => ({ id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, name: names.get(e.id) ?? null, away: away.has(e.id) })),
+    resumes
   })
 };
 void play();

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
 import { after, test } from "node:test";
 
 import {
@@ -97,7 +97,71 @@ class Tickforge {
   }
 }
 
+/**
+ * A TCP relay in front of a server, so a test can cut connections the way a
+ * network does: both sides' sockets are destroyed, and no WebSocket close
+ * frame goes either way.
+ */
+class Relay {
+  /** Relayed connections: the client's socket and the one to the server. */
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private readonly listener: Server;
+
+  private constructor(target: number) {
+    this.listener = createServer((inbound) => {
+      const outbound = tcpConnect(target, "127.0.0.1");
+      const pair: [Socket, Socket] = [inbound, outbound];
+      this.pairs.add(pair);
+      inbound.pipe(outbound).pipe(inbound);
+      const forget = () => {
+        this.pairs.delete(pair);
+        inbound.destroy();
+        outbound.destroy();
+      };
+      inbound.on("error", forget).on("close", forget);
+      outbound.on("error", forget).on("close", forget);
+    });
+  }
+
+  /** A relay on a free port of 127.0.0.1 to the server on `target`. */
+  static start(target: number): Promise<Relay> {
+    const relay = new Relay(target);
+    return new Promise((resolve, reject) => {
+      relay.listener.once("error", reject);
+      relay.listener.listen(0, "127.0.0.1", () => {
+        relays.add(relay);
+        resolve(relay);
+      });
+    });
+  }
+
+  get url(): string {
+    const address = this.listener.address();
+    assert.ok(typeof address === "object" && address, "the relay listens");
+    return `ws://127.0.0.1:${address.port}/ws`;
+  }
+
+  /** Cuts every relayed connection with a reset both ways: no close frame reaches either side. */
+  cut(): number {
+    const pairs = [...this.pairs];
+    for (const [inbound, outbound] of pairs) {
+      inbound.resetAndDestroy();
+      outbound.resetAndDestroy();
+    }
+    return pairs.length;
+  }
+
+  stop(): Promise<void> {
+    relays.delete(this);
+    this.cut();
+    return new Promise((resolve) => this.listener.close(() => resolve()));
+  }
+}
+
+const relays = new Set<Relay>();
+
 after(async () => {
+  for (const relay of [...relays]) await relay.stop();
   for (const server of [...running]) await server.stop();
 });
 
@@ -185,7 +249,7 @@ test("two players in one room see each other come and go", async () => {
   const joined = await bob.join(room.roomId);
   assert.equal(joined.roomId, room.roomId);
   // Others see the display name (also in player_id, for older clients), never the player id.
-  assert.deepEqual(await arrived, { entityId: joined.entityId, name: "bob", playerId: "bob" });
+  assert.deepEqual(await arrived, { entityId: joined.entityId, name: "bob", playerId: "bob", away: false });
   assert.notEqual(bobId, "bob");
   assert.deepEqual(alice.players.map((p) => p.name).sort(), ["alice", "bob"]);
   assert.deepEqual(joined.players.map((p) => p.name).sort(), ["alice", "bob"]);
@@ -280,5 +344,56 @@ test("a private room is joined only by its id, and a second login of the same pl
   assert.equal(second.status, "open");
 
   for (const c of [second, stranger, friend]) await c.close();
+  await server.stop();
+});
+
+test("a connection cut without a close frame is resumed: the same room and entity, stopped while away, acks continuing", async () => {
+  const server = await Tickforge.start(await freePort());
+  const relay = await Relay.start(server.port);
+  // The first attempt waits long enough for the room to have stopped the entity.
+  const phone = player(server, "phone", { url: relay.url, reconnect: { initialDelayMs: 500, maxDelayMs: 1_000, jitter: 0 } });
+  const welcome = await phone.connect();
+  assert.ok(welcome.resumeGraceMs > 0, `the server holds seats for a resume: ${welcome.resumeGraceMs} ms`);
+  const room = await phone.joinOrCreate("arena");
+  const friend = player(server, "friend");
+  await friend.connect();
+  await friend.join(room.roomId);
+
+  const moving = phone.sendInput(encodeArenaInput(arenaMove(1, 0)));
+  await until(phone, "state", (s) => s.ack === moving && s.state.entities.some((e) => e.id === room.entityId && e.vx !== 0));
+  const seen: boolean[] = [];
+  friend.on("playerAway", (p) => {
+    if (p.entityId === room.entityId) seen.push(p.away);
+  });
+  const away = until(friend, "playerAway", (p) => p.entityId === room.entityId && p.away);
+  const back = until(friend, "playerAway", (p) => p.entityId === room.entityId && !p.away);
+  const joinedAgain: unknown[] = [];
+  phone.on("joined", (j) => joinedAgain.push(j));
+  const drop = until(phone, "disconnected");
+  const resumed = until(phone, "resumed");
+
+  assert.equal(relay.cut(), 1, "the phone's connection is cut");
+  const d = await drop;
+  assert.ok(d.error instanceof CloseError && d.error.code === 1006, String(d.error));
+  assert.equal(d.resuming, true);
+  assert.equal((await away).name, "phone", "the friend sees the phone away while its seat is held");
+  const r = await resumed;
+  assert.equal(r.room.roomId, room.roomId, "the same room");
+  assert.equal(r.room.entityId, room.entityId, "the same entity");
+  assert.equal(r.moved, false);
+  assert.equal(r.lastInputSeq, moving, "acks continue from the last input applied");
+  assert.ok(r.gapTicks >= 0);
+  const me = r.room.state.entities.find((e) => e.id === room.entityId);
+  assert.ok(me && me.vx === 0 && me.vy === 0, `the room stopped the entity while away: ${JSON.stringify(me)}`);
+  assert.equal(phone.welcome?.resumed, true);
+  assert.deepEqual(joinedAgain, [], "a resume is not a join");
+  await back;
+  assert.deepEqual(seen, [true, false], "the friend saw the phone away, then back");
+
+  const next = phone.sendInput(encodeArenaInput(arenaMove(0, 1)));
+  assert.equal(next, (moving ?? 0) + 1);
+  await until(phone, "state", (s) => s.ack === next);
+  for (const c of [phone, friend]) await c.close();
+  await relay.stop();
   await server.stop();
 });
