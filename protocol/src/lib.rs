@@ -7,7 +7,7 @@
 //!   with the pinned `flatc` 25.12.19 and committed.
 //! - [`codec`] verifies inbound frames (bounded depth and table count) and
 //!   hands out zero-copy views; [`encode`] builds outbound frames in a reused
-//!   builder.
+//!   builder; [`peek`] reads a frame's message type before verification.
 //! - [`client`] is a small async client used by the tests, the bot swarm and
 //!   anyone connecting a Rust game client or bot; it resumes a dropped
 //!   session by itself.
@@ -27,6 +27,7 @@ pub mod client;
 pub mod codec;
 pub mod encode;
 mod generated;
+pub mod peek;
 #[cfg(feature = "session-keys")]
 pub mod resume_token;
 #[cfg(feature = "session-keys")]

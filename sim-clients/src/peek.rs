@@ -8,40 +8,13 @@
 //! `TFS1` frame) gives `None`; nothing here can panic or read out of range.
 //! Measuring bots do not use this: they verify every frame fully.
 
-use tickforge_protocol::SERVER_FRAME_ID;
 use tickforge_protocol::wire::ServerMessage;
-
-/// Offset of `message_type` in `ServerFrame`'s vtable (generated `VT_MESSAGE_TYPE`).
-const VT_MESSAGE_TYPE: usize = 4;
-
-fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
-    let bytes = buf.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([bytes[0], bytes[1]]))
-}
-
-fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
-    let bytes = buf.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-}
+use tickforge_protocol::{SERVER_FRAME_ID, peek};
 
 /// The `ServerMessage` type of the server frame starting with `prefix`,
 /// or `None` when `prefix` is too short to tell or is not a server frame.
 pub fn server_message_type(prefix: &[u8]) -> Option<ServerMessage> {
-    if prefix.get(4..8)? != SERVER_FRAME_ID.as_bytes() {
-        return None;
-    }
-    let root = u32_at(prefix, 0)? as usize;
-    let vtable_back = u32_at(prefix, root)? as i32;
-    let vtable = usize::try_from(root as i64 - i64::from(vtable_back)).ok()?;
-    let vtable_len = usize::from(u16_at(prefix, vtable)?);
-    if vtable_len <= VT_MESSAGE_TYPE {
-        return Some(ServerMessage::NONE);
-    }
-    let field = usize::from(u16_at(prefix, vtable + VT_MESSAGE_TYPE)?);
-    if field == 0 {
-        return Some(ServerMessage::NONE);
-    }
-    prefix.get(root + field).map(|t| ServerMessage(*t))
+    peek::union_type(prefix, SERVER_FRAME_ID).map(ServerMessage)
 }
 
 #[cfg(test)]

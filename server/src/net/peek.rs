@@ -9,43 +9,14 @@
 //! to the type read here; one whose type cannot be read gives `None` and is
 //! charged to the all-frames bucket only (it then fails verification).
 
-use tickforge_protocol::CLIENT_FRAME_ID;
 use tickforge_protocol::wire::ClientMessage;
+use tickforge_protocol::{CLIENT_FRAME_ID, peek};
 
 use super::session_limits::FrameClass;
 
-/// Offset of `message_type` in `ClientFrame`'s vtable (generated `VT_MESSAGE_TYPE`).
-const VT_MESSAGE_TYPE: usize = 4;
-
-fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
-    let bytes = buf.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([bytes[0], bytes[1]]))
-}
-
-fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
-    let bytes = buf.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-}
-
 /// The `ClientMessage` type of `frame`, or `None` when it cannot be read.
 pub fn client_message_type(frame: &[u8]) -> Option<ClientMessage> {
-    if frame.get(4..8)? != CLIENT_FRAME_ID.as_bytes() {
-        return None;
-    }
-    let root = u32_at(frame, 0)? as usize;
-    let vtable_back = u32_at(frame, root)? as i32;
-    let vtable = usize::try_from(root as i64 - i64::from(vtable_back)).ok()?;
-    let vtable_len = usize::from(u16_at(frame, vtable)?);
-    if vtable_len <= VT_MESSAGE_TYPE {
-        return Some(ClientMessage::NONE);
-    }
-    let field = usize::from(u16_at(frame, vtable + VT_MESSAGE_TYPE)?);
-    if field == 0 {
-        return Some(ClientMessage::NONE);
-    }
-    frame
-        .get(root.checked_add(field)?)
-        .map(|t| ClientMessage(*t))
+    peek::union_type(frame, CLIENT_FRAME_ID).map(ClientMessage)
 }
 
 /// The rate-limit class of `frame`.
