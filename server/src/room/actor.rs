@@ -287,10 +287,19 @@ impl Room {
         self.broadcast(OutKind::PlayerJoined, &announce, Audience::All);
         let player = member.player_id.clone();
         self.members.push(member);
+        self.settings.presence.player_joined(
+            &self.handle.shared.id,
+            &player,
+            self.members.len() as u32,
+        );
+        self.send_joined(entity, request.membership.session, None);
+    }
+
+    /// Sends `session` (the member with `entity`) a Joined with the full
+    /// state and every member, away ones marked; `resumed_from`: the last
+    /// applied input sequence when the seat was taken back by a resume.
+    fn send_joined(&mut self, entity: EntityId, session: SessionId, resumed_from: Option<u32>) {
         let shared = self.handle.shared.clone();
-        self.settings
-            .presence
-            .player_joined(&shared.id, &player, self.members.len() as u32);
         let fields = JoinedFields {
             room_id: &shared.id,
             mode: &shared.mode,
@@ -307,12 +316,8 @@ impl Room {
             };
             (entry, m.away_until.is_some())
         });
-        let joined = self.enc.joined_with(&fields, players, None);
-        self.broadcast(
-            OutKind::Joined,
-            &joined,
-            Audience::Only(request.membership.session),
-        );
+        let joined = self.enc.joined_with(&fields, players, resumed_from);
+        self.broadcast(OutKind::Joined, &joined, Audience::Only(session));
     }
 
     /// Hands `frame` to every member (or only to `only`); members whose

@@ -10,9 +10,7 @@
 //! itself; a resume that removed it first has its request in the control
 //! queue, and the room waits for it.
 
-use std::sync::atomic::Ordering;
-
-use tickforge_protocol::encode::{JoinedFields, PlayerEntry};
+use tickforge_protocol::encode::PlayerEntry;
 use tickforge_protocol::wire::ErrorCode;
 use tokio::time::Instant;
 
@@ -141,29 +139,7 @@ impl Room {
             member.kick.clone(),
         );
         tracing::debug!(room = %self.handle.shared.id, entity, "seat resumed");
-        let shared = self.handle.shared.clone();
-        let fields = JoinedFields {
-            room_id: &shared.id,
-            mode: &shared.mode,
-            entity_id: entity,
-            tick: shared.tick.load(Ordering::Relaxed),
-            tick_rate_hz: shared.tick_rate_hz,
-            capacity: shared.capacity,
-            state: self.game.encode_state(),
-        };
-        let players = self.members.iter().map(|m| {
-            let entry = PlayerEntry {
-                entity_id: m.entity,
-                name: &m.name,
-            };
-            (entry, m.away_until.is_some())
-        });
-        let joined = self.enc.joined_with(&fields, players, Some(last_seq));
-        self.broadcast(
-            OutKind::Joined,
-            &joined,
-            Audience::Only(request.membership.session),
-        );
+        self.send_joined(entity, request.membership.session, Some(last_seq));
         if was_away && let Some(member) = self.members.iter().find(|m| m.entity == entity) {
             let back = self.enc.player_away(
                 PlayerEntry {
