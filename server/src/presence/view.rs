@@ -137,6 +137,9 @@ impl PresenceView {
                 since_ms,
                 players,
             } => {
+                if self.is_stale(room, node, stamped.seq) {
+                    return;
+                }
                 let mut placements = self.players.entry(player.clone()).or_default();
                 if !placements
                     .iter()
@@ -157,6 +160,9 @@ impl PresenceView {
                 players,
                 saved_version,
             } => {
+                if self.is_stale(room, node, stamped.seq) {
+                    return;
+                }
                 self.players.remove_if_mut(player, |_, placements| {
                     placements.retain(|p| !(p.node == *node && p.room == *room));
                     placements.is_empty()
@@ -170,6 +176,16 @@ impl PresenceView {
                 }
             }
         }
+    }
+
+    /// True when `node`'s room `room` already reflects a later change than
+    /// `seq`: a join or leave replayed after a snapshot that included it (or
+    /// a later one). Placements follow the same per-room order as counts,
+    /// so a room's count and its players' placements never disagree.
+    fn is_stale(&self, room: &str, node: &Arc<str>, seq: u64) -> bool {
+        self.rooms
+            .get(room)
+            .is_some_and(|r| r.node == *node && seq < r.seq)
     }
 
     fn count(&self, room: &str, node: &Arc<str>, players: u32, seq: u64) {
@@ -201,12 +217,8 @@ impl PresenceView {
             return;
         }
         self.nodes.insert(node.clone(), state.url);
-        let rooms: HashSet<&Arc<str>> = state.rooms.iter().map(|(id, _)| id).collect();
-        self.rooms
-            .retain(|id, r| r.node != node || rooms.contains(id));
-        for (id, record) in &state.rooms {
-            self.rooms.insert(id.clone(), record.clone());
-        }
+        // Placements first, then the counts: a reader that sees a room's
+        // new count already sees its players' new placements.
         let placed: HashSet<(&str, &str)> = state
             .players
             .iter()
@@ -224,6 +236,12 @@ impl PresenceView {
             {
                 placements.push(placement);
             }
+        }
+        let rooms: HashSet<&Arc<str>> = state.rooms.iter().map(|(id, _)| id).collect();
+        self.rooms
+            .retain(|id, r| r.node != node || rooms.contains(id));
+        for (id, record) in state.rooms {
+            self.rooms.insert(id, record);
         }
         self.others_changed.notify_waiters();
     }
@@ -407,7 +425,20 @@ mod tests {
         let v = view();
         let b: Arc<str> = "b".into();
         // The snapshot already saw p join, leave and join again.
-        v.replace_node(NodeState {
+        v.replace_node(snapshot_of_b(3, 1, &["p"]));
+        // The same events, buffered by the subscription, arrive afterwards.
+        v.apply(&b, &stamped(1, joined("b-1", "p", 1)));
+        v.apply(&b, &stamped(2, left("b-1", "p", 0)));
+        v.apply(&b, &stamped(3, joined("b-1", "p", 1)));
+        assert_eq!(v.placements("p").len(), 1);
+        assert_eq!(v.room("b-1").unwrap().players, 1);
+    }
+
+    /// Node `b` as a snapshot read it: room `b-1` with `players` seated,
+    /// counted by the change `seq`, and the `placed` players in it.
+    fn snapshot_of_b(seq: u64, players: u32, placed: &[&str]) -> NodeState {
+        let b: Arc<str> = "b".into();
+        NodeState {
             node: b.clone(),
             url: "ws://b/ws".into(),
             rooms: vec![(
@@ -415,27 +446,49 @@ mod tests {
                 RoomRecord {
                     node: b.clone(),
                     mode: "arena".into(),
-                    capacity: 4,
-                    players: 1,
+                    capacity: 8,
+                    players,
                     private: false,
-                    seq: 3,
+                    seq,
                 },
             )],
-            players: vec![(
-                "p".into(),
-                Placement {
-                    node: b.clone(),
-                    room: "b-1".into(),
-                    since_ms: 1,
-                },
-            )],
-        });
-        // The same events, buffered by the subscription, arrive afterwards.
-        v.apply(&b, &stamped(1, joined("b-1", "p", 1)));
-        v.apply(&b, &stamped(2, left("b-1", "p", 0)));
-        v.apply(&b, &stamped(3, joined("b-1", "p", 1)));
-        assert_eq!(v.placements("p").len(), 1);
+            players: placed
+                .iter()
+                .map(|p| {
+                    let placement = Placement {
+                        node: b.clone(),
+                        room: "b-1".into(),
+                        since_ms: 1,
+                    };
+                    (Arc::from(*p), placement)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_join_replayed_after_a_snapshot_that_saw_the_leave_places_nobody() {
+        let v = view();
+        let b: Arc<str> = "b".into();
+        // The snapshot saw churn join (seq 5) and leave (seq 6).
+        v.replace_node(snapshot_of_b(6, 3, &["s0", "s1", "s2"]));
+        // The join, buffered by the subscription, arrives afterwards.
+        v.apply(&b, &stamped(5, joined("b-1", "churn", 4)));
+        assert_eq!(v.room("b-1").unwrap().players, 3);
+        assert!(v.placements("churn").is_empty());
+        v.apply(&b, &stamped(6, left("b-1", "churn", 3)));
+        assert!(v.placements("churn").is_empty());
+    }
+
+    #[test]
+    fn a_leave_replayed_after_a_snapshot_that_saw_the_rejoin_keeps_the_player() {
+        let v = view();
+        let b: Arc<str> = "b".into();
+        // The snapshot saw p leave (seq 5) and join again (seq 6).
+        v.replace_node(snapshot_of_b(6, 1, &["p"]));
+        v.apply(&b, &stamped(5, left("b-1", "p", 0)));
         assert_eq!(v.room("b-1").unwrap().players, 1);
+        assert_eq!(v.placements("p").len(), 1);
     }
 
     #[test]
