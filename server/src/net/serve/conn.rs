@@ -75,58 +75,27 @@ pub struct ConnState {
     pub upgrade_timeout: Duration,
 }
 
-/// Serves one accepted connection (see the module docs).
+/// Serves one accepted connection (see the module docs). `slots` are its
+/// node-wide places and, when the peer is the client (no trusted proxy),
+/// its per-IP place, taken at accept.
 pub async fn run(
     shared: Arc<Shared>,
     tcp: TcpStream,
     peer: SocketAddr,
-    slots: (ConnSlot, HttpSlot),
+    slots: ((ConnSlot, HttpSlot), Option<IpSlot>),
     tls_slot: Option<OwnedSemaphorePermit>,
 ) {
     let accepted = Instant::now();
-    let (conn_slot, http_slot) = slots;
-    let trusted = shared
-        .trusted
-        .iter()
-        .any(|n| n.contains(peer.ip().to_canonical()));
-    let (proxied, io) = if shared.limits.proxy_protocol && trusted {
-        let read = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            read = proxy_header::read(tcp, shared.limits.proxy_header_timeout()) => read,
-        };
-        match read {
-            Ok((client, io)) => (client, io),
-            Err(e) => {
-                if matches!(e, ProxyHeaderError::Timeout(_)) {
-                    names::http_timeout(names::TIMEOUT_PROXY_HEADER);
-                }
-                Refusal::ProxyHeader.count();
-                tracing::debug!(peer = %peer, error = %e, "PROXY header refused");
+    let ((conn_slot, http_slot), counted) = slots;
+    let (proxied, known, ip_slot, refused, io) = match counted {
+        Some(slot) => (None, Some(peer.ip()), slot, None, Rewind::new(tcp)),
+        None => {
+            let Some(from_proxy) = from_trusted_proxy(&shared, tcp, peer).await else {
                 return;
-            }
+            };
+            from_proxy
         }
-    } else {
-        (None, Rewind::new(tcp))
     };
-    // The client IP is known now unless a trusted proxy forwards it in
-    // X-Forwarded-For (then it is counted at the `/ws` request).
-    let known = match proxied {
-        Some(ip) => Some(ip),
-        None if trusted => None,
-        None => Some(peer.ip()),
-    };
-    let (ip_slot, refused) = match known.map(|ip| shared.admission.ip(ip)) {
-        Some(Ok(slot)) => (slot, None),
-        Some(Err(refusal)) => (IpSlot::none(), Some(refusal)),
-        None => (IpSlot::none(), None),
-    };
-    if let Some(refusal) = refused {
-        refusal.count();
-        if shared.tls.is_some() {
-            // A 503 over TLS would cost the handshake the limit saves.
-            return;
-        }
-    }
     let activity = Arc::new(Activity::default());
     let io = Tracked::new(io, activity.clone(), conn_slot, ip_slot);
     let meta = ConnMeta(Arc::new(ConnState {
@@ -150,6 +119,59 @@ pub async fn run(
         }
     }
     drop(http_slot);
+}
+
+/// What is known of a trusted proxy's connection after its PROXY header:
+/// the client it names, the client IP if known now, its per-IP place, the
+/// refusal of every request if that IP is over its cap, and the stream.
+type FromProxy = (
+    Option<IpAddr>,
+    Option<IpAddr>,
+    IpSlot,
+    Option<Refusal>,
+    Rewind<TcpStream>,
+);
+
+/// Reads the PROXY header of a trusted proxy's connection (with
+/// `--proxy-protocol`) and takes the per-IP place of the client it names.
+/// Without a PROXY header the client IP is learnt from `X-Forwarded-For`
+/// and counted at the `/ws` request. `None`: the connection is closed
+/// (no valid header in time, shutdown, or over the cap on TLS).
+async fn from_trusted_proxy(
+    shared: &Shared,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<FromProxy> {
+    let (proxied, io) = if shared.limits.proxy_protocol {
+        let read = tokio::select! {
+            _ = shared.shutdown.cancelled() => return None,
+            read = proxy_header::read(tcp, shared.limits.proxy_header_timeout()) => read,
+        };
+        match read {
+            Ok((client, io)) => (client, io),
+            Err(e) => {
+                if matches!(e, ProxyHeaderError::Timeout(_)) {
+                    names::http_timeout(names::TIMEOUT_PROXY_HEADER);
+                }
+                Refusal::ProxyHeader.count();
+                tracing::debug!(peer = %peer, error = %e, "PROXY header refused");
+                return None;
+            }
+        }
+    } else {
+        (None, Rewind::new(tcp))
+    };
+    let Some(client) = proxied else {
+        return Some((None, None, IpSlot::none(), None, io));
+    };
+    match shared.admission.ip(client) {
+        Ok(slot) => Some((proxied, proxied, slot, None, io)),
+        Err(refusal) => {
+            refusal.count();
+            // A 503 over TLS would cost the handshake the limit saves.
+            (shared.tls.is_none()).then_some((proxied, proxied, IpSlot::none(), Some(refusal), io))
+        }
+    }
 }
 
 /// HTTP/1.1 on `io` until it closes, upgrades, times out or the node shuts

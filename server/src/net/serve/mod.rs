@@ -1,14 +1,17 @@
-//! Serving the public listener on a shard: the accept loop applies the
-//! node-wide caps (`--max-connections`, `--max-http-connections`; over one
-//! the connection is closed at once and counted), tunes the socket and
+//! Serving the public listener on a shard: the accept loop ([`accept`])
+//! applies the node-wide caps (`--max-connections`,
+//! `--max-http-connections`; over one the connection is closed at once and
+//! counted) and, for a peer that is no trusted proxy, the per-IP cap (a
+//! 503 written once, without a task or HTTP parser), tunes the socket and
 //! gives each connection its own task ([`conn`]): PROXY header, per-IP
-//! count, TLS handshake, then HTTP/1.1 with a header deadline (hyper's
+//! count of a trusted proxy's client, TLS handshake, then HTTP/1.1 with a header deadline (hyper's
 //! timer), keep-alive and upgrade deadlines. The router is the public one
 //! ([`super::public`]); handlers see the peer (`ConnectInfo<SocketAddr>`)
 //! and the connection ([`conn::ConnMeta`]).
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`accept`] | accepting, and refusing over a limit at the least cost |
 //! | [`conn`] | one connection's life until it closes or becomes a session |
 //! | [`socket`] | the socket with its admission slots and activity |
 
@@ -26,6 +29,7 @@ use crate::net::public;
 use crate::net::tls::{self, TlsCerts};
 use crate::node::Node;
 
+pub mod accept;
 pub mod conn;
 pub mod socket;
 
@@ -57,7 +61,9 @@ pub async fn run(
     });
     let send_buffer = node.config.net.socket_send_buffer;
     let handshake_slots = tls::accept::slots();
+    let answers = accept::Answers::new();
     let conns = TaskTracker::new();
+    let mut in_a_row = 0;
     loop {
         let tls_slot = match &shared.tls {
             None => None,
@@ -66,6 +72,11 @@ pub async fn run(
                 slot = tls::accept::take_slot(&handshake_slots) => slot,
             },
         };
+        if in_a_row >= accept::BATCH {
+            // Room ticks ready on this thread go before the next batch.
+            in_a_row = 0;
+            tokio::task::yield_now().await;
+        }
         let accepted = tokio::select! {
             _ = node.shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
@@ -74,6 +85,7 @@ pub async fn run(
             Ok(accepted) => accepted,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
+                in_a_row = 0;
                 tracing::warn!(shard, error = %e, "accept failed; pausing");
                 tokio::select! {
                     _ = node.shutdown.cancelled() => break,
@@ -81,16 +93,44 @@ pub async fn run(
                 }
             }
         };
+        in_a_row += 1;
+        let tls = shared.tls.is_some();
         let slots = match admission.open() {
             Ok(slots) => slots,
             Err(refusal) => {
                 refusal.count();
-                drop(tcp);
+                accept::refuse(tcp, answers.for_refusal(refusal, tls));
                 continue;
             }
         };
+        // A peer that is no trusted proxy is the client: its per-IP place
+        // is taken here, and over the cap it is refused before any task,
+        // allocation or HTTP parsing.
+        let trusted = shared
+            .trusted
+            .iter()
+            .any(|n| n.contains(peer.ip().to_canonical()));
+        let ip_slot = if trusted {
+            None
+        } else {
+            match admission.ip(peer.ip()) {
+                Ok(slot) => Some(slot),
+                Err(refusal) => {
+                    refusal.count();
+                    drop(slots);
+                    accept::refuse(tcp, answers.for_refusal(refusal, tls));
+                    continue;
+                }
+            }
+        };
         tune(&tcp, send_buffer);
-        conns.spawn(conn::run(shared.clone(), tcp, peer, slots, tls_slot));
+        conns.spawn(conn::run(
+            shared.clone(),
+            tcp,
+            peer,
+            (slots, ip_slot),
+            tls_slot,
+        ));
     }
     drop(listener);
     // One deadline, from the moment shutdown began, for HTTP connections
