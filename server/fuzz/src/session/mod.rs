@@ -7,8 +7,10 @@
 //!
 //! Checked while it plays: every frame the server writes verifies as a
 //! server frame, nothing follows a close frame, every close code and reason
-//! is in the README's table, and no room seats more members than its
-//! capacity. Checked once every client has gone away: every session ends,
+//! is in the README's table, no room seats more members than its capacity,
+//! and a seated client's Inputs are applied (acked in State) or, if its
+//! room's game refuses one, close the session with 1007 `bad_input`
+//! ([`inputs`]). Checked once every client has gone away: every session ends,
 //! every room is disposed (which needs its seat count back at zero), no
 //! live session, placement, player or connection is left in the node's
 //! counters, and every player seen can be claimed again (its snapshot
@@ -21,6 +23,8 @@
 
 mod checks;
 mod harness;
+mod inputs;
+mod observe;
 pub mod script;
 mod socket;
 
@@ -33,9 +37,9 @@ use axum::extract::ws::{CloseFrame, Message};
 use bytes::Bytes;
 use tickforge_protocol::arena_codec::{self, Move};
 use tickforge_protocol::codec::Limits;
+use tickforge_protocol::decode_client;
 use tickforge_protocol::wire::{self, ErrorCode};
-use tickforge_protocol::{CLIENT_FRAME_ID, ClientEncoder, ClientMsg, ServerMsg};
-use tickforge_protocol::{decode_client, decode_server};
+use tickforge_protocol::{CLIENT_FRAME_ID, ClientEncoder, ClientMsg};
 use tickforge_server::net::close::Disconnect;
 use tickforge_server::net::session::{self, MAX_PLAYER_ID_BYTES};
 use tokio::sync::mpsc::UnboundedSender;
@@ -48,7 +52,7 @@ use script::{Frame, Hangup, MODES, Operator, PLAYERS, Payload, SLOTS, Step, Toke
 use socket::{Inbound, Wire};
 
 /// The session's limits under the harness's `--max-frame-bytes` (default).
-const LIMITS: Limits = Limits {
+pub(crate) const LIMITS: Limits = Limits {
     max_apparent_size: 16 * 1024,
     ..Limits::CLIENT
 };
@@ -88,6 +92,10 @@ struct Conn {
     closed: Option<(u16, String)>,
     session: Option<u64>,
     room: Option<String>,
+    /// Its entity in `room` (from Joined).
+    entity: Option<u32>,
+    /// The `seq` the last State acked for `entity`.
+    acked: Option<u32>,
 }
 
 impl Conn {
@@ -141,7 +149,7 @@ impl Driver {
     async fn play(mut self, steps: Vec<Step>) {
         for step in steps {
             match step {
-                Step::Send { slot, frames } => self.send(slot, &frames),
+                Step::Send { slot, frames } => self.send(slot, &frames).await,
                 Step::Wait(d) => tokio::time::sleep(d).await,
                 Step::Hangup { slot, how } => self.hang_up(slot, how),
                 Step::Stall { slot, stalled } => {
@@ -187,6 +195,8 @@ impl Driver {
                 closed: None,
                 session: None,
                 room: None,
+                entity: None,
+                acked: None,
             });
         }
         match &mut self.slots[slot] {
@@ -195,8 +205,18 @@ impl Driver {
         }
     }
 
-    fn send(&mut self, slot: usize, frames: &[Frame]) {
+    async fn send(&mut self, slot: usize, frames: &[Frame]) {
         let messages: Vec<Message> = frames.iter().map(|f| self.message(f)).collect();
+        let expect = match inputs::only_inputs(&messages) {
+            Some(sent) => {
+                // Inputs queued by earlier steps are applied first, so the
+                // seat's budget holds this step's.
+                tokio::time::sleep(inputs::ONE_TICK).await;
+                self.settle().await;
+                self.expect_of(slot, &sent)
+            }
+            None => None,
+        };
         let joins = messages
             .iter()
             .filter(|m| {
@@ -209,6 +229,33 @@ impl Driver {
         for message in messages {
             conn.send(Ok(message));
         }
+        if let Some(expect) = expect {
+            self.settle().await;
+            tokio::time::sleep(2 * inputs::ONE_TICK).await;
+            self.settle().await;
+            let seated = self.room_of(slot);
+            if let Some(conn) = &self.slots[slot] {
+                let seated = seated.is_some() && seated == conn.room;
+                inputs::assert_met(expect, conn.closed.as_ref(), seated, conn.acked);
+            }
+        }
+    }
+
+    /// What `sent` must lead to when the client in `slot` is welcomed,
+    /// seated, reading and has no JoinRoom waiting; `None` otherwise.
+    fn expect_of(&self, slot: usize, sent: &[(u32, Vec<u8>)]) -> Option<inputs::Expect> {
+        let conn = self.slots[slot].as_ref()?;
+        if !conn.is_open() || conn.wire.is_stalled() || conn.joins_answered < conn.joins_sent {
+            return None;
+        }
+        conn.entity?;
+        let node = &self.harness.node;
+        let room = node.directory.room_of(conn.session?)?;
+        if conn.room.as_deref() != Some(&*room) {
+            return None;
+        }
+        let room = node.directory.get(&room)?;
+        inputs::expect(sent, &room, node.config.room.inputs_per_seat)
     }
 
     fn hang_up(&mut self, slot: usize, how: Hangup) {
@@ -348,7 +395,7 @@ impl Driver {
     fn observe(&mut self) {
         let mut seen = std::mem::take(&mut self.seen);
         for conn in self.conns() {
-            observe(conn, &mut seen);
+            observe::observe(conn, &mut seen);
         }
         self.seen = seen;
     }
@@ -483,71 +530,6 @@ impl Driver {
             std::panic::resume_unwind(panic);
         }
     }
-}
-
-/// Whether `TICKFORGE_FUZZ_TRACE` is set: every frame the sessions write is
-/// printed (to see what an input does).
-fn tracing() -> bool {
-    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TRACE.get_or_init(|| std::env::var_os("TICKFORGE_FUZZ_TRACE").is_some())
-}
-
-/// Reads and checks what `conn`'s session wrote since the last call.
-fn observe(conn: &mut Conn, seen: &mut Seen) {
-    let written = std::mem::take(&mut *conn.wire.written());
-    for message in written {
-        if tracing() {
-            trace(conn, &message);
-        }
-        if let Some((code, reason)) = &conn.closed {
-            panic!("the session wrote {message:?} after its close frame {code} {reason}");
-        }
-        match message {
-            Message::Binary(frame) => {
-                let msg = decode_server(&frame, &Limits::SERVER).unwrap_or_else(|e| {
-                    panic!("the server wrote a frame its clients cannot verify: {e}")
-                });
-                match msg {
-                    ServerMsg::Welcome(welcome) => {
-                        conn.session = Some(welcome.session_id());
-                        seen.sessions.push(welcome.session_id());
-                        let player = welcome.player_id().unwrap_or_default();
-                        seen.players.insert(player.to_string());
-                    }
-                    ServerMsg::Joined(joined) => {
-                        conn.room = joined.room_id().map(str::to_string);
-                        conn.joins_answered += 1;
-                    }
-                    ServerMsg::Left(_) => conn.room = None,
-                    ServerMsg::Redirect(_) => conn.joins_answered += 1,
-                    ServerMsg::Error(error) if JOIN_ANSWERS.contains(&error.code()) => {
-                        conn.joins_answered += 1;
-                    }
-                    _ => {}
-                }
-            }
-            Message::Close(Some(frame)) => {
-                checks::assert_documented(frame.code, frame.reason.as_str());
-                conn.closed = Some((frame.code, frame.reason.to_string()));
-            }
-            Message::Close(None) => panic!("the server closed without a code"),
-            Message::Text(text) => panic!("the server wrote a text frame: {}", text.as_str()),
-            Message::Ping(_) | Message::Pong(_) => {}
-        }
-    }
-}
-
-fn trace(conn: &Conn, message: &Message) {
-    let what = match message {
-        Message::Binary(frame) => match decode_server(frame, &Limits::SERVER) {
-            Ok(ServerMsg::Error(e)) => format!("Error {:?}", e.code()),
-            Ok(ServerMsg::Joined(j)) => format!("Joined {:?}", j.room_id()),
-            Ok(msg) => format!("{msg:?}").chars().take(40).collect(),
-            Err(e) => format!("unverifiable frame: {e}"),
-        },
-        other => format!("{other:?}"),
-    };
-    eprintln!("session {:?}: {what}", conn.session);
 }
 
 /// A JoinRoom with neither a room id nor a mode (the encoder never writes one).
