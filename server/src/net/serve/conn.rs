@@ -1,6 +1,7 @@
 //! One public connection's life after accept, in its own task on the
-//! shard: the PROXY header (trusted peers, `--proxy-protocol`), the per-IP
-//! count, the TLS handshake, then HTTP/1.1 served by hyper with a timer
+//! shard: the PROXY header (trusted peers, `--proxy-protocol`) and the
+//! per-IP count of the client it names (any other peer was counted at
+//! accept, [`super::accept`]), the TLS handshake, then HTTP/1.1 served by hyper with a timer
 //! (request-head deadline), watched for keep-alive silence and the upgrade
 //! deadline. A `/ws` upgrade hands the socket to a session and ends this
 //! task; the socket keeps its node-wide and per-IP places until it closes.
