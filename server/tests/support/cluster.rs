@@ -267,6 +267,29 @@ impl NodeProcess {
         assert!(status.success(), "kill -{signal} {pid}");
     }
 
+    /// The process's exit status, waiting up to `within` (panics after).
+    pub async fn exit_status(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut().expect("node running");
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still running after {within:?}",
+                self.id
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The node's data directory (its embedded snapshot store).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     /// SIGKILL: no shutdown, nothing cleaned up.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
