@@ -242,3 +242,84 @@ async fn a_drain_whose_peer_does_not_answer_saves_every_player_and_closes_with_1
         "no room was restored from a withdrawn record"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_refuses_the_room_leaves_it_to_close_with_1001_and_restores_nothing() {
+    let redis = Redis::start().await;
+    let mut a = NodeProcess::start("node-a", &redis.url(), &[]).await;
+    // Resume off: B cannot hold the members' seats, so it refuses rooms.
+    let b = NodeProcess::start("node-b", &redis.url(), &["--resume-grace", "0s"]).await;
+    let prefix = players::run_prefix("handoff-refused");
+    let seated = join(&a.url(), &prefix, 2).await;
+    eventually(SEEN, "node-a sees node-b", || async {
+        let (_, body) = a.admin_get("/metrics").await;
+        body.contains("tickforge_presence_nodes 2").then_some(())
+    })
+    .await;
+    let (status, body) = http(a.admin_addr, "POST", "/admin/drain", None)
+        .await
+        .expect("POST /admin/drain");
+    assert_eq!(status, 200, "{body}");
+    for mut player in seated {
+        let (code, _) = client_close_of(&mut player.client, Duration::from_secs(15)).await;
+        assert_eq!(code, 1001, "{} closed with {code}", player.id);
+    }
+    let status = a.exit_status(Duration::from_secs(20)).await;
+    assert!(status.success(), "node A exits 0: {status}");
+    assert_eq!(
+        b.metric("tickforge_handoff_rooms_received_total{result=\"refused\"}")
+            .await,
+        1.0
+    );
+    assert!(b.cluster_rooms().await.is_empty(), "no room on node B");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_node_drains_peers_send_it_nobody_and_its_new_joins_go_to_a_peer() {
+    let redis = Redis::start().await;
+    let a = NodeProcess::start("node-a", &redis.url(), &["--drain-delay", "30s"]).await;
+    let b = NodeProcess::start("node-b", &redis.url(), &[]).await;
+    let prefix = players::run_prefix("draining");
+    let alice = join(&a.url(), &format!("{prefix}-alice"), 1).await;
+    let room_on_a = alice[0].room.clone();
+    eventually(SEEN, "node-b sees the free room on node-a", || async {
+        let rooms = b.cluster_rooms().await;
+        rooms
+            .iter()
+            .any(|r| r["id"] == room_on_a.as_str())
+            .then_some(())
+    })
+    .await;
+    let (status, body) = http(a.admin_addr, "POST", "/admin/drain", None)
+        .await
+        .expect("POST /admin/drain");
+    assert_eq!(status, 200, "{body}");
+
+    // A new join on the draining node is redirected to the peer, to join
+    // or create a room of the mode there (no room id: node-b has none yet).
+    let mut carol = Client::connect(
+        &a.url(),
+        support::player_options(&format!("{prefix}-carol")),
+    )
+    .await
+    .expect("connects");
+    match carol.join_or_create("arena").await {
+        Err(tickforge_protocol::client::ClientError::Redirected { url, room_id }) => {
+            assert_eq!(url, b.url());
+            assert!(room_id.is_empty(), "{room_id}");
+        }
+        other => panic!("a join on a draining node with a peer: {other:?}"),
+    }
+
+    // Once node-b hears that node-a drains, its join-or-create stops
+    // sending players to node-a's free seats and creates a room itself.
+    let joined_on_b = eventually(SEEN, "a join on node-b that stays there", || async {
+        let mut bob = Client::connect(&b.url(), support::player_options(&format!("{prefix}-bob")))
+            .await
+            .ok()?;
+        let joined = bob.join_or_create("arena").await.ok()?;
+        Some((bob, joined))
+    })
+    .await;
+    assert_ne!(joined_on_b.1.room_id, room_on_a);
+}

@@ -60,6 +60,8 @@ pub fn register_handoff() {
     }
     counter!(HANDOFF_REDIRECTED).absolute(0);
     counter!(HANDOFF_ARRIVED).absolute(0);
+    // Exported (empty) before the first hand-off, for dashboards.
+    let _pause = histogram!(HANDOFF_PAUSE);
 }
 
 /// Counts a hand-off attempt of the source.

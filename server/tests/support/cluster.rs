@@ -139,8 +139,13 @@ impl NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tickforge"))
             .args(["--listen", &addr.to_string(), "--node-id", id])
             .args(["--admin-listen", "127.0.0.1:0"])
-            // SIGTERM drains; the tests stop nodes promptly.
-            .args(["--drain-delay", "100ms"])
+            // SIGTERM drains; the tests stop nodes promptly (unless they
+            // set their own delay).
+            .args(if extra.contains(&"--drain-delay") {
+                &[][..]
+            } else {
+                &["--drain-delay", "100ms"][..]
+            })
             .args(["--data-dir".as_ref(), data_dir.as_os_str()])
             .args([
                 "--presence",
