@@ -180,4 +180,26 @@ mod tests {
             Some(HandoffError::BadRecord)
         );
     }
+
+    #[test]
+    fn a_full_32_player_arena_room_is_about_8_kib_far_below_the_default_limit() {
+        use crate::game::{Game, arena::Arena};
+        let mut arena = Arena::new(32);
+        let mut record = record();
+        let template = record.members[0].clone();
+        record.members.clear();
+        for i in 0..32u64 {
+            let entity = arena.add_player(None).unwrap_or_default();
+            let mut member = template.clone();
+            member.player = format!("player-{i:04}-0123456789abcdef");
+            member.name = format!("Player {i}");
+            member.entity = entity;
+            member.key_session = 1_000_000 + i;
+            member.set_saved(arena.save_player(entity).as_deref());
+            record.members.push(member);
+        }
+        record.set_game(&arena.save_room().unwrap_or_default());
+        let size = record.encode(usize::MAX).map(|b| b.len()).unwrap_or(0);
+        assert!((4 << 10..16 << 10).contains(&size), "{size} bytes");
+    }
 }
