@@ -41,43 +41,49 @@ struct Trace {
 }
 
 /// Moves `client` (entity `entity`) with a slow constant input, sending one
-/// every 50 ms, until it has followed a moved room and seen 30 States there.
+/// at the first State 50 ms after the previous one, until it has followed a
+/// moved room and seen 30 States there. `next_event` is never cancelled: it
+/// follows the Redirect inside (reconnect, resume) and must run to the end.
 async fn play(mut client: Client, entity: u32, index: usize) -> Result<Trace, String> {
     let direction = [(20, 10), (-20, 10), (10, -20), (-10, -20)][index % 4];
     let give_up = Instant::now() + Duration::from_secs(40);
     let mut before = (None, 0, 0);
     let mut resumed = None;
     let (mut states_after, mut last_ack_after, mut last_after) = (0, 0, (0.0, 0.0));
+    let mut next_input = Instant::now();
     while states_after < 30 {
         if Instant::now() > give_up {
             return Err(format!("player {index}: no move within 40 s"));
         }
-        client
-            .send_input(&arena_input(direction.0, direction.1))
+        if Instant::now() >= next_input {
+            client
+                .send_input(&arena_input(direction.0, direction.1))
+                .await
+                .map_err(|e| format!("player {index}: input: {e}"))?;
+            next_input = Instant::now() + Duration::from_millis(50);
+        }
+        let event = tokio::time::timeout(Duration::from_secs(30), client.next_event())
             .await
-            .map_err(|e| format!("player {index}: input: {e}"))?;
-        let window = Instant::now() + Duration::from_millis(50);
-        while let Ok(event) = tokio::time::timeout_at(window, client.next_event()).await {
-            match event.map_err(|e| format!("player {index}: {e}"))? {
-                Event::State(s) => {
-                    let at = position(&s.state, entity).ok_or("own entity in state")?;
-                    let ack = s.ack_for(entity).unwrap_or(0);
-                    if resumed.is_none() {
-                        before = (Some(at), s.tick, ack.max(before.2));
-                    } else {
-                        states_after += 1;
-                        last_ack_after = last_ack_after.max(ack);
-                        last_after = at;
-                    }
+            .map_err(|_| format!("player {index}: no event within 30 s"))?;
+        match event.map_err(|e| format!("player {index}: {e}"))? {
+            Event::State(s) => {
+                let at = position(&s.state, entity).ok_or("own entity in state")?;
+                let ack = s.ack_for(entity).unwrap_or(0);
+                if resumed.is_none() {
+                    before = (Some(at), s.tick, ack.max(before.2));
+                } else {
+                    states_after += 1;
+                    last_ack_after = last_ack_after.max(ack);
+                    last_after = at;
                 }
-                Event::Resumed { joined, moved, .. } => {
-                    if !moved {
-                        return Err(format!("player {index}: resumed without a move"));
-                    }
-                    resumed = Some(joined);
-                }
-                _ => {}
             }
+            Event::Resumed { joined, moved, .. } => {
+                if !moved {
+                    return Err(format!("player {index}: resumed without a move"));
+                }
+                resumed = Some(joined);
+            }
+            _ => {}
         }
     }
     let joined = resumed.ok_or("resumed")?;

@@ -195,26 +195,28 @@ async fn play(url: String, player: String, token: String, index: usize) -> anyho
     let mut moved: Option<(Duration, u64)> = None;
     let mut first_after: Option<Duration> = None;
     let mut states_after = 0;
+    let mut next_input = Instant::now();
     while states_after < 10 {
         if Instant::now() > give_up {
             bail!("player {index} (entity {entity}): no move within 60 s");
         }
-        client.send_input(&input).await?;
-        let window = tokio::time::Instant::now() + Duration::from_millis(50);
-        while let Ok(event) = tokio::time::timeout_at(window, client.next_event()).await {
-            match event? {
-                Event::State(_) if moved.is_none() => last_state_at = Instant::now(),
-                Event::State(_) => {
-                    states_after += 1;
-                    first_after.get_or_insert_with(|| last_state_at.elapsed());
-                }
-                Event::Resumed {
-                    moved: true,
-                    gap_ticks,
-                    ..
-                } => moved = Some((last_state_at.elapsed(), gap_ticks)),
-                _ => {}
+        if Instant::now() >= next_input {
+            client.send_input(&input).await?;
+            next_input = Instant::now() + Duration::from_millis(50);
+        }
+        // Never cancelled: a moved room's Redirect is followed inside.
+        match client.next_event().await? {
+            Event::State(_) if moved.is_none() => last_state_at = Instant::now(),
+            Event::State(_) => {
+                states_after += 1;
+                first_after.get_or_insert_with(|| last_state_at.elapsed());
             }
+            Event::Resumed {
+                moved: true,
+                gap_ticks,
+                ..
+            } => moved = Some((last_state_at.elapsed(), gap_ticks)),
+            _ => {}
         }
     }
     let (_, ticks) = moved.context("moved")?;
