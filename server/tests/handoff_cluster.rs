@@ -20,6 +20,23 @@ use tokio::time::Instant;
 const SEEN: Duration = Duration::from_secs(15);
 const PLAYERS: usize = 4;
 
+/// Waits until `node` counts two nodes in the cluster.
+async fn sees_its_peer(node: &NodeProcess) {
+    eventually(SEEN, &format!("{} sees its peer", node.id), || async {
+        let (_, body) = node.admin_get("/metrics").await;
+        body.contains("tickforge_presence_nodes 2").then_some(())
+    })
+    .await;
+}
+
+/// `POST /admin/drain` on `node`.
+async fn drain(node: &NodeProcess) {
+    let (status, body) = http(node.admin_addr, "POST", "/admin/drain", None)
+        .await
+        .expect("POST /admin/drain");
+    assert_eq!(status, 200, "{body}");
+}
+
 /// What one player saw around the move.
 #[derive(Debug)]
 struct Trace {
@@ -128,10 +145,7 @@ async fn a_drained_node_hands_its_room_to_the_peer_and_every_player_continues_th
         .map(|(i, p)| tokio::spawn(play(p.client, p.entity, i)))
         .collect();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let (status, body) = http(a.admin_addr, "POST", "/admin/drain", None)
-        .await
-        .expect("POST /admin/drain");
-    assert_eq!(status, 200, "{body}");
+    drain(&a).await;
 
     for (i, task) in moving.into_iter().enumerate() {
         let trace = task
@@ -209,18 +223,11 @@ async fn a_drain_whose_peer_does_not_answer_saves_every_player_and_closes_with_1
     let seated = join(&a.url(), &prefix, 3).await;
     let moved = wander(seated, Duration::from_millis(400)).await;
     let stopped = halt(moved).await;
-    eventually(SEEN, "node-a sees node-b", || async {
-        let (_, body) = a.admin_get("/metrics").await;
-        body.contains("tickforge_presence_nodes 2").then_some(())
-    })
-    .await;
+    sees_its_peer(&a).await;
 
     // Node B still looks alive (its heartbeat has not expired) but answers nothing.
     b.signal("STOP");
-    let (status, body) = http(a.admin_addr, "POST", "/admin/drain", None)
-        .await
-        .expect("POST /admin/drain");
-    assert_eq!(status, 200, "{body}");
+    drain(&a).await;
     let mut expected = Vec::new();
     for (mut player, where_stopped) in stopped {
         let (code, _) = client_close_of(&mut player.client, Duration::from_secs(15)).await;
@@ -257,15 +264,8 @@ async fn a_peer_that_refuses_the_room_leaves_it_to_close_with_1001_and_restores_
     let b = NodeProcess::start("node-b", &redis.url(), &["--resume-grace", "0s"]).await;
     let prefix = players::run_prefix("handoff-refused");
     let seated = join(&a.url(), &prefix, 2).await;
-    eventually(SEEN, "node-a sees node-b", || async {
-        let (_, body) = a.admin_get("/metrics").await;
-        body.contains("tickforge_presence_nodes 2").then_some(())
-    })
-    .await;
-    let (status, body) = http(a.admin_addr, "POST", "/admin/drain", None)
-        .await
-        .expect("POST /admin/drain");
-    assert_eq!(status, 200, "{body}");
+    sees_its_peer(&a).await;
+    drain(&a).await;
     for mut player in seated {
         let (code, _) = client_close_of(&mut player.client, Duration::from_secs(15)).await;
         assert_eq!(code, 1001, "{} closed with {code}", player.id);
@@ -296,10 +296,7 @@ async fn while_a_node_drains_peers_send_it_nobody_and_its_new_joins_go_to_a_peer
             .then_some(())
     })
     .await;
-    let (status, body) = http(a.admin_addr, "POST", "/admin/drain", None)
-        .await
-        .expect("POST /admin/drain");
-    assert_eq!(status, 200, "{body}");
+    drain(&a).await;
 
     // A new join on the draining node is redirected to the peer, to join
     // or create a room of the mode there (no room id: node-b has none yet).
@@ -328,4 +325,56 @@ async fn while_a_node_drains_peers_send_it_nobody_and_its_new_joins_go_to_a_peer
     })
     .await;
     assert_ne!(joined_on_b.1.room_id, room_on_a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_does_not_follow_its_room_is_an_ordinary_leave_on_the_target_after_the_grace()
+{
+    let redis = Redis::start().await;
+    let mut a = NodeProcess::start("node-a", &redis.url(), &[]).await;
+    let b = NodeProcess::start("node-b", &redis.url(), &["--resume-grace", "1s"]).await;
+    let id = format!("{}-0", players::run_prefix("handoff-stray"));
+    let options = tickforge_protocol::client::ConnectOptions {
+        auto_resume: false,
+        ..support::player_options(&id)
+    };
+    let seated = players::join_each(&a.url(), vec![(id.clone(), options)]).await;
+    let moved = wander(seated, Duration::from_millis(400)).await;
+    let mut stopped = halt(moved).await;
+    sees_its_peer(&a).await;
+
+    drain(&a).await;
+    // The client does not follow: it only sees the Redirect.
+    let (player, where_stopped) = &mut stopped[0];
+    let redirect = tokio::time::timeout(SEEN, async {
+        loop {
+            match player.client.next_event().await {
+                Ok(Event::Redirect {
+                    url, resume_token, ..
+                }) => return (url, resume_token),
+                Ok(_) => continue,
+                Err(e) => panic!("before the Redirect: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a Redirect in time");
+    assert_eq!(redirect.0, b.url());
+    assert!(!redirect.1.is_empty(), "with a resume token");
+    let status = a.exit_status(Duration::from_secs(20)).await;
+    assert!(status.success(), "node A exits 0: {status}");
+
+    // Node B held the seat for its grace, then let the player go.
+    eventually(SEEN, "the held seat's grace ends on node B", || async {
+        let expired = b.metric("tickforge_resume_grace_expired_total").await;
+        (expired == 1.0 && b.placements(&id).await.is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        b.metric("tickforge_handoff_members_arrived_total").await,
+        0.0
+    );
+    // The freeze handed the player's latest state to node A's writer.
+    let store = EmbeddedStore::open(&a.data_dir().join("snapshots.redb")).expect("store opens");
+    assert_store_holds_latest(&store, &[(id.clone(), *where_stopped)]).await;
 }
