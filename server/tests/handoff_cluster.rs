@@ -1,8 +1,12 @@
-//! Live room hand-off in a drain: two tickforge processes share a real
+//! Live room hand-off in a drain: tickforge processes share a real
 //! `redis-server`; players move in a room on node A; A drains; the room,
 //! with its whole game state, moves to node B and every player follows the
-//! Redirect into the same seat. And the failure path: a peer that does not
-//! answer leaves the room to close as on a single node (snapshots, 1001).
+//! Redirect into the same seat (and on to a new node when B drains in turn:
+//! a rolling restart). The failure paths: a peer that does not answer or
+//! refuses leaves the room to close as on a single node (snapshots, 1001);
+//! a member that does not follow is an ordinary leave on the target. And
+//! the draining flag: peers send a draining node nobody, and its new joins
+//! go to a peer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -37,15 +41,15 @@ async fn drain(node: &NodeProcess) {
     assert_eq!(status, 200, "{body}");
 }
 
-/// What one player saw around the move.
-#[derive(Debug)]
+/// What one player saw around one move.
+#[derive(Debug, Default)]
 struct Trace {
-    /// Last position and tick in a State from node A.
-    last_on_a: (f32, f32),
-    last_tick_on_a: u64,
-    /// Highest ack of its own inputs seen from node A.
-    last_ack_on_a: u32,
-    /// The resumed Joined from node B.
+    /// Last position and tick in a State from the node before the move.
+    last_before: (f32, f32),
+    last_tick_before: u64,
+    /// Highest ack of its own inputs seen there.
+    last_ack_before: u32,
+    /// The resumed Joined from the node after the move.
     resumed_room: String,
     resumed_entity: u32,
     resumed_at: (f32, f32),
@@ -58,19 +62,27 @@ struct Trace {
 }
 
 /// Moves `client` (entity `entity`) with a slow constant input, sending one
-/// at the first State 50 ms after the previous one, until it has followed a
-/// moved room and seen 30 States there. `next_event` is never cancelled: it
-/// follows the Redirect inside (reconnect, resume) and must run to the end.
-async fn play(mut client: Client, entity: u32, index: usize) -> Result<Trace, String> {
+/// at the first State 50 ms after the previous one, until it has followed
+/// `moves` moves of its room and seen 30 States after the last. One trace
+/// per move. `next_event` is never cancelled: it follows the Redirect
+/// inside (reconnect, resume) and must run to the end.
+async fn play(
+    mut client: Client,
+    entity: u32,
+    index: usize,
+    moves: usize,
+) -> Result<Vec<Trace>, String> {
     let direction = [(20, 10), (-20, 10), (10, -20), (-10, -20)][index % 4];
-    let give_up = Instant::now() + Duration::from_secs(40);
-    let mut before = (None, 0, 0);
-    let mut resumed = None;
-    let (mut states_after, mut last_ack_after, mut last_after) = (0, 0, (0.0, 0.0));
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let mut traces: Vec<Trace> = Vec::new();
+    let mut current = Trace::default();
     let mut next_input = Instant::now();
-    while states_after < 30 {
+    while traces.len() < moves || traces.last().is_some_and(|t| t.states_after < 30) {
         if Instant::now() > give_up {
-            return Err(format!("player {index}: no move within 40 s"));
+            return Err(format!(
+                "player {index}: {} of {moves} moves in 60 s",
+                traces.len()
+            ));
         }
         if Instant::now() >= next_input {
             client
@@ -86,37 +98,97 @@ async fn play(mut client: Client, entity: u32, index: usize) -> Result<Trace, St
             Event::State(s) => {
                 let at = position(&s.state, entity).ok_or("own entity in state")?;
                 let ack = s.ack_for(entity).unwrap_or(0);
-                if resumed.is_none() {
-                    before = (Some(at), s.tick, ack.max(before.2));
-                } else {
-                    states_after += 1;
-                    last_ack_after = last_ack_after.max(ack);
-                    last_after = at;
+                current.last_before = at;
+                current.last_tick_before = s.tick;
+                current.last_ack_before = current.last_ack_before.max(ack);
+                if let Some(last) = traces.last_mut() {
+                    last.states_after += 1;
+                    last.last_ack_after = last.last_ack_after.max(ack);
+                    last.last_after = at;
                 }
             }
             Event::Resumed { joined, moved, .. } => {
-                if !moved {
+                if !moved || current.last_tick_before == 0 {
                     return Err(format!("player {index}: resumed without a move"));
                 }
-                resumed = Some(joined);
+                let mut trace = std::mem::take(&mut current);
+                trace.resumed_at =
+                    position(&joined.state, joined.entity_id).ok_or("entity in Joined")?;
+                trace.resumed_room = joined.room_id;
+                trace.resumed_entity = joined.entity_id;
+                trace.resumed_tick = joined.tick;
+                trace.resumed_seq = joined.last_input_seq;
+                traces.push(trace);
             }
             _ => {}
         }
     }
-    let joined = resumed.ok_or("resumed")?;
-    Ok(Trace {
-        last_on_a: before.0.ok_or("a State on node A")?,
-        last_tick_on_a: before.1,
-        last_ack_on_a: before.2,
-        resumed_at: position(&joined.state, joined.entity_id).ok_or("entity in Joined")?,
-        resumed_room: joined.room_id,
-        resumed_entity: joined.entity_id,
-        resumed_tick: joined.tick,
-        resumed_seq: joined.last_input_seq,
-        states_after,
-        last_ack_after,
-        last_after,
-    })
+    Ok(traces)
+}
+
+/// Every player plays (see [`play`]) until its room moved `moves` times.
+fn start_playing(
+    seated: Vec<players::Player>,
+    moves: usize,
+) -> Vec<tokio::task::JoinHandle<Result<Vec<Trace>, String>>> {
+    seated
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| tokio::spawn(play(p.client, p.entity, i, moves)))
+        .collect()
+}
+
+/// Every player's traces, once all are done.
+async fn finish(
+    moving: Vec<tokio::task::JoinHandle<Result<Vec<Trace>, String>>>,
+) -> Vec<Vec<Trace>> {
+    let mut all = Vec::with_capacity(moving.len());
+    for task in moving {
+        all.push(
+            task.await
+                .expect("player task")
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+    }
+    all
+}
+
+/// Asserts that `trace` (player `i`) continued in the same room with the
+/// same entity, at the same position, with ticks and acks continuing.
+fn assert_continued(i: usize, trace: &Trace, room: &str, entity: u32) {
+    assert_eq!(trace.resumed_room, room, "player {i}: same room");
+    assert_eq!(trace.resumed_entity, entity, "player {i}: same entity");
+    let (dx, dy) = (
+        trace.resumed_at.0 - trace.last_before.0,
+        trace.resumed_at.1 - trace.last_before.1,
+    );
+    assert!(
+        dx.abs() < 0.01 && dy.abs() < 0.01,
+        "player {i}: resumed at {:?}, the node before showed {:?} last (no reset)",
+        trace.resumed_at,
+        trace.last_before
+    );
+    assert!(
+        trace.resumed_tick >= trace.last_tick_before,
+        "player {i}: ticks continue ({} after {})",
+        trace.resumed_tick,
+        trace.last_tick_before
+    );
+    assert!(
+        trace.resumed_seq >= trace.last_ack_before && trace.last_ack_before > 0,
+        "player {i}: acks continue ({} after {})",
+        trace.resumed_seq,
+        trace.last_ack_before
+    );
+    assert!(
+        trace.last_ack_after > trace.resumed_seq,
+        "player {i}: inputs sent after the move are acknowledged ({trace:?})"
+    );
+    // (30 after the last move; a room that moves on sooner shows fewer.)
+    assert!(
+        trace.last_after != trace.resumed_at && trace.states_after >= 10,
+        "player {i}: moves on from where it was ({trace:?})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,52 +211,12 @@ async fn a_drained_node_hands_its_room_to_the_peer_and_every_player_continues_th
     .await;
 
     let entities: Vec<u32> = seated.iter().map(|p| p.entity).collect();
-    let moving: Vec<_> = seated
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| tokio::spawn(play(p.client, p.entity, i)))
-        .collect();
+    let moving = start_playing(seated, 1);
     tokio::time::sleep(Duration::from_millis(800)).await;
     drain(&a).await;
 
-    for (i, task) in moving.into_iter().enumerate() {
-        let trace = task
-            .await
-            .expect("player task")
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(trace.resumed_room, room, "player {i}: same room");
-        assert_eq!(trace.resumed_entity, entities[i], "player {i}: same entity");
-        let (dx, dy) = (
-            trace.resumed_at.0 - trace.last_on_a.0,
-            trace.resumed_at.1 - trace.last_on_a.1,
-        );
-        assert!(
-            dx.abs() < 0.01 && dy.abs() < 0.01,
-            "player {i}: resumed at {:?}, node A last showed {:?} (no reset)",
-            trace.resumed_at,
-            trace.last_on_a
-        );
-        assert!(
-            trace.resumed_tick >= trace.last_tick_on_a,
-            "player {i}: ticks continue ({} after {})",
-            trace.resumed_tick,
-            trace.last_tick_on_a
-        );
-        assert!(
-            trace.resumed_seq >= trace.last_ack_on_a && trace.last_ack_on_a > 0,
-            "player {i}: acks continue ({} after {})",
-            trace.resumed_seq,
-            trace.last_ack_on_a
-        );
-        assert!(
-            trace.last_ack_after > trace.resumed_seq,
-            "player {i}: inputs sent on node B are acknowledged ({:?})",
-            trace
-        );
-        assert!(
-            trace.last_after != trace.resumed_at && trace.states_after >= 30,
-            "player {i}: moves on from where it was ({trace:?})"
-        );
+    for (i, traces) in finish(moving).await.iter().enumerate() {
+        assert_continued(i, &traces[0], &room, entities[i]);
     }
     let status = a.exit_status(Duration::from_secs(20)).await;
     assert!(
@@ -377,4 +409,53 @@ async fn a_member_that_does_not_follow_its_room_is_an_ordinary_leave_on_the_targ
     // The freeze handed the player's latest state to node A's writer.
     let store = EmbeddedStore::open(&a.data_dir().join("snapshots.redb")).expect("store opens");
     assert_store_holds_latest(&store, &[(id.clone(), *where_stopped)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_moves_the_room_to_b_and_then_to_a_new_node_without_kicking_anyone() {
+    let redis = Redis::start().await;
+    let mut a = NodeProcess::start("node-a", &redis.url(), &[]).await;
+    let mut b = NodeProcess::start("node-b", &redis.url(), &[]).await;
+    let prefix = players::run_prefix("rolling");
+    let seated = join(&a.url(), &prefix, PLAYERS).await;
+    let room = seated[0].room.clone();
+    let entities: Vec<u32> = seated.iter().map(|p| p.entity).collect();
+    let moving = start_playing(seated, 2);
+    sees_its_peer(&a).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Node A drains: the room moves to B; A exits.
+    drain(&a).await;
+    let status = a.exit_status(Duration::from_secs(20)).await;
+    assert!(status.success(), "node A exits 0: {status}");
+    eventually(SEEN, "every player arrived on node B", || async {
+        let arrived = b.metric("tickforge_handoff_members_arrived_total").await;
+        (arrived == PLAYERS as f64).then_some(())
+    })
+    .await;
+
+    // A new node takes A's place; then node B drains: the room moves there.
+    let a2 = NodeProcess::start("node-a2", &redis.url(), &[]).await;
+    sees_its_peer(&b).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drain(&b).await;
+    for (i, traces) in finish(moving).await.iter().enumerate() {
+        assert_eq!(traces.len(), 2, "player {i}: two moves");
+        for trace in traces {
+            assert_continued(i, trace, &room, entities[i]);
+        }
+    }
+    let status = b.exit_status(Duration::from_secs(20)).await;
+    assert!(status.success(), "node B exits 0: {status}");
+    assert_eq!(
+        a2.metric("tickforge_handoff_members_arrived_total").await,
+        PLAYERS as f64
+    );
+    let rooms = a2.cluster_rooms().await;
+    assert!(
+        rooms
+            .iter()
+            .any(|r| r["id"] == room.as_str() && r["node"] == "node-a2" && r["players"] == PLAYERS),
+        "the room with every player is on the new node: {rooms:?}"
+    );
 }

@@ -37,6 +37,12 @@ pub fn channel(node: &str) -> String {
     format!("tf:handoff:to:{node}")
 }
 
+/// Room offers that may wait for the target's hand-off task (fred's
+/// broadcast channel); past it offers are dropped, counted as
+/// `tickforge_handoff_rooms_received_total{result="timeout"}`: their sources
+/// time out and close those rooms as without a peer.
+pub const OFFER_QUEUE: usize = 1024;
+
 /// The answer a target pushes when the room runs there.
 pub const OK: &str = "ok";
 
@@ -77,6 +83,7 @@ fn builder(redis_url: &str, timeout: Duration) -> Result<Builder, HandoffError> 
         .with_performance_config(|p| {
             // A BLPOP waits up to two timeouts; commands get a margin on top.
             p.default_command_timeout = timeout * 3;
+            p.broadcast_channel_capacity = OFFER_QUEUE;
         })
         .with_connection_config(|c| {
             c.connection_timeout = timeout;

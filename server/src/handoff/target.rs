@@ -62,8 +62,12 @@ pub async fn run(node: Arc<Node>, redis_url: String, shutdown: CancellationToken
                 };
                 receive(&node, &link, &room).await;
             }
-            // The sources time out and close those rooms themselves.
-            Err(RecvError::Lagged(lost)) => tracing::warn!(lost, "hand-off offers lost"),
+            // Policy: drop. The sources time out and close those rooms
+            // themselves.
+            Err(RecvError::Lagged(lost)) => {
+                tracing::warn!(lost, "hand-off offers lost");
+                (0..lost).for_each(|_| metrics::handoff_received(HandoffError::Timeout.label()));
+            }
             Err(RecvError::Closed) => break,
         }
     }
