@@ -49,7 +49,9 @@
 //! No node to take the room, a room whose game cannot save itself, a
 //! record over the limit, a transport error, a refusal, or no reply in time
 //! (the source then deletes the record; if the target had already claimed
-//! it, the source waits one more timeout for its answer): the room resumes
+//! it, the source waits one more timeout for its answer; a target that
+//! timed out or failed in transport is not asked again in the same drain,
+//! so a dead peer costs one wait, not one per room): the room resumes
 //! ticking and closes at shutdown as on a single node — every player's
 //! snapshot written, then 1001. A member that does not arrive on the target
 //! within `--resume-grace` is an ordinary leave there (snapshot written).

@@ -3,7 +3,7 @@
 //! (the next one after a refusal), and either redirected there or left to
 //! close as on a single node. See [`super`] for the protocol.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,8 +60,11 @@ pub async fn hand_off_all(node: &Arc<Node>) {
         }
     };
     let mut moved = 0;
+    // Targets that timed out or failed in transport are not asked again in
+    // this drain: a dead peer costs at most one wait, not one per room.
+    let mut unreachable = HashSet::new();
     for room in rooms {
-        match hand_off(node, &link, &room).await {
+        match hand_off(node, &link, &room, &mut unreachable).await {
             Ok(Outcome::Moved) => {
                 moved += 1;
                 metrics::handoff_room(metrics::HANDOFF_MOVED);
@@ -96,6 +99,7 @@ async fn hand_off(
     node: &Arc<Node>,
     link: &Link,
     room: &RoomHandle,
+    unreachable: &mut HashSet<Arc<str>>,
 ) -> Result<Outcome, HandoffError> {
     let timeout = node.config.drain.handoff_timeout;
     let (frozen_tx, frozen_rx) = oneshot::channel();
@@ -111,7 +115,7 @@ async fn hand_off(
         Err(_) => return Err(HandoffError::Timeout),
     };
     // Whatever happens below, a dropped `verdict_tx` tells the room to stay.
-    let verdict = move_frozen(node, link, room, frozen).await?;
+    let verdict = move_frozen(node, link, room, frozen, unreachable).await?;
     if verdict_tx.send(verdict).is_err() {
         tracing::warn!(room = %room.info().id, "room gone before its hand-off verdict");
     }
@@ -124,6 +128,7 @@ async fn move_frozen(
     link: &Link,
     room: &RoomHandle,
     frozen: Frozen,
+    unreachable: &mut HashSet<Arc<str>>,
 ) -> Result<Verdict, HandoffError> {
     let drain = &node.config.drain;
     let game = frozen.game.ok_or(HandoffError::Unsupported)?;
@@ -143,7 +148,12 @@ async fn move_frozen(
     record.set_game(&game);
     let mut failure = HandoffError::NoTarget;
     let peers = node.presence.view().peers_taking_rooms();
-    for (target, url) in peers.into_iter().take(MAX_TARGETS) {
+    let reachable: Vec<_> = peers
+        .into_iter()
+        .filter(|(n, _)| !unreachable.contains(n))
+        .take(MAX_TARGETS)
+        .collect();
+    for (target, url) in reachable {
         record.target = target.to_string();
         let wait = u64::try_from(drain.handoff_timeout.as_micros()).unwrap_or(u64::MAX);
         record.deadline_us = clock::now_micros().saturating_add(wait);
@@ -157,6 +167,9 @@ async fn move_frozen(
             }
             Err(e) => {
                 tracing::warn!(room = %record.room, %target, error = %e, "hand-off target did not take the room");
+                if matches!(e, HandoffError::Timeout | HandoffError::Transport) {
+                    unreachable.insert(target);
+                }
                 failure = e;
             }
         }
