@@ -13,6 +13,7 @@
 //! | [`directory`] | room id → room, session → room (`dashmap`) |
 //! | [`presence`] | who is where across nodes, room ownership; local or Redis (`fred`) |
 //! | [`resume`] | resume keys → held seats (the node's resume registry) |
+//! | [`handoff`] | a drain's live room hand-off to another node: record, Redis transport, both sides |
 //! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
 //! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
 //! | [`net`] | listeners (the public one optionally TLS, certificates reloaded on SIGHUP, served connection by connection with hyper: node-wide, plain-HTTP and per-IP caps, handshake rate, PROXY protocol, header, keep-alive and upgrade deadlines); the public router on every shard (`/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play`); the admin listener's thread and router (`/metrics`, `/dashboard`, `/presence`, operators' `/rooms`); security headers, client IPs behind trusted proxies; sessions, their rate limits, close causes |
@@ -39,6 +40,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod game;
+pub mod handoff;
 pub mod metrics;
 pub mod net;
 pub mod node;

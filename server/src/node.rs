@@ -200,7 +200,15 @@ impl Node {
             return Ok(JoinTarget::Elsewhere { url, room_id });
         }
         if draining {
-            return Err(JoinError::Draining);
+            // Any node that takes rooms creates one there: a Redirect with
+            // no room id means "join-or-create this mode at `url`".
+            return match view.peers_taking_rooms().into_iter().next() {
+                Some((_, url)) => Ok(JoinTarget::Elsewhere {
+                    url,
+                    room_id: Arc::from(""),
+                }),
+                None => Err(JoinError::Draining),
+            };
         }
         let target = shard::place(
             &self.shards,
@@ -295,6 +303,75 @@ impl Node {
         })
     }
 
+    /// Reserves one of `--max-rooms` for a room handed over from another
+    /// node; false when the node is full.
+    pub fn reserve_room_slot(&self) -> bool {
+        let max = self.config.session_limits.max_rooms;
+        self.rooms
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (max == 0 || n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a slot of [`Node::reserve_room_slot`] that was not used.
+    pub fn release_room_slot(&self) {
+        self.rooms.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Starts room `id` handed over from another node (its slot reserved,
+    /// its ownership taken): the restored game, every member in a held
+    /// seat, ticks continuing after the source's last.
+    pub fn start_restored(
+        self: &Arc<Self>,
+        id: Arc<str>,
+        record: &crate::handoff::HandoffRecord,
+        checked: crate::handoff::target::Checked,
+    ) {
+        let crate::handoff::target::Checked {
+            mode,
+            game,
+            members,
+        } = checked;
+        let target = shard::place(
+            &self.shards,
+            0,
+            self.config.shard.shard_imbalance_pct,
+            mode.params.capacity,
+        );
+        let shard = &self.shards[target];
+        let seats = u32::try_from(members.len()).unwrap_or(u32::MAX);
+        let handle = RoomHandle::restored(
+            id,
+            &mode,
+            target,
+            self.config.room.inputs_per_seat,
+            seats,
+            record.tick,
+        );
+        self.directory.insert(handle.clone());
+        let info = handle.info();
+        self.presence
+            .room_opened(&info.id, &info.mode, info.capacity, false);
+        let mut room = Room::new(handle.clone(), game, self.room_settings(target));
+        room.adopt(members, record.last_tick_us);
+        let exit = Disposal { node: self.clone() };
+        shard
+            .tasks
+            .spawn_on(room.run(self.shutdown.clone(), exit), &shard.runtime);
+        tracing::info!(room = %handle.info().id, source = %record.source, seats, "room taken over");
+    }
+
+    fn room_settings(&self, shard: usize) -> RoomSettings {
+        RoomSettings {
+            empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
+            metrics: self.shards[shard].metrics.clone(),
+            presence: self.presence.clone(),
+            snapshots: Some(self.snapshots.clone()),
+            resume: self.resume.clone(),
+        }
+    }
+
     /// Creates a room of `mode` on shard `target`, starts its actor there and
     /// returns the creator's seat (reserved before the room is visible).
     fn create_room(self: &Arc<Self>, mode: &Mode, target: usize, private: bool) -> Seat {
@@ -310,13 +387,7 @@ impl Node {
         let info = handle.info();
         self.presence
             .room_opened(&info.id, &info.mode, info.capacity, private);
-        let settings = RoomSettings {
-            empty_grace: Duration::from_millis(self.config.room.empty_room_grace_ms),
-            metrics: shard.metrics.clone(),
-            presence: self.presence.clone(),
-            snapshots: Some(self.snapshots.clone()),
-            resume: self.resume.clone(),
-        };
+        let settings = self.room_settings(target);
         let room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
         let exit = Disposal { node: self.clone() };
         shard
@@ -348,7 +419,11 @@ impl RoomExit for Disposal {
     fn disposed(&self, room: &RoomHandle) {
         let id = &room.info().id;
         self.node.directory.remove(id);
-        self.node.presence.room_closed(id);
+        if room.info().moved() {
+            self.node.presence.room_moved(id);
+        } else {
+            self.node.presence.room_closed(id);
+        }
         self.node.rooms.fetch_sub(1, Ordering::AcqRel);
     }
 }

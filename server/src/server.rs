@@ -97,6 +97,7 @@ impl Server {
         let admission = Admission::new(&config.limits, max_connections);
         metrics::register_drain();
         metrics::register_resume();
+        metrics::register_handoff();
         let tls = match config.tls.files() {
             Some((cert, key)) => Some(Arc::new(TlsCerts::load(cert, key)?)),
             None => None,
@@ -213,6 +214,16 @@ impl Server {
                 return Err(io("spawning the drain thread")(e));
             }
         }
+        if let Some(redis_url) = node.config.presence.redis_url() {
+            match spawn_handoff_receiver(node.clone(), redis_url.to_string()) {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    node.shutdown.cancel();
+                    persistence.finish();
+                    return Err(io("spawning the hand-off thread")(e));
+                }
+            }
+        }
         match admin::spawn(node.clone(), admin_listener) {
             Ok(thread) => threads.push(thread),
             Err(e) => {
@@ -317,13 +328,35 @@ fn public_url(config: &Config, local_addr: SocketAddr) -> String {
 /// The thread that turns a drain into a shutdown after `--drain-delay`.
 fn spawn_drain(node: Arc<Node>) -> std::io::Result<JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()?;
     std::thread::Builder::new()
         .name("tickforge-drain".into())
         .spawn(move || {
             let delay = node.config.drain.drain_delay;
-            runtime.block_on(shutdown::run_drain(&node.drain, delay, &node.shutdown));
+            runtime.block_on(async {
+                if shutdown::drain_begun(&node.drain, &node.shutdown).await {
+                    node.presence.announce_draining();
+                    if shutdown::drain_delay_over(delay, &node.shutdown).await {
+                        crate::handoff::source::hand_off_all(&node).await;
+                    }
+                }
+                node.shutdown.cancel();
+            });
+        })
+}
+
+/// The thread that takes rooms other nodes hand to this one (with
+/// `--presence redis://…` only).
+fn spawn_handoff_receiver(node: Arc<Node>, redis_url: String) -> std::io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("tickforge-handoff".into())
+        .spawn(move || {
+            let shutdown = node.shutdown.clone();
+            runtime.block_on(crate::handoff::target::run(node, redis_url, shutdown));
         })
 }
 

@@ -8,6 +8,10 @@
 //! listeners stop accepting, sessions close their clients with 1001 after
 //! their rooms wrote every player's snapshot, and each shard waits for its
 //! tasks until the deadline. A second signal skips the rest of the delay.
+//! With a peer node (`--presence redis://…`), the other nodes hear that this
+//! one drains at once, and after the delay each room is handed to a peer
+//! ([`crate::handoff`]) before the shutdown; only rooms that could not move
+//! close with 1001.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -64,6 +68,28 @@ pub struct DrainOptions {
     #[arg(long, env = "TICKFORGE_DRAIN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde")]
     pub drain_delay: Duration,
+    /// How long a drain's hand-off of one room to another node may take
+    /// (`--presence redis://…` only): the target's answer, the record's
+    /// life in Redis, and the wait for redirected clients to leave; a
+    /// duration, default 3 s, between 100 ms and 1 minute. A room not moved
+    /// in time closes as on a single node (snapshots, then 1001).
+    #[arg(long, env = "TICKFORGE_HANDOFF_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde", default = "default_handoff_timeout")]
+    pub handoff_timeout: Duration,
+    /// Largest hand-off record (a room's whole state and its members), in
+    /// bytes; default 1048576 (1 MiB), at most 64 MiB. A larger room is not
+    /// handed off (see [`crate::handoff`] for the choice).
+    #[arg(long, env = "TICKFORGE_HANDOFF_MAX_BYTES", default_value_t = 1 << 20)]
+    #[serde(default = "default_handoff_max_bytes")]
+    pub handoff_max_bytes: usize,
+}
+
+fn default_handoff_timeout() -> Duration {
+    Duration::from_secs(3)
+}
+
+fn default_handoff_max_bytes() -> usize {
+    1 << 20
 }
 
 /// Longest accepted `--drain-delay`.
@@ -72,7 +98,16 @@ pub const MAX_DRAIN_DELAY: Duration = Duration::from_secs(600);
 impl DrainOptions {
     /// What is wrong with these settings, if anything.
     pub fn problem(&self) -> Option<&'static str> {
-        (self.drain_delay > MAX_DRAIN_DELAY).then_some("drain_delay must be at most 10 minutes")
+        if self.drain_delay > MAX_DRAIN_DELAY {
+            return Some("drain_delay must be at most 10 minutes");
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&self.handoff_timeout) {
+            return Some("handoff_timeout must be between 100ms and 1 minute");
+        }
+        if !(1024..=64 << 20).contains(&self.handoff_max_bytes) {
+            return Some("handoff_max_bytes must be between 1024 and 67108864");
+        }
+        None
     }
 }
 
@@ -136,17 +171,29 @@ impl Drain {
 /// Runs a node's drain: waits for it to begin (or for shutdown), then for
 /// `delay` (or shutdown), then cancels `shutdown`.
 pub async fn run_drain(drain: &Drain, delay: Duration, shutdown: &CancellationToken) {
-    tokio::select! {
-        _ = drain.begun() => {}
-        _ = shutdown.cancelled() => return,
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(delay) => {
-            tracing::info!(delay_ms = delay.as_millis() as u64, "drain delay over: closing rooms");
-        }
-        _ = shutdown.cancelled() => {}
+    if drain_begun(drain, shutdown).await {
+        drain_delay_over(delay, shutdown).await;
     }
     shutdown.cancel();
+}
+
+/// Waits for a drain to begin; false when the node shut down first.
+pub async fn drain_begun(drain: &Drain, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = drain.begun() => true,
+        _ = shutdown.cancelled() => false,
+    }
+}
+
+/// Waits for `delay`; false when the node shut down first.
+pub async fn drain_delay_over(delay: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => {
+            tracing::info!(delay_ms = delay.as_millis() as u64, "drain delay over: handing off or closing rooms");
+            true
+        }
+        _ = shutdown.cancelled() => false,
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +251,8 @@ mod tests {
     fn drain_delay_is_bounded() {
         let mut options = DrainOptions {
             drain_delay: Duration::from_secs(5),
+            handoff_timeout: Duration::from_secs(3),
+            handoff_max_bytes: 1 << 20,
         };
         assert!(options.problem().is_none());
         options.drain_delay = MAX_DRAIN_DELAY + Duration::from_secs(1);

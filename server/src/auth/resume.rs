@@ -30,6 +30,12 @@ impl Auth {
         self.session.mint_resume(&claims)
     }
 
+    /// A resume token with `claims` (a hand-off's token for a member whose
+    /// key another node issued).
+    pub fn mint_resume_claims(&self, claims: &ResumeClaims) -> Result<String, KeyError> {
+        self.session.mint_resume(claims)
+    }
+
     /// The identity and claims a Hello with `resume_token` proves. With an
     /// identity `token` as well, the identity is that token's and both
     /// subjects must agree; without one, the resume token's claims are the

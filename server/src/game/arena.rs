@@ -3,7 +3,10 @@
 //! Inputs are a movement direction (two axes, -127..=127) and a button mask
 //! (bit 0: boost doubles speed). Each tick moves every player by its current
 //! direction; positions are clamped to the arena. A player's saved state is
-//! their position and total distance travelled.
+//! their position and total distance travelled. A room's whole state
+//! travels in a hand-off as a [`room_blob`].
+
+pub mod room_blob;
 
 use flatbuffers::FlatBufferBuilder;
 use tickforge_protocol::arena::ArenaEntity;
@@ -49,6 +52,7 @@ struct Player {
 
 /// State of one arena room.
 pub struct Arena {
+    capacity: usize,
     players: Vec<Player>,
     next_entity: EntityId,
     entities: Vec<ArenaEntity>,
@@ -59,6 +63,7 @@ impl Arena {
     /// An empty arena with room for `capacity` players without reallocating.
     pub fn new(capacity: usize) -> Self {
         Arena {
+            capacity,
             players: Vec::with_capacity(capacity),
             next_entity: 1,
             entities: Vec::with_capacity(capacity),
@@ -171,6 +176,18 @@ impl Game for Arena {
         if let Some(p) = self.players.iter_mut().find(|p| p.id == entity) {
             p.input = Move::default();
         }
+    }
+
+    fn save_room(&self) -> Option<Vec<u8>> {
+        Some(room_blob::save(self))
+    }
+
+    fn restore_room(&mut self, blob: &[u8]) -> Result<(), RestoreError> {
+        let restored = room_blob::restore(self, blob, self.capacity);
+        if restored.is_err() {
+            self.players.clear();
+        }
+        restored
     }
 }
 

@@ -47,6 +47,24 @@ pub trait Game: Send + 'static {
     fn player_dropped(&mut self, entity: EntityId) {
         let _ = entity;
     }
+    /// The whole room's state as bytes, for a live hand-off to another
+    /// node (a drain): every entity with its id, position and current
+    /// input, and whatever else the next tick needs. The format is the
+    /// game's own; it should carry a version and a checksum. `None`: this
+    /// game cannot be handed off (its rooms close with 1001 in a drain, as
+    /// on a single node). Default: `None`.
+    fn save_room(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Replaces this (new, empty) game's state with a blob from
+    /// [`Game::save_room`], keeping entity ids. A blob that is not
+    /// well-formed, of an unknown version, fails its check or does not fit
+    /// the room is an error and the game is left empty; it never panics.
+    /// Default: an error (the game cannot be handed off).
+    fn restore_room(&mut self, blob: &[u8]) -> Result<(), RestoreError> {
+        let _ = blob;
+        Err(RestoreError("this game cannot restore a room".into()))
+    }
 }
 
 /// Parameters a game is created with.

@@ -22,6 +22,7 @@ use crate::window::LatencyWindow;
 mod auth;
 mod connection_limits;
 mod drain;
+mod handoff;
 mod presence;
 mod resume;
 mod session_limits;
@@ -31,6 +32,7 @@ mod tls;
 pub use auth::*;
 pub use connection_limits::*;
 pub use drain::*;
+pub use handoff::*;
 pub use presence::*;
 pub use resume::*;
 pub use session_limits::*;
@@ -198,7 +200,8 @@ pub fn install() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let buckets: [(&str, &[f64]); 5] = [
+            let buckets: [(&str, &[f64]); 6] = [
+                (HANDOFF_PAUSE, &HANDOFF_PAUSE_BUCKETS),
                 (TICK_DURATION, &TICK_BUCKETS),
                 (TICK_LATENESS, &TICK_BUCKETS),
                 (SNAPSHOT_FLUSH_DURATION, &SNAPSHOT_FLUSH_BUCKETS),

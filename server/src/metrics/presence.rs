@@ -37,7 +37,14 @@ pub const REPUBLISH_CONNECT: &str = "connect";
 pub const REPUBLISH_COALESCED: &str = "coalesced";
 /// `reason` of a republish: this node's keys were found missing (reaped, or Redis lost its data).
 pub const REPUBLISH_LOST: &str = "keys_lost";
-const REPUBLISH_REASONS: [&str; 3] = [REPUBLISH_CONNECT, REPUBLISH_COALESCED, REPUBLISH_LOST];
+/// `reason` of a republish: the node began draining (its heartbeat now says so).
+pub const REPUBLISH_DRAIN: &str = "drain";
+const REPUBLISH_REASONS: [&str; 4] = [
+    REPUBLISH_CONNECT,
+    REPUBLISH_COALESCED,
+    REPUBLISH_LOST,
+    REPUBLISH_DRAIN,
+];
 
 /// Histogram bounds of presence latency, seconds: 50 µs … 1 s.
 pub const PRESENCE_BUCKETS: [f64; 14] = [

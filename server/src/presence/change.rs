@@ -22,10 +22,14 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         private: bool,
     },
-    /// A room was disposed.
+    /// A room was disposed, or handed to another node in a drain.
     RoomClosed {
         /// Room id.
         room: Arc<str>,
+        /// The room moved to another node (a hand-off), which owns it now:
+        /// its ownership key stays.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        moved: bool,
     },
     /// A player took a seat in a room.
     PlayerJoined {

@@ -66,6 +66,9 @@ pub trait Presence: Send + Sync + 'static {
     /// Takes an access-control action (already applied on this node) to
     /// the other nodes. Never blocks.
     fn publish_access(&self, action: AccessAction);
+    /// Tells the other nodes that this one drains (already marked in the
+    /// view). Never blocks. Default: nothing (a single node).
+    fn announce_draining(&self) {}
 }
 
 /// Cheap, cloneable handle the node and its rooms report changes through.
@@ -124,7 +127,25 @@ impl PresenceHandle {
 
     /// A room of this node was disposed.
     pub fn room_closed(&self, room: &Arc<str>) {
-        self.record(Change::RoomClosed { room: room.clone() });
+        self.record(Change::RoomClosed {
+            room: room.clone(),
+            moved: false,
+        });
+    }
+
+    /// A room of this node was handed to another node (which owns it now).
+    pub fn room_moved(&self, room: &Arc<str>) {
+        self.record(Change::RoomClosed {
+            room: room.clone(),
+            moved: true,
+        });
+    }
+
+    /// This node drains: tells the other nodes, so they send it neither
+    /// players nor rooms.
+    pub fn announce_draining(&self) {
+        self.backend.view().mark_own_draining();
+        self.backend.announce_draining();
     }
 
     /// A player took a seat; `players` is the room's count after it.

@@ -51,6 +51,8 @@ pub struct NodeState {
     pub node: Arc<str>,
     /// Its public WebSocket URL.
     pub url: Arc<str>,
+    /// It drains: no players and no rooms are sent to it.
+    pub draining: bool,
     /// Its rooms.
     pub rooms: Vec<(Arc<str>, RoomRecord)>,
     /// Its players: (player id, placement).
@@ -61,6 +63,8 @@ pub struct NodeState {
 pub struct PresenceView {
     own: Arc<str>,
     nodes: DashMap<Arc<str>, Arc<str>>,
+    /// Nodes that drain (this one included once it does).
+    draining: DashMap<Arc<str>, ()>,
     rooms: DashMap<Arc<str>, RoomRecord>,
     players: DashMap<Arc<str>, Vec<Placement>>,
     /// Woken when another node's players leave or its state is replaced.
@@ -75,6 +79,7 @@ impl PresenceView {
         let view = PresenceView {
             own,
             nodes: DashMap::new(),
+            draining: DashMap::new(),
             rooms: DashMap::new(),
             players: DashMap::new(),
             others_changed: Notify::new(),
@@ -108,7 +113,10 @@ impl PresenceView {
                 self.rooms
                     .entry(room.clone())
                     .and_modify(|r| {
-                        if stamped.seq >= r.seq {
+                        // Another node opening a known room took it over in
+                        // a hand-off; sequence numbers of two nodes do not
+                        // compare.
+                        if stamped.seq >= r.seq || r.node != *node {
                             r.node = node.clone();
                             r.mode = mode.clone();
                             r.capacity = *capacity;
@@ -125,7 +133,7 @@ impl PresenceView {
                         seq: stamped.seq,
                     });
             }
-            Change::RoomClosed { room } => {
+            Change::RoomClosed { room, .. } => {
                 // Its members' PlayerLeft changes come first (a room reports
                 // every leave before it closes), so no player scan here: this
                 // runs on a room's thread.
@@ -201,6 +209,7 @@ impl PresenceView {
     /// Forgets everything of `node`.
     pub fn remove_node(&self, node: &str) {
         self.nodes.remove(node);
+        self.draining.remove(node);
         self.rooms.retain(|_, r| &*r.node != node);
         self.players.retain(|_, placements| {
             placements.retain(|p| &*p.node != node);
@@ -217,6 +226,11 @@ impl PresenceView {
             return;
         }
         self.nodes.insert(node.clone(), state.url);
+        if state.draining {
+            self.draining.insert(node.clone(), ());
+        } else {
+            self.draining.remove(&node);
+        }
         // Placements first, then the counts: a reader that sees a room's
         // new count already sees its players' new placements.
         let placed: HashSet<(&str, &str)> = state
@@ -274,6 +288,7 @@ impl PresenceView {
         NodeState {
             node: self.own.clone(),
             url: self.url(&self.own).unwrap_or_else(|| Arc::from("")),
+            draining: self.is_draining(&self.own),
             rooms: self
                 .rooms
                 .iter()
@@ -330,11 +345,47 @@ impl PresenceView {
             .iter()
             .find(|r| {
                 r.node != self.own
+                    && !self.is_draining(&r.node)
                     && !r.private
                     && &*r.mode == mode
                     && r.players < u32::from(r.capacity)
             })
             .map(|r| (r.key().clone(), r.value().clone()))
+    }
+
+    /// Marks this node draining (its heartbeat says so from now on).
+    pub fn mark_own_draining(&self) {
+        self.draining.insert(self.own.clone(), ());
+    }
+
+    /// Whether `node` drains.
+    pub fn is_draining(&self, node: &str) -> bool {
+        self.draining.contains_key(node)
+    }
+
+    /// Nodes a draining node may hand its rooms to, or send new players
+    /// to: every other node that is not draining, with its URL, fewest
+    /// seated players first.
+    pub fn peers_taking_rooms(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        let mut peers: Vec<(u64, Arc<str>, Arc<str>)> = self
+            .nodes
+            .iter()
+            .filter(|n| *n.key() != self.own && !self.is_draining(n.key()))
+            .map(|n| {
+                let players = self
+                    .rooms
+                    .iter()
+                    .filter(|r| r.node == *n.key())
+                    .map(|r| u64::from(r.players))
+                    .sum();
+                (players, n.key().clone(), n.value().clone())
+            })
+            .collect();
+        peers.sort();
+        peers
+            .into_iter()
+            .map(|(_, node, url)| (node, url))
+            .collect()
     }
 
     /// Public URL of `node`.
@@ -441,6 +492,7 @@ mod tests {
         NodeState {
             node: b.clone(),
             url: "ws://b/ws".into(),
+            draining: false,
             rooms: vec![(
                 "b-1".into(),
                 RoomRecord {
@@ -515,8 +567,52 @@ mod tests {
         v.apply(&b, &stamped(1, opened("b-1")));
         v.apply(&b, &stamped(2, joined("b-1", "p", 1)));
         v.apply(&b, &stamped(3, left("b-1", "p", 0)));
-        v.apply(&b, &stamped(4, Change::RoomClosed { room: "b-1".into() }));
+        v.apply(
+            &b,
+            &stamped(
+                4,
+                Change::RoomClosed {
+                    room: "b-1".into(),
+                    moved: false,
+                },
+            ),
+        );
         assert!(v.placements("p").is_empty());
         assert!(v.rooms().is_empty());
+    }
+
+    #[test]
+    fn a_draining_node_is_offered_to_nobody_and_a_room_opened_by_another_node_moves_there() {
+        let v = view();
+        let (b, c): (Arc<str>, Arc<str>) = ("b".into(), "c".into());
+        for (node, draining) in [(&b, true), (&c, false)] {
+            v.replace_node(NodeState {
+                node: node.clone(),
+                url: format!("ws://{node}/ws").into(),
+                draining,
+                ..NodeState::default()
+            });
+        }
+        v.apply(&b, &stamped(1, opened("b-1")));
+        assert!(v.free_room_elsewhere("arena").is_none(), "b drains");
+        let peers: Vec<Arc<str>> = v.peers_taking_rooms().into_iter().map(|p| p.0).collect();
+        assert_eq!(peers, vec![c.clone()]);
+        // b hands b-1 to c: c opens it (its own, smaller, sequence), b closes it.
+        v.apply(&c, &stamped(0, opened("b-1")));
+        v.apply(
+            &b,
+            &stamped(
+                2,
+                Change::RoomClosed {
+                    room: "b-1".into(),
+                    moved: true,
+                },
+            ),
+        );
+        assert_eq!(v.room("b-1").map(|r| r.node), Some(c.clone()));
+        assert_eq!(
+            v.free_room_elsewhere("arena").map(|r| r.0),
+            Some("b-1".into())
+        );
     }
 }

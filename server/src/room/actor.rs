@@ -1,7 +1,11 @@
 //! The room actor: owns the game and the members; ticks, encodes once, fans out.
-//! Held seats and resumes are in [`held`].
+//! Held seats and resumes are in [`held`]; freezing for a hand-off to
+//! another node and taking one over are in [`handed`].
 
+mod handed;
 mod held;
+
+pub use handed::{Freeze, Frozen, Verdict};
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -43,6 +47,9 @@ struct Member {
     resume_key: ResumeKey,
     /// Set while the session is gone and the seat is held: the end of the grace.
     away_until: Option<Instant>,
+    /// The seat came with a room handed over from another node and its
+    /// member has not arrived yet.
+    handed_in: bool,
 }
 
 /// Who a broadcast goes to (members whose seat is held get nothing).
@@ -102,6 +109,13 @@ pub struct Room {
     settings: RoomSettings,
     exit: Option<Box<dyn RoomExit>>,
     next_snapshot: Instant,
+    /// Frozen for a hand-off: the verdict to wait for before anything else.
+    frozen: Option<tokio::sync::oneshot::Receiver<Verdict>>,
+    /// Wall-clock time of the last tick, Unix microseconds.
+    last_tick_us: u64,
+    /// A room taken over from another node: the source's last tick, Unix
+    /// microseconds, until the first tick here measures the pause.
+    paused_since_us: Option<u64>,
 }
 
 impl Room {
@@ -121,6 +135,9 @@ impl Room {
             settings,
             exit: None,
             next_snapshot: Instant::now(),
+            frozen: None,
+            last_tick_us: 0,
+            paused_since_us: None,
         }
     }
 
@@ -144,6 +161,17 @@ impl Room {
                     shared.waker.register(cx.waker());
                     if shared.control.is_empty() { Poll::Pending } else { Poll::Ready(()) }
                 }) => self.drain_control(),
+            }
+            if let Some(verdict) = self.frozen.take() {
+                let verdict = tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => Verdict::Stay,
+                    verdict = verdict => verdict.unwrap_or(Verdict::Stay),
+                };
+                if self.settle_hand_off(verdict) {
+                    break;
+                }
+                continue;
             }
             if !self.members.is_empty() {
                 empty_since = None;
@@ -169,6 +197,9 @@ impl Room {
     /// A tick at its scheduled time, measured: lateness, work, budget, overrun.
     fn timed_tick(&mut self, scheduled: Instant, period: Duration) {
         let started = Instant::now();
+        if let Some(since_us) = self.paused_since_us.take() {
+            metrics::handoff_pause(clock::now_micros().saturating_sub(since_us));
+        }
         self.tick(period.as_secs_f32());
         let work = started.elapsed();
         let lateness = started.saturating_duration_since(scheduled);
@@ -179,6 +210,9 @@ impl Room {
     /// always advances by the fixed period (deterministic simulation).
     pub fn tick(&mut self, dt_secs: f32) {
         self.drain_control();
+        if self.frozen.is_some() {
+            return;
+        }
         if self.away > 0 {
             self.expire_held(Instant::now());
         }
@@ -193,7 +227,8 @@ impl Room {
         self.acks
             .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
         let state = self.game.encode_state();
-        let frame = self.enc.state(tick, clock::now_micros(), state, &self.acks);
+        self.last_tick_us = clock::now_micros();
+        let frame = self.enc.state(tick, self.last_tick_us, state, &self.acks);
         self.broadcast(OutKind::State, &frame, Audience::All);
         self.settle_removed();
     }
@@ -226,7 +261,11 @@ impl Room {
     }
 
     fn drain_control(&mut self) {
-        while let Some(cmd) = self.handle.shared.control.pop() {
+        // A freeze stops here: what follows waits for the verdict.
+        while self.frozen.is_none() {
+            let Some(cmd) = self.handle.shared.control.pop() else {
+                break;
+            };
             match cmd {
                 Control::Join(request) => self.add_member(request),
                 Control::Leave(membership) => {
@@ -237,6 +276,7 @@ impl Room {
                 }
                 Control::Resume(request) => self.resume_member(request),
                 Control::EndHold(key) => self.end_hold(&key),
+                Control::HandOff(freeze) => self.freeze(freeze),
             }
         }
         self.settle_removed();
@@ -271,6 +311,7 @@ impl Room {
             snapshot: MemberSnapshot::new(request.saved.as_ref(), request.claim, request.guest),
             resume_key: request.resume_key,
             away_until: None,
+            handed_in: false,
         };
         if self.settings.resume.enabled() {
             self.settings.resume.seat(

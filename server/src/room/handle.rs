@@ -1,7 +1,7 @@
 //! The thread-safe side of a room: seats, the control and input queues.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use atomic_waker::AtomicWaker;
 use bytes::Bytes;
@@ -56,6 +56,15 @@ pub struct RoomShared {
     pub(crate) control: ArrayQueue<Control>,
     pub(crate) inputs: ArrayQueue<InputCmd>,
     pub(crate) waker: AtomicWaker,
+    /// Set when the room was handed to another node (a drain).
+    pub(crate) moved: AtomicBool,
+}
+
+impl RoomShared {
+    /// Whether the room was handed to another node.
+    pub fn moved(&self) -> bool {
+        self.moved.load(Ordering::Acquire)
+    }
 }
 
 /// Cheap, cloneable handle to a room.
@@ -121,6 +130,7 @@ pub(crate) enum Control {
     Leave(MembershipId),
     Resume(ResumeRequest),
     EndHold(ResumeKey),
+    HandOff(super::actor::Freeze),
 }
 
 pub(crate) struct InputCmd {
@@ -175,9 +185,39 @@ impl RoomHandle {
         inputs_per_seat: u32,
         private: bool,
     ) -> (RoomHandle, Seat) {
+        let handle = RoomHandle::with_seats(id, mode, shard, inputs_per_seat, private, 1, 0);
+        let seat = Seat {
+            room: handle.clone(),
+            used: false,
+        };
+        (handle, seat)
+    }
+
+    /// A room taken over from another node (a hand-off): `seats` seats are
+    /// occupied by the members it brings, its ticks continue after `tick`.
+    pub fn restored(
+        id: Arc<str>,
+        mode: &Mode,
+        shard: usize,
+        inputs_per_seat: u32,
+        seats: u32,
+        tick: u64,
+    ) -> RoomHandle {
+        RoomHandle::with_seats(id, mode, shard, inputs_per_seat, false, seats, tick)
+    }
+
+    fn with_seats(
+        id: Arc<str>,
+        mode: &Mode,
+        shard: usize,
+        inputs_per_seat: u32,
+        private: bool,
+        taken: u32,
+        tick: u64,
+    ) -> RoomHandle {
         let capacity = mode.params.capacity;
         let seats = capacity as usize;
-        let handle = RoomHandle {
+        RoomHandle {
             shared: Arc::new(RoomShared {
                 id,
                 mode: mode.name.clone(),
@@ -187,21 +227,17 @@ impl RoomHandle {
                 inputs_per_seat,
                 private,
                 kind: mode.kind,
-                seats: AtomicU32::new(1),
+                seats: AtomicU32::new(taken),
                 members: AtomicU32::new(0),
-                tick: AtomicU64::new(0),
+                tick: AtomicU64::new(tick),
                 // Joins in flight are bounded by the seats; leaves by members
                 // plus members just removed; a full queue refuses the join.
                 control: ArrayQueue::new(4 * seats + 8),
                 inputs: ArrayQueue::new((seats * inputs_per_seat as usize).max(1)),
                 waker: AtomicWaker::new(),
+                moved: AtomicBool::new(false),
             }),
-        };
-        let seat = Seat {
-            room: handle.clone(),
-            used: false,
-        };
-        (handle, seat)
+        }
     }
 
     /// The room's shared fields.
@@ -290,21 +326,26 @@ impl RoomHandle {
     /// registry); the room answers through the request's outbox. Refused
     /// when the room's control queue is full.
     pub fn resume(&self, request: ResumeRequest) -> Result<(), JoinRefused> {
-        self.shared
-            .control
-            .push(Control::Resume(request))
-            .map_err(|_| JoinRefused)?;
-        self.shared.waker.wake();
-        Ok(())
+        self.command(Control::Resume(request))
     }
 
     /// Ends the held seat `key` now (its registry entry was taken): an
     /// ordinary leave. Refused when the room's control queue is full.
     pub fn end_hold(&self, key: ResumeKey) -> Result<(), JoinRefused> {
-        self.shared
-            .control
-            .push(Control::EndHold(key))
-            .map_err(|_| JoinRefused)?;
+        self.command(Control::EndHold(key))
+    }
+
+    /// Asks the room to freeze for a hand-off: it stops ticking, answers
+    /// with its state through `freeze`, and waits for the verdict. Refused
+    /// when the room's control queue is full.
+    pub fn freeze(&self, freeze: super::actor::Freeze) -> Result<(), JoinRefused> {
+        self.command(Control::HandOff(freeze))
+    }
+
+    /// Queues a control command and wakes the room; refused (policy:
+    /// reject, the caller decides) when the control queue is full.
+    fn command(&self, cmd: Control) -> Result<(), JoinRefused> {
+        self.shared.control.push(cmd).map_err(|_| JoinRefused)?;
         self.shared.waker.wake();
         Ok(())
     }

@@ -15,7 +15,7 @@ pub mod handle;
 pub mod outbox;
 mod snapshot;
 
-pub use actor::{Room, RoomExit, RoomSettings};
+pub use actor::{Freeze, Frozen, Room, RoomExit, RoomSettings, Verdict};
 pub use handle::{
     InputRefused, JoinRefused, JoinRequest, MembershipId, ReserveError, ResumeRequest, RoomHandle,
     Seat, SessionId,

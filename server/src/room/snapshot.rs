@@ -47,6 +47,21 @@ impl MemberSnapshot {
         self.version
     }
 
+    /// When the newest snapshot was captured, Unix microseconds (0: none).
+    pub(crate) fn captured_us(&self) -> u64 {
+        self.captured_us
+    }
+
+    /// The state of the newest snapshot.
+    pub(crate) fn last(&self) -> Option<&Bytes> {
+        self.last.as_ref()
+    }
+
+    /// Whether the player is a guest.
+    pub(crate) fn guest(&self) -> bool {
+        self.guest
+    }
+
     /// Captures the member's saved state and hands it to `sink` when it
     /// changed since the last capture (or since it was loaded). A final
     /// capture (the player leaves) whose state is unchanged writes nothing

@@ -139,8 +139,13 @@ impl NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tickforge"))
             .args(["--listen", &addr.to_string(), "--node-id", id])
             .args(["--admin-listen", "127.0.0.1:0"])
-            // SIGTERM drains; the tests stop nodes promptly.
-            .args(["--drain-delay", "100ms"])
+            // SIGTERM drains; the tests stop nodes promptly (unless they
+            // set their own delay).
+            .args(if extra.contains(&"--drain-delay") {
+                &[][..]
+            } else {
+                &["--drain-delay", "100ms"][..]
+            })
             .args(["--data-dir".as_ref(), data_dir.as_os_str()])
             .args([
                 "--presence",
@@ -265,6 +270,29 @@ impl NodeProcess {
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    /// The process's exit status, waiting up to `within` (panics after).
+    pub async fn exit_status(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut().expect("node running");
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still running after {within:?}",
+                self.id
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The node's data directory (its embedded snapshot store).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// SIGKILL: no shutdown, nothing cleaned up.

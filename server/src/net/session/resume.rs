@@ -87,19 +87,20 @@ impl Session {
             tracing::debug!(session = self.id, old = claims.sid, "seat resumed");
             return SeatTaken::Here;
         }
-        if *claims.node != **node.resume.own() {
-            let view = node.presence.view();
-            if let Some(placed) = view
-                .placements(&claims.sub)
-                .into_iter()
-                .find(|p| *p.node == *claims.node)
-                && let Some(url) = view.url(&placed.node)
-            {
-                return SeatTaken::Elsewhere {
-                    url,
-                    room_id: placed.room,
-                };
-            }
+        let own = node.resume.own().clone();
+        let view = node.presence.view();
+        // A token of another node goes where presence places the player on
+        // that node; one of this node, whose room was handed off in a
+        // drain, goes where the room is now.
+        let issued_here = *claims.node == *own;
+        if let Some(placed) = view.placements(&claims.sub).into_iter().find(|p| {
+            p.node != own && (*p.node == *claims.node || issued_here && node.drain.is_draining())
+        }) && let Some(url) = view.url(&placed.node)
+        {
+            return SeatTaken::Elsewhere {
+                url,
+                room_id: placed.room,
+            };
         }
         SeatTaken::None
     }

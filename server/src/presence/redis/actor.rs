@@ -23,7 +23,8 @@ use crate::metrics::{
     PRESENCE_ACCESS_DROPPED, PRESENCE_ACCESS_IN, PRESENCE_ACCESS_OUT, PRESENCE_CONNECTED,
     PRESENCE_EVENTS_IN, PRESENCE_EVENTS_OUT, PRESENCE_LATENCY, PRESENCE_NODES, PRESENCE_REAPED,
     PRESENCE_REDIS_ERRORS, PRESENCE_REPUBLISHES, PRESENCE_RESYNCS, REPUBLISH_COALESCED,
-    REPUBLISH_CONNECT, REPUBLISH_LOST, RESYNC_LAGGED, RESYNC_RECONNECT, RESYNC_STARTUP,
+    REPUBLISH_CONNECT, REPUBLISH_DRAIN, REPUBLISH_LOST, RESYNC_LAGGED, RESYNC_RECONNECT,
+    RESYNC_STARTUP,
 };
 use crate::presence::PresenceOptions;
 use crate::presence::access::AccessAction;
@@ -132,6 +133,13 @@ impl Actor {
                     }
                 }
                 () = self.shared.wake.notified() => {
+                    if self.shared.draining.load(Ordering::Acquire) && !self.ops.draining {
+                        // The heartbeat carries the flag; the republish
+                        // makes the other nodes read it now.
+                        self.ops.draining = true;
+                        self.heartbeat().await;
+                        self.republish.get_or_insert(REPUBLISH_DRAIN);
+                    }
                     self.write_changes().await;
                     self.write_access().await;
                 }

@@ -3,7 +3,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `tf:nodes` | set | ids of nodes that joined the cluster |
-//! | `tf:node:{node}` | string, TTL | heartbeat: `{instance token} {public url}` |
+//! | `tf:node:{node}` | string, TTL | heartbeat: `{instance token} {public url}[ draining]` |
 //! | `tf:rooms:{node}` | hash, TTL | room id → `{mode}\t{capacity}\t{players}\t{seq}[\tprivate]` |
 //! | `tf:players:{node}` | hash, TTL | `{room id}\t{player id}` → joined at (Unix ms) |
 //! | `tf:room:{room}` | string, TTL | owning node (set if absent) |
@@ -45,14 +45,25 @@ pub fn owner(room: &str) -> String {
     format!("tf:room:{room}")
 }
 
-/// Heartbeat value.
-pub fn heartbeat_value(token: &str, url: &str) -> String {
-    format!("{token} {url}")
+/// Heartbeat value; a draining node (see [`crate::shutdown`]) says so, and
+/// other nodes then neither send players to it nor hand rooms to it.
+pub fn heartbeat_value(token: &str, url: &str, draining: bool) -> String {
+    let flag = if draining { DRAINING_FLAG } else { "" };
+    format!("{token} {url}{flag}")
 }
+
+/// What a draining node's heartbeat ends with.
+const DRAINING_FLAG: &str = " draining";
 
 /// (token, url) of a heartbeat value.
 pub fn parse_heartbeat(value: &str) -> Option<(&str, &str)> {
-    value.split_once(' ')
+    let (token, rest) = value.split_once(' ')?;
+    Some((token, rest.split(' ').next().unwrap_or(rest)))
+}
+
+/// Whether a heartbeat value marks its node draining.
+pub fn heartbeat_draining(value: &str) -> bool {
+    value.ends_with(DRAINING_FLAG)
 }
 
 /// Field of a player entry.
@@ -132,6 +143,14 @@ mod tests {
         assert_eq!(&*player, "p\twith tab");
         assert_eq!(&*placement.room, "a-1");
         assert_eq!(parse_heartbeat("tok ws://h/ws"), Some(("tok", "ws://h/ws")));
+        let draining = heartbeat_value("tok", "ws://h/ws", true);
+        assert_eq!(parse_heartbeat(&draining), Some(("tok", "ws://h/ws")));
+        assert!(heartbeat_draining(&draining));
+        assert!(!heartbeat_draining(&heartbeat_value(
+            "tok",
+            "ws://h/ws",
+            false
+        )));
         assert!(parse_room(&node, "arena\tx").is_none());
     }
 }

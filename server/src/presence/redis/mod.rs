@@ -59,6 +59,8 @@ pub struct RedisPresence {
     access: ArrayQueue<AccessAction>,
     /// Applies other nodes' access-control actions here.
     sink: Arc<dyn AccessSink>,
+    /// Set once the node drains; the actor rewrites its heartbeat.
+    draining: AtomicBool,
 }
 
 /// Access-control actions that may wait for the presence actor; past it an
@@ -101,6 +103,11 @@ impl Presence for RedisPresence {
                 "presence: access queue full; action not sent to other nodes"
             );
         }
+        self.wake.notify_one();
+    }
+
+    fn announce_draining(&self) {
+        self.draining.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 }
@@ -157,6 +164,7 @@ pub fn start(
         connected: AtomicBool::new(false),
         access: ArrayQueue::new(ACCESS_QUEUE),
         sink,
+        draining: AtomicBool::new(false),
     });
     let actor = actor::Actor::new(shared.clone(), client, subscriber, options);
     let runtime = tokio::runtime::Builder::new_current_thread()

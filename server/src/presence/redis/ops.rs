@@ -72,6 +72,8 @@ pub struct Ops {
     token: String,
     url: Arc<str>,
     ttl_ms: i64,
+    /// The node drains: its heartbeat says so.
+    pub(super) draining: bool,
 }
 
 impl Ops {
@@ -83,6 +85,7 @@ impl Ops {
             token,
             url,
             ttl_ms,
+            draining: false,
         }
     }
 
@@ -107,7 +110,7 @@ impl Ops {
 
     /// Takes this node id: true if the heartbeat key is now ours.
     pub async fn claim(&self) -> Result<bool, Error> {
-        let value = keys::heartbeat_value(&self.token, &self.url);
+        let value = keys::heartbeat_value(&self.token, &self.url, self.draining);
         let key = keys::heartbeat(&self.node);
         let set: Option<String> = self
             .client
@@ -134,7 +137,7 @@ impl Ops {
     /// hash is expected and not reported.
     pub async fn heartbeat(&self, view: &PresenceView, settled: bool) -> Result<Beat, Error> {
         let state = view.own_state();
-        let value = keys::heartbeat_value(&self.token, &self.url);
+        let value = keys::heartbeat_value(&self.token, &self.url, self.draining);
         let owners: Vec<String> = state.rooms.iter().map(|(id, _)| keys::owner(id)).collect();
         let mut keys_arg = vec![
             keys::heartbeat(&self.node),
@@ -170,14 +173,18 @@ impl Ops {
         let mut rooms: HashSet<Arc<str>> = HashSet::new();
         let mut players: HashSet<(Arc<str>, Arc<str>)> = HashSet::new();
         let mut opened: Vec<Arc<str>> = Vec::new();
+        let mut moved: HashSet<Arc<str>> = HashSet::new();
         for stamped in &changes {
             match &stamped.change {
                 Change::RoomOpened { room, .. } => {
                     rooms.insert(room.clone());
                     opened.push(room.clone());
                 }
-                Change::RoomClosed { room } => {
+                Change::RoomClosed { room, moved: to } => {
                     rooms.insert(room.clone());
+                    if *to {
+                        moved.insert(room.clone());
+                    }
                 }
                 Change::PlayerJoined { room, player, .. }
                 | Change::PlayerLeft { room, player, .. } => {
@@ -199,7 +206,7 @@ impl Ops {
                 )
                 .await?;
         }
-        self.queue_rooms(&trx, view, rooms).await?;
+        self.queue_rooms(&trx, view, rooms, &moved).await?;
         self.queue_players(&trx, view, players).await?;
         let _: () = trx
             .pexpire(keys::rooms(&self.node), self.ttl_ms, None)
@@ -210,12 +217,17 @@ impl Ops {
         let message = self.bulletin(Body::Changes { changes })?;
         let _: () = trx.publish(keys::CHANNEL, message).await?;
         let replies: Vec<Value> = trx.exec(true).await?;
-        let contested = opened
-            .into_iter()
-            .zip(replies)
-            .filter(|(_, reply)| reply.is_null())
-            .map(|(room, _)| room)
-            .collect();
+        let mut contested = Vec::new();
+        for (room, reply) in opened.into_iter().zip(replies) {
+            if !reply.is_null() {
+                continue;
+            }
+            // A room handed over to this node is owned by it already.
+            let owner: Option<String> = self.client.get(keys::owner(&room)).await?;
+            if owner.as_deref() != Some(&*self.node) {
+                contested.push(room);
+            }
+        }
         Ok(contested)
     }
 
@@ -224,6 +236,7 @@ impl Ops {
         trx: &Transaction,
         view: &PresenceView,
         rooms: HashSet<Arc<str>>,
+        moved: &HashSet<Arc<str>>,
     ) -> Result<(), Error> {
         let mut set = Vec::new();
         let mut gone = Vec::new();
@@ -241,8 +254,16 @@ impl Ops {
         if !gone.is_empty() {
             let fields: Vec<String> = gone.iter().map(|r| r.to_string()).collect();
             let _: () = trx.hdel(keys::rooms(&self.node), fields).await?;
-            let owners: Vec<String> = gone.iter().map(|r| keys::owner(r)).collect();
-            let _: () = trx.del(owners).await?;
+            // A room handed to another node keeps its ownership key: the
+            // target took it over atomically.
+            let owners: Vec<String> = gone
+                .iter()
+                .filter(|r| !moved.contains(*r))
+                .map(|r| keys::owner(r))
+                .collect();
+            if !owners.is_empty() {
+                let _: () = trx.del(owners).await?;
+            }
         }
         Ok(())
     }
@@ -320,6 +341,7 @@ impl Ops {
     /// What `node` has published; `None` if its heartbeat is gone.
     pub async fn read_node(&self, node: &Arc<str>) -> Result<Option<NodeState>, Error> {
         let beat: Option<String> = self.client.get(keys::heartbeat(node)).await?;
+        let draining = beat.as_deref().is_some_and(keys::heartbeat_draining);
         let Some(url) = beat
             .as_deref()
             .and_then(keys::parse_heartbeat)
@@ -332,6 +354,7 @@ impl Ops {
         Ok(Some(NodeState {
             node: node.clone(),
             url,
+            draining,
             rooms: rooms
                 .iter()
                 .filter_map(|(id, value)| {

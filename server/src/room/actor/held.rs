@@ -119,6 +119,9 @@ impl Room {
             return;
         };
         let member = &mut self.members[i];
+        if std::mem::take(&mut member.handed_in) {
+            metrics::handoff_member_arrived();
+        }
         let was_away = member.away_until.take().is_some();
         if was_away {
             self.away -= 1;

@@ -6,10 +6,11 @@ import * as flatbuffers from 'flatbuffers';
 
 /**
  * The room lives on another node: reconnect to `url`. Answer to a
- * JoinRoom for a room another node owns (then join `room_id` there), or,
- * unasked, when the room moved to another node (a drain): then
- * `resume_token` is set and a Hello with it at `url` lands in the same
- * room with the same entity and state.
+ * JoinRoom for a room another node owns (then join `room_id` there; an
+ * empty `room_id` answers a join-or-create on a draining node: join or
+ * create a room of the same mode at `url`), or, unasked, when the room
+ * moved to another node (a drain): then `resume_token` is set and a Hello
+ * with it at `url` lands in the same room with the same entity and state.
  */
 export class Redirect {
   bb: flatbuffers.ByteBuffer|null = null;
