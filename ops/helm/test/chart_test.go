@@ -103,7 +103,7 @@ func listenPort(t *testing.T, c *corev1.Container, name string) (host string, po
 
 // drainTimings are the drain settings the pod runs with.
 type drainTimings struct {
-	delay, deadline, grace time.Duration
+	delay, deadline, handoff, grace time.Duration
 }
 
 func podDrainTimings(t *testing.T, m *Manifests) drainTimings {
@@ -125,6 +125,14 @@ func podDrainTimings(t *testing.T, m *Manifests) drainTimings {
 	if err != nil {
 		t.Fatalf("TICKFORGE_SHUTDOWN_DEADLINE_MS=%q: %v", ms, err)
 	}
+	h, ok := envValue(c, "TICKFORGE_HANDOFF_TIMEOUT")
+	if !ok {
+		t.Fatal("TICKFORGE_HANDOFF_TIMEOUT is not set: the grace period must be computed from the hand-off timeout the pod uses")
+	}
+	handoff, err := time.ParseDuration(h)
+	if err != nil {
+		t.Fatalf("TICKFORGE_HANDOFF_TIMEOUT=%q: %v", h, err)
+	}
 	spec := m.statefulSet(t).Spec.Template.Spec
 	if spec.TerminationGracePeriodSeconds == nil {
 		t.Fatal("terminationGracePeriodSeconds is not set (Kubernetes' 30 s default is not derived from the drain)")
@@ -132,6 +140,7 @@ func podDrainTimings(t *testing.T, m *Manifests) drainTimings {
 	return drainTimings{
 		delay:    delay,
 		deadline: time.Duration(n) * time.Millisecond,
+		handoff:  handoff,
 		grace:    time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second,
 	}
 }
@@ -228,13 +237,16 @@ func TestProbesUseReadyzAndHealthzOnAListenerThatServesThem(t *testing.T) {
 	})
 }
 
-func TestGracePeriodCoversDrainDelayAndShutdownDeadline(t *testing.T) {
+func TestGracePeriodCoversDrainDelayHandOffAndShutdownDeadline(t *testing.T) {
 	forEachCase(t, func(t *testing.T, m *Manifests) {
 		d := podDrainTimings(t, m)
-		if need := d.delay + d.deadline + time.Second; d.grace < need {
-			t.Errorf("terminationGracePeriodSeconds %v < drain delay %v + shutdown deadline %v + 1 s", d.grace, d.delay, d.deadline)
+		// A drain waits out the delay, then at most one hand-off timeout for
+		// a silent peer and one for the redirected clients, then stops
+		// within the shutdown deadline.
+		if need := d.delay + 2*d.handoff + d.deadline + time.Second; d.grace < need {
+			t.Errorf("terminationGracePeriodSeconds %v < drain delay %v + 2 x hand-off timeout %v + shutdown deadline %v + 1 s", d.grace, d.delay, d.handoff, d.deadline)
 		}
-		t.Logf("drain delay %v, shutdown deadline %v, grace %v", d.delay, d.deadline, d.grace)
+		t.Logf("drain delay %v, hand-off timeout %v, shutdown deadline %v, grace %v", d.delay, d.handoff, d.deadline, d.grace)
 	})
 }
 

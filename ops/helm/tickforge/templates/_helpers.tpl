@@ -42,7 +42,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "tickforge.gracePeriod" -}}
 {{- $d := .Values.drain -}}
 {{- $deadline := div (add (int $d.shutdownDeadlineMs) 999) 1000 -}}
-{{- add (int $d.delaySeconds) $deadline (int $d.marginSeconds) -}}
+{{- /* Hand-off: about 20 ms per room (measured), rounded up to 25 ms, plus
+     one --handoff-timeout for a peer that does not answer and one for the
+     redirected clients to leave. */ -}}
+{{- $handoff := add (div (add (mul (int $d.handoffRooms) 25) 999) 1000) (mul 2 (int $d.handoffTimeoutSeconds)) -}}
+{{- add (int $d.delaySeconds) $handoff $deadline (int $d.marginSeconds) -}}
 {{- end -}}
 
 {{- define "tickforge.sessionKeySecret" -}}
