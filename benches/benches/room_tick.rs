@@ -79,6 +79,7 @@ fn setup(players: u16) -> Bench {
                 node: Arc::from("bench"),
                 session,
             },
+            interest: false,
         })
         .expect("room takes the join");
         outboxes.push(rx);

@@ -1,7 +1,9 @@
 //! The room actor: owns the game and the members; ticks, encodes once, fans out.
-//! Held seats and resumes are in [`held`].
+//! Held seats and resumes are in [`held`]; deltas and interest cells for
+//! `tickforge.v2` members of replicating games in [`interest`].
 
 mod held;
+mod interest;
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tickforge_protocol::ServerEncoder;
 use tickforge_protocol::encode::{JoinedFields, PlayerEntry, ack};
+use tickforge_protocol::replication::Cell;
 use tickforge_protocol::wire::{ErrorCode, PlayerAck};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -43,20 +46,39 @@ struct Member {
     resume_key: ResumeKey,
     /// Set while the session is gone and the seat is held: the end of the grace.
     away_until: Option<Instant>,
+    /// A `tickforge.v2` member of a replicating room: it gets interest
+    /// state messages instead of State.
+    interest: bool,
+    /// With `interest`: the centre of the view its last message showed
+    /// (`None` after a Joined: the next message brings keyframes).
+    held: Option<Cell>,
+}
+
+/// How handing one frame to a member went.
+enum Delivery {
+    Delivered,
+    /// The member's seat is now held (it stays at its index).
+    Held,
+    /// The member moved to `removed` (the last member took its index).
+    Removed,
 }
 
 /// Who a broadcast goes to (members whose seat is held get nothing).
 #[derive(Clone, Copy)]
 enum Audience {
     All,
+    /// Members that get the full State (all but interest members).
+    FullState,
     Only(SessionId),
     AllBut(SessionId),
 }
 
 impl Audience {
-    fn includes(self, session: SessionId) -> bool {
+    fn includes(self, member: &Member) -> bool {
+        let session = member.membership.session;
         match self {
             Audience::All => true,
+            Audience::FullState => !member.interest,
             Audience::Only(s) => s == session,
             Audience::AllBut(s) => s != session,
         }
@@ -99,6 +121,9 @@ pub struct Room {
     away: usize,
     acks: Vec<PlayerAck>,
     enc: ServerEncoder,
+    /// Present when the game replicates (see [`interest`]).
+    replication: Option<interest::Replication>,
+
     settings: RoomSettings,
     exit: Option<Box<dyn RoomExit>>,
     next_snapshot: Instant,
@@ -109,7 +134,10 @@ impl Room {
     pub fn new(handle: RoomHandle, game: Box<dyn Game>, settings: RoomSettings) -> Room {
         let capacity = handle.shared.capacity as usize;
         settings.metrics.add_rooms(1);
+        let replication = game.replication().map(interest::Replication::new);
         Room {
+            replication,
+
             handle,
             game,
             members: Vec::with_capacity(capacity),
@@ -189,12 +217,16 @@ impl Room {
             return;
         }
         self.capture_changed();
-        self.acks.clear();
-        self.acks
-            .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
-        let state = self.game.encode_state();
-        let frame = self.enc.state(tick, clock::now_micros(), state, &self.acks);
-        self.broadcast(OutKind::State, &frame, Audience::All);
+        let now_us = clock::now_micros();
+        if self.members.iter().any(|m| !m.interest) {
+            self.acks.clear();
+            self.acks
+                .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
+            let state = self.game.encode_state();
+            let frame = self.enc.state(tick, now_us, state, &self.acks);
+            self.broadcast(OutKind::State, &frame, Audience::FullState);
+        }
+        self.fan_out_interest(tick, now_us);
         self.settle_removed();
     }
 
@@ -271,7 +303,10 @@ impl Room {
             snapshot: MemberSnapshot::new(request.saved.as_ref(), request.claim, request.guest),
             resume_key: request.resume_key,
             away_until: None,
+            interest: request.interest && self.replication.is_some(),
+            held: None,
         };
+
         if self.settings.resume.enabled() {
             self.settings.resume.seat(
                 member.resume_key.clone(),
@@ -300,6 +335,14 @@ impl Room {
     /// applied input sequence when the seat was taken back by a resume.
     fn send_joined(&mut self, entity: EntityId, session: SessionId, resumed_from: Option<u32>) {
         let shared = self.handle.shared.clone();
+        let interest = self
+            .members
+            .iter()
+            .any(|m| m.entity == entity && m.interest);
+        let view_radius_cells = match &self.replication {
+            Some(r) if interest => r.view_radius(),
+            _ => 0,
+        };
         let fields = JoinedFields {
             room_id: &shared.id,
             mode: &shared.mode,
@@ -307,7 +350,13 @@ impl Room {
             tick: shared.tick.load(Ordering::Relaxed),
             tick_rate_hz: shared.tick_rate_hz,
             capacity: shared.capacity,
-            state: self.game.encode_state(),
+            // An interest member's first interest state brings keyframes.
+            state: if interest {
+                &[]
+            } else {
+                self.game.encode_state()
+            },
+            view_radius_cells,
         };
         let players = self.members.iter().map(|m| {
             let entry = PlayerEntry {
@@ -330,31 +379,45 @@ impl Room {
         let mut delivered = 0;
         while i < self.members.len() {
             let member = &self.members[i];
-            if member.away_until.is_some() || !to.includes(member.membership.session) {
+            if member.away_until.is_some() || !to.includes(member) {
                 i += 1;
                 continue;
             }
-            let hold = match member.outbox.try_send(frame.clone()) {
-                Ok(()) => {
+            let sent = member.outbox.try_send(frame.clone());
+            match self.delivered(i, sent) {
+                Delivery::Delivered => {
                     delivered += 1;
                     i += 1;
-                    continue;
                 }
-                Err(SendError::Full) => {
-                    member.kick.kick(Disconnect::SlowConsumer);
-                    self.settings.resume.enabled()
-                }
-                Err(SendError::Closed) => self.holds_after_close(member),
-            };
-            if hold {
-                self.begin_hold(i);
-                i += 1;
-            } else {
-                let member = self.members.swap_remove(i);
-                self.removed.push(member);
+                Delivery::Held => i += 1,
+                Delivery::Removed => {}
             }
         }
         self.settings.metrics.sent(kind, frame.len(), delivered);
+    }
+
+    /// What follows a send to member `i`: nothing when it was queued; a
+    /// full outbox kicks the member as a slow consumer; with resume on both
+    /// that and a closed outbox keep the seat (see [`held`]) unless the
+    /// session left for good; otherwise the member moves to `removed`.
+    fn delivered(&mut self, i: usize, sent: Result<(), SendError>) -> Delivery {
+        let member = &self.members[i];
+        let hold = match sent {
+            Ok(()) => return Delivery::Delivered,
+            Err(SendError::Full) => {
+                member.kick.kick(Disconnect::SlowConsumer);
+                self.settings.resume.enabled()
+            }
+            Err(SendError::Closed) => self.holds_after_close(member),
+        };
+        if hold {
+            self.begin_hold(i);
+            Delivery::Held
+        } else {
+            let member = self.members.swap_remove(i);
+            self.removed.push(member);
+            Delivery::Removed
+        }
     }
 
     /// Frees the seats of removed members and announces dropped ones as
