@@ -23,7 +23,11 @@ pub struct Replicator {
     tick: u64,
     now_us: u64,
     fbb: FlatBufferBuilder<'static>,
+    // Scratch reused by every cell's diff and keyframe (no allocation per cell).
     changes: Vec<Change>,
+    spawned: Vec<rep::RepEntity>,
+    despawned: Vec<u32>,
+    change_offsets: Vec<flatbuffers::WIPOffset<rep::EntityChange<'static>>>,
 }
 
 /// One entity's changed fields (`None`: unchanged).
@@ -64,6 +68,9 @@ impl Replicator {
             now_us: 0,
             fbb: FlatBufferBuilder::with_capacity(4096),
             changes: Vec::new(),
+            spawned: Vec::new(),
+            despawned: Vec::new(),
+            change_offsets: Vec::new(),
         }
     }
 
@@ -115,17 +122,20 @@ impl Replicator {
     /// Appends to `out` the shared segments of one member's message for
     /// this tick: the tick segment, then for each cell in view around
     /// `center` its keyframe (when the member did not hold it: `held` is the
-    /// member's previous centre, `None` after a join or resume; and on every
-    /// K-th tick) or its delta (when it changed). Updates `held`.
+    /// member's previous centre, `None` after a join or resume; and once
+    /// every K ticks, staggered by cell) or its delta (when it changed).
+    /// Updates `held`.
     pub fn segments_for(&mut self, held: &mut Option<Cell>, center: Cell, out: &mut Vec<Bytes>) {
         out.push(self.tick_segment.clone());
         let every = self.grid.keyframe_every;
-        let all_keyframes = every > 0 && self.tick.is_multiple_of(every);
         let radius = self.grid.view_radius;
         for cell in self.grid.view(center) {
             let index = self.grid.index(cell);
             let had = matches!(held, Some(old) if cell.within(*old, radius));
-            if had && !all_keyframes {
+            // Safety-net keyframes are staggered: cell i on the ticks
+            // where (tick + i) % K == 0, so no tick encodes them all.
+            let refresh = every > 0 && (self.tick + index as u64).is_multiple_of(every);
+            if had && !refresh {
                 if let Some(delta) = &self.deltas[index] {
                     out.push(delta.clone());
                 }
@@ -143,8 +153,10 @@ impl Replicator {
         let base = self.cell_args(index);
         let fbb = &mut self.fbb;
         fbb.reset();
-        let spawned: Vec<rep::RepEntity> = self.cells[index].iter().map(rep_entity).collect();
-        let spawned = fbb.create_vector(&spawned);
+        self.spawned.clear();
+        self.spawned
+            .extend(self.cells[index].iter().map(rep_entity));
+        let spawned = fbb.create_vector(&self.spawned);
         let bytes = finish_cell(
             fbb,
             rep::CellSegmentArgs {
@@ -181,8 +193,9 @@ impl Replicator {
         let fbb = &mut self.fbb;
         fbb.reset();
         self.changes.clear();
-        let mut spawned = Vec::new();
-        let mut despawned = Vec::new();
+        let (spawned, despawned) = (&mut self.spawned, &mut self.despawned);
+        spawned.clear();
+        despawned.clear();
         let (mut i, mut j) = (0, 0);
         while i < old.len() || j < new.len() {
             match (old.get(i), new.get(j)) {
@@ -206,26 +219,24 @@ impl Replicator {
                 (None, None) => break,
             }
         }
-        let changes: Vec<_> = self
-            .changes
-            .iter()
-            .map(|c| {
-                rep::EntityChange::create(
-                    fbb,
-                    &rep::EntityChangeArgs {
-                        id: c.id,
-                        x: c.x,
-                        y: c.y,
-                        vx: c.vx,
-                        vy: c.vy,
-                        flags: c.flags,
-                    },
-                )
-            })
-            .collect();
-        let changed = (!changes.is_empty()).then(|| fbb.create_vector(&changes));
-        let spawned = (!spawned.is_empty()).then(|| fbb.create_vector(&spawned));
-        let despawned = (!despawned.is_empty()).then(|| fbb.create_vector(&despawned));
+        self.change_offsets.clear();
+        self.change_offsets.extend(self.changes.iter().map(|c| {
+            rep::EntityChange::create(
+                fbb,
+                &rep::EntityChangeArgs {
+                    id: c.id,
+                    x: c.x,
+                    y: c.y,
+                    vx: c.vx,
+                    vy: c.vy,
+                    flags: c.flags,
+                },
+            )
+        }));
+        let changes = &self.change_offsets;
+        let changed = (!changes.is_empty()).then(|| fbb.create_vector(changes));
+        let spawned = (!spawned.is_empty()).then(|| fbb.create_vector(spawned));
+        let despawned = (!despawned.is_empty()).then(|| fbb.create_vector(despawned));
         let args = rep::CellSegmentArgs {
             spawned,
             changed,

@@ -99,15 +99,17 @@ impl Arena {
 
     /// An empty `arena-large`: a [`LARGE_SIDE`] map, replicated in cells.
     pub fn large(capacity: usize) -> Self {
+        let grid = Grid::new(LARGE_SIDE, LARGE_SIDE, LARGE_CELL, LARGE_VIEW_RADIUS);
+        Arena::replicated(capacity, LARGE_SIDE, grid)
+    }
+
+    /// An empty arena on a `side × side` map replicated on `grid` (the
+    /// benchmarks compare grids with it).
+    pub fn replicated(capacity: usize, side: f32, grid: Grid) -> Self {
         Arena {
-            width: LARGE_SIDE,
-            height: LARGE_SIDE,
-            grid: Some(Grid::new(
-                LARGE_SIDE,
-                LARGE_SIDE,
-                LARGE_CELL,
-                LARGE_VIEW_RADIUS,
-            )),
+            width: side,
+            height: side,
+            grid: Some(grid),
             ..Arena::new(capacity)
         }
     }
