@@ -271,3 +271,134 @@ fn every_truncation_of_a_message_is_refused_without_a_panic() {
         );
     }
 }
+
+/// Ticks of the recorded stream (kept small enough to commit: the
+/// 10,000-tick property test above runs in Rust only).
+const RECORDED: u64 = 2_000;
+
+/// The recorded stream both clients replay (`protocol/vectors/replication/`):
+/// one member of a 2000-unit world of 16 entities that changes every 5th
+/// tick, for 2,000 ticks, resuming (from nothing) at tick 1,000. Each record: `[u32 len][message]` then
+/// `[u32 entity count][u32 FNV-1a of the entities]` that the replica must
+/// hold after applying it (each entity as 17 little-endian bytes: id, x, y,
+/// vx, vy, flags, sorted by id).
+fn recorded_stream() -> Vec<u8> {
+    let mut grid = Grid::new(WORLD, WORLD, 250.0, 1);
+    grid.keyframe_every = 100;
+    let mut server = Replicator::new(grid);
+    let mut world = World {
+        rng: Rng(0x5eed_0015),
+        bodies: Vec::new(),
+        next_id: 1,
+    };
+    for _ in 0..16 {
+        world.spawn();
+    }
+    let own = world.bodies[0].id;
+    let mut held = None;
+    let mut fbb = FlatBufferBuilder::new();
+    let mut segments = Vec::new();
+    let mut out = Vec::new();
+    for tick in 1..=RECORDED {
+        if tick % 5 == 0 {
+            world.step(&[own]);
+        }
+        server.update(
+            tick,
+            tick * 50_000,
+            world.bodies.iter().map(Body::quantised),
+        );
+        if tick == RECORDED / 2 {
+            held = None;
+        }
+        let me = world
+            .bodies
+            .iter()
+            .find(|b| b.id == own)
+            .map(Body::quantised);
+        let center = server.cell_of(&me.unwrap_or_else(|| panic!("own entity gone")));
+        segments.clear();
+        server.segments_for(&mut held, center, &mut segments);
+        message::encode_view(
+            &mut fbb,
+            MemberPart {
+                last_input_seq: tick as u32,
+                center,
+            },
+        );
+        let frame = message::concat(fbb.finished_data(), &segments);
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+        let visible = server.visible(center);
+        out.extend_from_slice(&(visible.len() as u32).to_le_bytes());
+        out.extend_from_slice(&fnv(&visible).to_le_bytes());
+    }
+    out
+}
+
+/// FNV-1a over the entities' 17-byte little-endian records.
+fn fnv(entities: &[Entity]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for e in entities {
+        let mut bytes = Vec::with_capacity(17);
+        bytes.extend_from_slice(&e.id.to_le_bytes());
+        bytes.extend_from_slice(&e.x.to_le_bytes());
+        bytes.extend_from_slice(&e.y.to_le_bytes());
+        bytes.extend_from_slice(&e.vx.to_le_bytes());
+        bytes.extend_from_slice(&e.vy.to_le_bytes());
+        bytes.push(e.flags);
+        for b in bytes {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}
+
+#[test]
+fn the_recorded_stream_is_current_and_a_replica_replays_it_exactly() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/replication/stream.bin");
+    let stream = recorded_stream();
+    if std::env::var_os("TICKFORGE_WRITE_VECTORS").is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(&path, &stream).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        committed == stream,
+        "{} is stale: rewrite with TICKFORGE_WRITE_VECTORS=1",
+        path.display()
+    );
+    let mut replica = Replica::new(1);
+    let mut rest = &committed[..];
+    let mut ticks = 0;
+    let take = |rest: &mut &[u8], n: usize| {
+        let (head, tail) = rest.split_at(n);
+        *rest = tail;
+        head.to_vec()
+    };
+    let u32_of = |b: Vec<u8>| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    while !rest.is_empty() {
+        let len = u32_of(take(&mut rest, 4)) as usize;
+        let frame = take(&mut rest, len);
+        let (count, hash) = (u32_of(take(&mut rest, 4)), u32_of(take(&mut rest, 4)));
+        if ticks == RECORDED / 2 - 1 {
+            replica = Replica::new(1);
+        }
+        let applied = replica
+            .apply(&frame)
+            .unwrap_or_else(|e| panic!("record {ticks}: {e}"));
+        let held = replica.entities();
+        assert_eq!(
+            (held.len() as u32, fnv(&held)),
+            (count, hash),
+            "tick {}",
+            applied.tick
+        );
+        ticks += 1;
+    }
+    assert_eq!(ticks, RECORDED);
+}

@@ -1081,6 +1081,16 @@ var TableVerifier = class {
     const at = this.field(slot);
     if (at !== null) this.v.vector(this.v.follow(at), size, 1);
   }
+  /** An inline struct field of `size` bytes aligned to `align`. */
+  struct(slot, size, align, required = false) {
+    const at = this.field(slot);
+    if (at === null) {
+      if (required) this.missing(slot, "struct");
+      return;
+    }
+    this.v.aligned(at, align);
+    this.v.range(at, size);
+  }
   /** A sub-table field. */
   table(slot, layout, required = false) {
     const at = this.field(slot);
