@@ -2,7 +2,7 @@
 # Issue 15 end to end: one tickforge (one shard) and one swarm run; prints the
 # server CPU the run took. usage: BOTS=256 MODE=arena-large benches/large_swarm.sh LABEL [swarm flags...]
 set -u
-cd /work/wt-large
+cd "$(dirname "$0")/.."
 label=$1; shift
 key=/tmp/large-session-key.json
 [ -s $key ] || ./target/release/tickforge token keygen > $key
