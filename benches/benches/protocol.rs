@@ -144,6 +144,7 @@ fn bench_joined(c: &mut Criterion) {
         tick_rate_hz: 30,
         capacity: 100,
         state: &state,
+        view_radius_cells: 0,
     };
     let mut enc = ServerEncoder::new();
     let mut group = c.benchmark_group("joined");

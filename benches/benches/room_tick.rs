@@ -8,20 +8,14 @@
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
-use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flatbuffers::FlatBufferBuilder;
+use tickforge_benches::room_setup::{bench_room, join_request};
 use tickforge_protocol::arena_codec::{Move, encode_input};
 use tickforge_server::game::{GameParams, Mode, arena};
-use tickforge_server::metrics::ShardMetrics;
-use tickforge_server::net::kick::Kick;
-use tickforge_server::presence::PresenceHandle;
-use tickforge_server::resume::{ResumeKey, ResumeRegistry};
-use tickforge_server::room::{
-    JoinRequest, MembershipId, OutboxReceiver, Room, RoomHandle, RoomSettings, SessionId, outbox,
-};
+use tickforge_server::room::{MembershipId, OutboxReceiver, Room, RoomHandle, SessionId, outbox};
 
 struct Bench {
     room: Room,
@@ -49,38 +43,15 @@ fn setup(players: u16) -> Bench {
             tick_rate_hz: 30,
         },
     };
-    let (handle, creator) = RoomHandle::create(Arc::from("bench"), &mode, 0, 4, false);
-    drop(creator);
-    let settings = RoomSettings {
-        empty_grace: Duration::from_secs(60),
-        metrics: Arc::new(ShardMetrics::new(0, Duration::from_millis(1))),
-        presence: PresenceHandle::local("bench", "ws://127.0.0.1/ws"),
-        snapshots: None,
-        resume: Arc::new(ResumeRegistry::new("bench", Duration::from_secs(15))),
-    };
-    let mut room = Room::new(handle.clone(), (mode.kind.create)(mode.params), settings);
+    let (mut room, handle) = bench_room(&mode);
     let mut outboxes = Vec::new();
     let mut budgets = Vec::new();
     for session in 0..u64::from(players) {
         let seat = handle.try_reserve().expect("seat");
         let (tx, rx) = outbox(1024);
         let queued = Arc::new(AtomicU32::new(0));
-        seat.join(JoinRequest {
-            membership: member(session),
-            player_id: Arc::from(format!("p{session}")),
-            name: Arc::from(format!("P{session}")),
-            outbox: tx,
-            kick: Arc::new(Kick::default()),
-            inputs_queued: queued.clone(),
-            saved: None,
-            claim: None,
-            guest: false,
-            resume_key: ResumeKey {
-                node: Arc::from("bench"),
-                session,
-            },
-        })
-        .expect("room takes the join");
+        seat.join(join_request(session, tx, queued.clone(), false))
+            .expect("room takes the join");
         outboxes.push(rx);
         budgets.push(queued);
     }

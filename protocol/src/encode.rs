@@ -36,8 +36,12 @@ pub struct JoinedFields<'a> {
     pub tick_rate_hz: u16,
     /// The room's seat count.
     pub capacity: u16,
-    /// Full game state, encoded by the game.
+    /// Full game state, encoded by the game (empty for a `tickforge.v2`
+    /// member of a replicating room).
     pub state: &'a [u8],
+    /// View radius in cells of a `tickforge.v2` member of a replicating
+    /// room; 0 otherwise.
+    pub view_radius_cells: u16,
 }
 
 /// The resume fields of a Welcome.
@@ -180,6 +184,7 @@ impl ServerEncoder {
                 players: Some(players),
                 resumed: resumed.is_some(),
                 last_input_seq: resumed.unwrap_or(0),
+                view_radius_cells: fields.view_radius_cells,
             },
         );
         self.finish(ServerMessage::Joined, msg.as_union_value())

@@ -11,6 +11,9 @@
 //! - [`client`] is a small async client used by the tests, the bot swarm and
 //!   anyone connecting a Rust game client or bot; it resumes a dropped
 //!   session by itself.
+//! - [`replication`] is the delta and interest layer of large rooms
+//!   (subprotocol [`SUBPROTOCOL_V2`]): per-cell deltas and keyframes
+//!   encoded once per tick on the server, reconstructed by clients.
 //! - `session_token` and `resume_token` (feature `session-keys`) sign and
 //!   check the tokens tickforge issues: identities, and the resume tokens
 //!   of Welcome.
@@ -28,6 +31,7 @@ pub mod codec;
 pub mod encode;
 mod generated;
 pub mod peek;
+pub mod replication;
 #[cfg(feature = "session-keys")]
 pub mod resume_token;
 #[cfg(feature = "session-keys")]
@@ -36,10 +40,14 @@ pub mod session_token;
 pub use codec::{ClientMsg, DecodeError, ServerMsg, decode_client, decode_server};
 pub use encode::{ClientEncoder, ServerEncoder};
 pub use generated::arena_generated::tickforge::arena;
+pub use generated::replication_generated::tickforge::v_2 as replication_wire;
 pub use generated::tickforge_generated::tickforge::v_1 as wire;
 
 /// WebSocket subprotocol negotiated with `Sec-WebSocket-Protocol`.
 pub const SUBPROTOCOL: &str = "tickforge.v1";
+/// The subprotocol of clients that take interest state messages (deltas
+/// and cells, see `schema/replication.fbs`) in replicating rooms.
+pub const SUBPROTOCOL_V2: &str = "tickforge.v2";
 /// Protocol version carried in `Welcome.protocol_version`.
 pub const PROTOCOL_VERSION: u16 = 1;
 /// File identifier of client → server frames.

@@ -104,6 +104,7 @@ fn joined_fields(state: &[u8]) -> JoinedFields<'_> {
         tick_rate_hz: 20,
         capacity: 16,
         state,
+        view_radius_cells: 0,
     }
 }
 

@@ -21,7 +21,11 @@ const REGENERATE: &str = "protocol/scripts/generate.sh";
 /// How to bring the committed TypeScript up to date.
 const REGENERATE_TS: &str = "protocol/scripts/generate-ts.sh";
 /// Files `generate.sh` must produce; each has a committed twin in `src/generated/`.
-const GENERATED_FILES: [&str; 2] = ["tickforge_generated.rs", "arena_generated.rs"];
+const GENERATED_FILES: [&str; 3] = [
+    "tickforge_generated.rs",
+    "arena_generated.rs",
+    "replication_generated.rs",
+];
 
 /// A directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);

@@ -365,6 +365,7 @@ fn encode_server(case: &Case, f: &Fields) -> Bytes {
                     tick_rate_hz: narrow(f.case, f.uint("tick_rate_hz")),
                     capacity: narrow(f.case, f.uint("capacity")),
                     state: &state,
+                    view_radius_cells: 0,
                 },
                 players.iter().map(|(entity_id, name, away)| {
                     let entry = PlayerEntry {

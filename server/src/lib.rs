@@ -14,8 +14,8 @@
 //! | [`presence`] | who is where across nodes, room ownership; local or Redis (`fred`) |
 //! | [`resume`] | resume keys → held seats (the node's resume registry) |
 //! | [`handoff`] | a drain's live room hand-off to another node: record, Redis transport, both sides |
-//! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out |
-//! | [`game`] | the `Game` trait, the registry, the reference game `arena` |
+//! | [`room`] | the room actor: seats, input queue, tick, encode-once fan-out; interest state (per-cell deltas, `tickforge.v2`) for replicating games |
+//! | [`game`] | the `Game` trait (with its replication opt-in), the registry, the reference game `arena` and `arena-large` |
 //! | [`net`] | listeners (the public one optionally TLS, certificates reloaded on SIGHUP, served connection by connection with hyper: node-wide, plain-HTTP and per-IP caps, handshake rate, PROXY protocol, header, keep-alive and upgrade deadlines); the public router on every shard (`/ws`, `/healthz`, `/readyz`, public `/rooms`, `/play`); the admin listener's thread and router (`/metrics`, `/dashboard`, `/presence`, operators' `/rooms`); security headers, client IPs behind trusted proxies; sessions, their rate limits, close causes |
 //! | [`metrics`] | metric names and labels, the Prometheus exporter, per-shard handles |
 //! | [`persist`] | player snapshots: write-behind writer, embedded and ScyllaDB stores |

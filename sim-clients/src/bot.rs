@@ -16,6 +16,7 @@ use std::time::Duration;
 use tickforge_protocol::arena_codec::Move;
 use tickforge_protocol::client::now_micros;
 use tickforge_protocol::codec::Limits;
+use tickforge_protocol::replication::message::{self, is_interest_state};
 use tickforge_protocol::wire::ServerMessage;
 use tickforge_protocol::{ServerMsg, decode_server};
 use tokio::time::Instant;
@@ -465,6 +466,13 @@ impl Bot {
         let mut last_tick = None;
         let drained = session.conn.drain(Until::WouldBlock, &mut |m| {
             let now = *arrived.get_or_insert_with(Instant::now);
+            if let Some(payload) = m.payload.filter(|p| is_interest_state(p)) {
+                if let Some((tick, ack)) = tally.interest_state(payload) {
+                    last_tick = Some(tick);
+                    measure.on_state(Some(ack), now, stats, shard);
+                }
+                return;
+            }
             if let Some(ServerMsg::State(state)) = tally.decode(m) {
                 last_tick = Some(state.tick());
                 let ack = measure.ack_in(&state);
@@ -540,6 +548,10 @@ impl Tally {
             self.texts += 1;
             return;
         }
+        if is_interest_state(m.prefix) {
+            self.states += 1;
+            return;
+        }
         match peek::server_message_type(m.prefix) {
             Some(ServerMessage::State) => self.states += 1,
             Some(ServerMessage::Error) => self.server_errors += 1,
@@ -558,6 +570,10 @@ impl Tally {
             self.peek(m);
             return None;
         };
+        if is_interest_state(payload) {
+            self.interest_state(payload);
+            return None;
+        }
         match decode_server(payload, &Limits::SERVER) {
             Ok(msg) => {
                 match msg {
@@ -566,6 +582,21 @@ impl Tally {
                     _ => {}
                 }
                 Some(msg)
+            }
+            Err(_) => {
+                self.bad_frames += 1;
+                None
+            }
+        }
+    }
+
+    /// An interest state message (`tickforge.v2`), every part verified:
+    /// its tick and this bot's ack. The bot keeps no replica.
+    fn interest_state(&mut self, payload: &[u8]) -> Option<(u64, u32)> {
+        match message::parse(payload) {
+            Ok(parsed) => {
+                self.states += 1;
+                Some((parsed.tick, parsed.member.last_input_seq))
             }
             Err(_) => {
                 self.bad_frames += 1;

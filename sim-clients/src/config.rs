@@ -151,6 +151,12 @@ pub struct SwarmConfig {
     /// Room mode to join (join-or-create).
     #[arg(long, env = "TICKFORGE_SWARM_MODE", default_value = "arena")]
     pub mode: String,
+    /// Offer the subprotocol `tickforge.v2`: in a replicating mode
+    /// (`arena-large`) bots then receive interest state (per-cell deltas
+    /// around their entity) instead of the full State; acks and latency
+    /// are measured from it the same way.
+    #[arg(long, env = "TICKFORGE_SWARM_INTEREST")]
+    pub interest: bool,
     /// Inputs per second per bot (arena, churn, slow); garbage cycles per
     /// second per bot (garbage).
     #[arg(long, env = "TICKFORGE_SWARM_INPUT_HZ", default_value_t = 10,

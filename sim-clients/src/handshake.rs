@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
-use tickforge_protocol::SUBPROTOCOL;
+use tickforge_protocol::{SUBPROTOCOL, SUBPROTOCOL_V2};
 
 use crate::rng::Rng;
 
@@ -61,6 +61,8 @@ pub struct Target {
     pub host: String,
     /// Path and query of the request (`/` when the URL has none).
     pub path: String,
+    /// Offer `tickforge.v2` first (interest state in replicating modes).
+    pub interest: bool,
 }
 
 impl Target {
@@ -92,6 +94,7 @@ impl Target {
             dial,
             host: authority.to_string(),
             path,
+            interest: false,
         })
     }
 }
@@ -111,6 +114,9 @@ pub fn accept_for(key: &str) -> String {
     BASE64.encode(sha.finalize())
 }
 
+/// What a bot that takes interest state offers (v2 preferred).
+const V2_OFFER: &str = "tickforge.v2, tickforge.v1";
+
 /// The upgrade request for `target` with `key`.
 pub fn request(target: &Target, key: &str) -> String {
     format!(
@@ -120,11 +126,16 @@ pub fn request(target: &Target, key: &str) -> String {
          Connection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\n\
          Sec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\
+         Sec-WebSocket-Protocol: {offer}\r\n\
          User-Agent: tickforge-swarm/{version}\r\n\r\n",
         path = target.path,
         host = target.host,
         version = env!("CARGO_PKG_VERSION"),
+        offer = if target.interest {
+            V2_OFFER
+        } else {
+            SUBPROTOCOL
+        },
     )
 }
 
@@ -156,7 +167,9 @@ pub fn check_response(head: &[u8], key: &str) -> Result<(), HandshakeError> {
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
             "sec-websocket-accept" => accept_ok = value == accept_for(key),
-            "sec-websocket-protocol" => protocol_ok = value == SUBPROTOCOL,
+            "sec-websocket-protocol" => {
+                protocol_ok = value == SUBPROTOCOL || value == SUBPROTOCOL_V2;
+            }
             "upgrade" => upgrade_ok = value.eq_ignore_ascii_case("websocket"),
             _ => {}
         }
@@ -193,7 +206,8 @@ mod tests {
             Some(Target {
                 dial: "127.0.0.1:7700".into(),
                 host: "127.0.0.1:7700".into(),
-                path: "/ws".into()
+                path: "/ws".into(),
+                interest: false,
             })
         );
         let t = Target::parse("ws://localhost?x=1").ok();

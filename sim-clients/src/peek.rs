@@ -61,6 +61,7 @@ mod tests {
                     tick_rate_hz: 30,
                     capacity: 32,
                     state: &state,
+                    view_radius_cells: 0,
                 },
                 [player].into_iter(),
             ),

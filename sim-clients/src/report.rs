@@ -249,10 +249,13 @@ pub struct Traffic {
     pub messages_in_per_sec: f64,
     /// Messages sent per second.
     pub messages_out_per_sec: f64,
+    /// Bytes received per bot per second (framing included): what one
+    /// player's downlink costs.
+    pub bytes_in_per_bot_per_sec: f64,
 }
 
 impl Traffic {
-    fn new(c: Counts, span: Duration) -> Traffic {
+    fn new(c: Counts, span: Duration, bots: u32) -> Traffic {
         let seconds = span.as_secs_f64();
         let per_sec = |n: u64| {
             if seconds > 0.0 {
@@ -271,6 +274,7 @@ impl Traffic {
             inputs_sent: c.inputs_sent,
             messages_in_per_sec: per_sec(c.messages_in),
             messages_out_per_sec: per_sec(c.messages_out),
+            bytes_in_per_bot_per_sec: per_sec(c.bytes_in) / f64::from(bots.max(1)),
         }
     }
 }
@@ -491,8 +495,8 @@ impl Report {
                 gap_ticks: TickGap::from_histogram(&h.resume_gap),
             },
             messages: Messages {
-                window: Traffic::new(window, timing.measured),
-                total: Traffic::new(stats.counts(), timing.total),
+                window: Traffic::new(window, timing.measured, config.bots),
+                total: Traffic::new(stats.counts(), timing.total, config.bots),
             },
             errors,
             disconnects,

@@ -131,7 +131,10 @@ fn run_id() -> String {
 /// Runs the swarm described by `config` (on the current tokio runtime)
 /// and returns its report.
 pub async fn run(config: SwarmConfig) -> Result<Report, RunError> {
-    let target = Target::parse(&config.url)?;
+    let target = Target {
+        interest: config.interest,
+        ..Target::parse(&config.url)?
+    };
     let addr = tokio::net::lookup_host(&target.dial)
         .await
         .map_err(|e| RunError::Resolve(target.dial.clone(), e.to_string()))?

@@ -61,12 +61,13 @@ impl fmt::Display for Report {
         writeln!(out, "traffic in the window ({:.2} s)", w.seconds)?;
         writeln!(
             out,
-            "  in   {:>12} msgs ({:>10.0}/s) {:>10}   states {} ({:.1}/s per bot)",
+            "  in   {:>12} msgs ({:>10.0}/s) {:>10}   states {} ({:.1}/s per bot)   {}/s per bot",
             thousands(w.messages_in),
             w.messages_in_per_sec,
             bytes(w.bytes_in),
             thousands(w.states_in),
             w.states_in as f64 / w.seconds.max(1e-9) / f64::from(c.bots.max(1)),
+            bytes(w.bytes_in_per_bot_per_sec as u64),
         )?;
         writeln!(
             out,

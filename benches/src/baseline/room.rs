@@ -190,6 +190,7 @@ impl Room {
             tick_rate_hz: self.tick_rate_hz,
             capacity: self.capacity,
             state: self.game.encode_state(),
+            view_radius_cells: 0,
         };
         let players = self.members.iter().map(|m| PlayerEntry {
             entity_id: m.entity,

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::{Client, ClientError, ConnectOptions, tls};
-use crate::SUBPROTOCOL;
+use crate::{SUBPROTOCOL, SUBPROTOCOL_V2};
 
 /// The WebSocket of a client: over TCP (`ws://`) or TLS over TCP (`wss://`).
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -54,13 +54,25 @@ fn target(url: &str) -> Result<Target, ClientError> {
 
 /// Builds the upgrade request for `url` offering the tickforge subprotocol.
 pub fn upgrade_request(url: &str) -> Result<Request, ClientError> {
+    upgrade_request_offering(url, false)
+}
+
+/// [`upgrade_request`], offering `tickforge.v2` first when `interest`.
+pub fn upgrade_request_offering(url: &str, interest: bool) -> Result<Request, ClientError> {
     let mut request = url.into_client_request()?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
+    let offer = if interest {
+        HeaderValue::from_static(V2_OFFER)
+    } else {
+        HeaderValue::from_static(SUBPROTOCOL)
+    };
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", offer);
     Ok(request)
 }
+
+/// What a client that takes interest state offers.
+const V2_OFFER: &str = "tickforge.v2, tickforge.v1";
 
 impl Client {
     /// Opens the WebSocket (TLS first for `wss://`, subprotocol negotiated)
@@ -96,14 +108,15 @@ impl Client {
             .max_message_size(Some(options.max_frame_bytes))
             .max_frame_size(Some(options.max_frame_bytes));
         let (ws, response) = tokio_tungstenite::client_async_tls_with_config(
-            upgrade_request(url)?,
+            upgrade_request_offering(url, options.interest)?,
             stream,
             Some(config),
             Some(connector),
         )
         .await?;
         let selected = response.headers().get("sec-websocket-protocol");
-        if selected.map(|v| v.as_bytes()) != Some(SUBPROTOCOL.as_bytes()) {
+        let accepted = |p: &str| selected.map(|v| v.as_bytes()) == Some(p.as_bytes());
+        if !(accepted(SUBPROTOCOL) || options.interest && accepted(SUBPROTOCOL_V2)) {
             return Err(ClientError::Subprotocol);
         }
         Ok(ws)

@@ -29,6 +29,10 @@ pub enum ClientError {
     /// The server sent a frame that failed verification.
     #[error("bad server frame: {0}")]
     Decode(#[from] DecodeError),
+    /// An interest state message (`tickforge.v2`) did not apply to the
+    /// client's replica.
+    #[error("replicated state: {0}")]
+    Replica(#[from] crate::replication::ReplicaError),
     /// The server answered a request with an Error message.
     #[error("refused ({code:?}): {message}")]
     Refused {
@@ -105,6 +109,7 @@ impl ClientError {
             ClientError::Ws(_) => "websocket",
             ClientError::Subprotocol => "subprotocol",
             ClientError::Decode(_) => "decode",
+            ClientError::Replica(_) => "replica",
             ClientError::Refused { .. } => "refused",
             ClientError::Redirected { .. } => "redirected",
             ClientError::Closed { .. } => "closed",

@@ -59,6 +59,9 @@ pub struct JoinedInfo {
     /// With `resumed`: the last input sequence the room applied; acks
     /// continue from it.
     pub last_input_seq: u32,
+    /// `tickforge.v2` in a replicating room: the view radius in cells
+    /// (`state` is empty; States carry [`StateInfo::entities`]). 0 otherwise.
+    pub view_radius_cells: u16,
 }
 
 /// One State message.
@@ -70,8 +73,13 @@ pub struct StateInfo {
     pub server_time_us: u64,
     /// Game state (a slice of the received frame).
     pub state: Bytes,
-    /// Every member's last applied input.
+    /// Every member's last applied input (with `tickforge.v2` in a
+    /// replicating room: only yours).
     pub acks: Vec<PlayerAck>,
+    /// `tickforge.v2` in a replicating room: the entities of your interest
+    /// area, rebuilt from keyframes and deltas, sorted by id (`state` is
+    /// then empty). Empty otherwise.
+    pub entities: Vec<crate::replication::Entity>,
 }
 
 impl StateInfo {
@@ -189,6 +197,7 @@ pub(super) fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
                 .unwrap_or_default(),
             resumed: j.resumed(),
             last_input_seq: j.last_input_seq(),
+            view_radius_cells: j.view_radius_cells(),
         }),
         ServerMsg::State(s) => Event::State(StateInfo {
             tick: s.tick(),
@@ -201,6 +210,7 @@ pub(super) fn to_event(frame: &Bytes) -> Result<Event, DecodeError> {
                 .acks()
                 .map(|a| a.iter().copied().collect())
                 .unwrap_or_default(),
+            entities: Vec::new(),
         }),
         ServerMsg::PlayerJoined(p) => {
             Event::PlayerJoined(p.player().entity_id(), display_name(&p.player()))

@@ -65,6 +65,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use crate::PROTOCOL_VERSION;
 use crate::codec::DecodeError;
 use crate::encode::ClientEncoder;
+use crate::replication::Replica;
+use crate::replication::message::is_interest_state;
+use crate::wire::PlayerAck;
 
 mod connect;
 mod error;
@@ -138,6 +141,11 @@ pub struct ConnectOptions {
     /// list). `Some`: exactly these — start from [`webpki_roots`] to add a
     /// private CA to the defaults, or use [`ConnectOptions::trust_pem`].
     pub tls_roots: Option<Arc<RootCertStore>>,
+    /// Offer `tickforge.v2` (and v1): in a room whose game replicates
+    /// (`arena-large`), States are rebuilt from interest state messages
+    /// (deltas and cells) and carry the interest area's entities in
+    /// [`StateInfo::entities`]. Default `false` (`tickforge.v1` only).
+    pub interest: bool,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -186,6 +194,7 @@ impl ConnectOptions {
             auto_resume: true,
             silence_timeout: Duration::from_secs(5),
             tls_roots: None,
+            interest: false,
         }
     }
 }
@@ -207,6 +216,9 @@ pub struct Client {
     last_tick: u64,
     /// The server's Welcome.
     pub welcome: WelcomeInfo,
+    /// In a replicating room (`tickforge.v2`): the interest area, and our
+    /// entity (whose ack the messages carry).
+    replica: Option<(Replica, u32)>,
 }
 
 impl Client {
@@ -241,6 +253,7 @@ impl Client {
             options: options.clone(),
             in_room: false,
             last_tick: 0,
+            replica: None,
             welcome: WelcomeInfo {
                 session_id: 0,
                 node_id: String::new(),
@@ -418,6 +431,11 @@ impl Client {
                 reason: "connection dropped".into(),
             })??;
             match msg {
+                Message::Binary(frame) if is_interest_state(&frame) => {
+                    let event = self.interest_state(&frame)?;
+                    self.track(&event);
+                    return Ok(event);
+                }
                 Message::Binary(frame) => {
                     let event = match to_event(&frame) {
                         Ok(event) => event,
@@ -433,6 +451,24 @@ impl Client {
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
         }
+    }
+
+    /// Applies an interest state message to the replica: the State of the
+    /// tick, with the interest area's entities.
+    fn interest_state(&mut self, frame: &[u8]) -> Result<Event, ClientError> {
+        let Some((replica, entity)) = self.replica.as_mut() else {
+            return Err(ClientError::Unexpected(
+                "interest state outside a replicating room",
+            ));
+        };
+        let applied = replica.apply(frame)?;
+        Ok(Event::State(StateInfo {
+            tick: applied.tick,
+            server_time_us: applied.server_time_us,
+            state: Bytes::new(),
+            acks: vec![PlayerAck::new(*entity, applied.member.last_input_seq)],
+            entities: replica.entities(),
+        }))
     }
 
     /// Closes the connection with 1000 (normal) and waits for the server's close.

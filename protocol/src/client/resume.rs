@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::replication::Replica;
+
 use super::{Client, ClientError, Event, JoinedInfo, within};
 
 /// First wait between attempts; doubles up to [`MAX_BACKOFF`].
@@ -21,13 +23,19 @@ impl Client {
             Event::Joined(j) => {
                 self.in_room = true;
                 self.last_tick = j.tick;
+                // Every Joined starts a new replica: keyframes follow.
+                self.replica = (j.view_radius_cells > 0)
+                    .then(|| (Replica::new(j.view_radius_cells), j.entity_id));
                 if j.resumed {
                     // Acks continue from the last input the room applied.
                     self.next_seq = j.last_input_seq.wrapping_add(1);
                 }
             }
             Event::State(s) => self.last_tick = s.tick,
-            Event::Left(_) => self.in_room = false,
+            Event::Left(_) => {
+                self.in_room = false;
+                self.replica = None;
+            }
             _ => {}
         }
     }

@@ -18,3 +18,5 @@
 pub mod arena_generated;
 #[rustfmt::skip]
 pub mod tickforge_generated;
+#[rustfmt::skip]
+pub mod replication_generated;

@@ -1778,6 +1778,7 @@ impl<'a> Joined<'a> {
   pub const VT_PLAYERS: ::flatbuffers::VOffsetT = 18;
   pub const VT_RESUMED: ::flatbuffers::VOffsetT = 20;
   pub const VT_LAST_INPUT_SEQ: ::flatbuffers::VOffsetT = 22;
+  pub const VT_VIEW_RADIUS_CELLS: ::flatbuffers::VOffsetT = 24;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1796,6 +1797,7 @@ impl<'a> Joined<'a> {
     builder.add_entity_id(args.entity_id);
     if let Some(x) = args.mode { builder.add_mode(x); }
     if let Some(x) = args.room_id { builder.add_room_id(x); }
+    builder.add_view_radius_cells(args.view_radius_cells);
     builder.add_capacity(args.capacity);
     builder.add_tick_rate_hz(args.tick_rate_hz);
     builder.add_resumed(args.resumed);
@@ -1877,6 +1879,16 @@ impl<'a> Joined<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u32>(Joined::VT_LAST_INPUT_SEQ, Some(0)).unwrap()}
   }
+  /// Subprotocol `tickforge.v2` in a replicating room (see
+  /// replication.fbs): the member's view radius in cells; `state` is then
+  /// empty and interest state messages follow instead of State. 0 otherwise.
+  #[inline]
+  pub fn view_radius_cells(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(Joined::VT_VIEW_RADIUS_CELLS, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Joined<'_> {
@@ -1895,6 +1907,7 @@ impl ::flatbuffers::Verifiable for Joined<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<PlayerInfo>>>>("players", Self::VT_PLAYERS, false)?
      .visit_field::<bool>("resumed", Self::VT_RESUMED, false)?
      .visit_field::<u32>("last_input_seq", Self::VT_LAST_INPUT_SEQ, false)?
+     .visit_field::<u16>("view_radius_cells", Self::VT_VIEW_RADIUS_CELLS, false)?
      .finish();
     Ok(())
   }
@@ -1910,6 +1923,7 @@ pub struct JoinedArgs<'a> {
     pub players: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<PlayerInfo<'a>>>>>,
     pub resumed: bool,
     pub last_input_seq: u32,
+    pub view_radius_cells: u16,
 }
 impl<'a> Default for JoinedArgs<'a> {
   #[inline]
@@ -1925,6 +1939,7 @@ impl<'a> Default for JoinedArgs<'a> {
       players: None,
       resumed: false,
       last_input_seq: 0,
+      view_radius_cells: 0,
     }
   }
 }
@@ -1975,6 +1990,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> JoinedBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<u32>(Joined::VT_LAST_INPUT_SEQ, last_input_seq, 0);
   }
   #[inline]
+  pub fn add_view_radius_cells(&mut self, view_radius_cells: u16) {
+    self.fbb_.push_slot::<u16>(Joined::VT_VIEW_RADIUS_CELLS, view_radius_cells, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> JoinedBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     JoinedBuilder {
@@ -2002,6 +2021,7 @@ impl ::core::fmt::Debug for Joined<'_> {
       ds.field("players", &self.players());
       ds.field("resumed", &self.resumed());
       ds.field("last_input_seq", &self.last_input_seq());
+      ds.field("view_radius_cells", &self.view_radius_cells());
       ds.finish()
   }
 }

@@ -80,5 +80,6 @@ export {
 } from "./errors.js";
 export { InvalidFlatbuffer, verify, type InvalidReason, type VerifierLimits } from "./verifier.js";
 export { SDK_VERSION } from "./version.js";
+export { Replica, ReplicaError, isInterestState, type Applied as ReplicaApplied, type ReplicatedEntity } from "./replication.js";
 export * as wire from "./generated/tickforge/v1.js";
 export * as arena from "./generated/tickforge/arena.js";

@@ -79,7 +79,7 @@ export const PlayerInfo = table("PlayerInfo", 4, (t) => {
   t.scalar(3, U8); // away
 });
 
-export const Joined = table("Joined", 10, (t) => {
+export const Joined = table("Joined", 11, (t) => {
   t.string(0); // room_id
   t.string(1); // mode
   t.scalar(2, U32); // entity_id
@@ -90,6 +90,7 @@ export const Joined = table("Joined", 10, (t) => {
   t.tables(7, PlayerInfo); // players
   t.scalar(8, U8); // resumed
   t.scalar(9, U32); // last_input_seq
+  t.scalar(10, U16); // view_radius_cells
 });
 
 export const State = table("State", 4, (t) => {

@@ -204,6 +204,17 @@ export class TableVerifier {
     if (at !== null) this.v.vector(this.v.follow(at), size, 1);
   }
 
+  /** An inline struct field of `size` bytes aligned to `align`. */
+  struct(slot: number, size: number, align: number, required = false): void {
+    const at = this.field(slot);
+    if (at === null) {
+      if (required) this.missing(slot, "struct");
+      return;
+    }
+    this.v.aligned(at, align);
+    this.v.range(at, size);
+  }
+
   /** A sub-table field. */
   table(slot: number, layout: TableLayout, required = false): void {
     const at = this.field(slot);
@@ -243,6 +254,12 @@ export class TableVerifier {
     const layout = variants.get(this.v.u8(type));
     if (layout) this.v.table(this.v.follow(value), layout);
   }
+}
+
+/** Like {@link verify}, for a size-prefixed FlatBuffer (`bytes` includes the 4-byte prefix). */
+export function verifySizePrefixed(bytes: Uint8Array, root: TableLayout, limits: VerifierLimits): void {
+  const v = new Verifier(bytes, limits);
+  v.table(v.follow(4), root);
 }
 
 /** Verifies that `bytes` hold a FlatBuffer whose root table matches `root`; throws {@link InvalidFlatbuffer}. */

@@ -5,6 +5,12 @@
 //! direction; positions are clamped to the arena. A player's saved state is
 //! their position and total distance travelled. A room's whole state
 //! travels in a hand-off as a [`room_blob`].
+//!
+//! `arena-large` ([`LARGE`]) is the same game on a [`LARGE_SIDE`]-unit map
+//! sized for 256 players (the 32-player arena's area per player), with
+//! replication on: cells of [`LARGE_CELL`] units and a view radius of one
+//! cell, so a `tickforge.v2` member sees everything within 300 units of
+//! it on each axis and nothing beyond 600.
 
 pub mod room_blob;
 
@@ -12,7 +18,7 @@ use flatbuffers::FlatBufferBuilder;
 use tickforge_protocol::arena::ArenaEntity;
 use tickforge_protocol::arena_codec::{self, Move, Saved};
 
-use super::{EntityId, Game, GameKind, GameParams, InputError, RestoreError};
+use super::{Entity, EntityId, Game, GameKind, GameParams, Grid, InputError, RestoreError};
 
 /// Arena width in world units.
 pub const WIDTH: f32 = 1000.0;
@@ -39,6 +45,25 @@ fn create(params: GameParams) -> Box<dyn Game> {
     Box::new(Arena::new(params.capacity as usize))
 }
 
+/// Side of the `arena-large` map in world units: 256 players with the
+/// 32-player arena's area per player (1000² / 32 ≈ 3000² / 256).
+pub const LARGE_SIDE: f32 = 3000.0;
+/// Side of an `arena-large` replication cell in world units (10 × 10 cells).
+pub const LARGE_CELL: f32 = 300.0;
+/// View radius of `arena-large`, in cells.
+pub const LARGE_VIEW_RADIUS: u16 = 1;
+
+/// The large arena's registry entry: configure it as
+/// `--mode 'arena-large,tick=20,capacity=256'`.
+pub const LARGE: GameKind = GameKind {
+    validate_input,
+    create: create_large,
+};
+
+fn create_large(params: GameParams) -> Box<dyn Game> {
+    Box::new(Arena::large(params.capacity as usize))
+}
+
 #[derive(Debug, Clone)]
 struct Player {
     id: EntityId,
@@ -53,6 +78,9 @@ struct Player {
 /// State of one arena room.
 pub struct Arena {
     capacity: usize,
+    width: f32,
+    height: f32,
+    grid: Option<Grid>,
     players: Vec<Player>,
     next_entity: EntityId,
     entities: Vec<ArenaEntity>,
@@ -64,10 +92,30 @@ impl Arena {
     pub fn new(capacity: usize) -> Self {
         Arena {
             capacity,
+            width: WIDTH,
+            height: HEIGHT,
+            grid: None,
             players: Vec::with_capacity(capacity),
             next_entity: 1,
             entities: Vec::with_capacity(capacity),
             fbb: FlatBufferBuilder::with_capacity(64 + capacity * 32),
+        }
+    }
+
+    /// An empty `arena-large`: a [`LARGE_SIDE`] map, replicated in cells.
+    pub fn large(capacity: usize) -> Self {
+        let grid = Grid::new(LARGE_SIDE, LARGE_SIDE, LARGE_CELL, LARGE_VIEW_RADIUS);
+        Arena::replicated(capacity, LARGE_SIDE, grid)
+    }
+
+    /// An empty arena on a `side × side` map replicated on `grid` (the
+    /// benchmarks compare grids with it).
+    pub fn replicated(capacity: usize, side: f32, grid: Grid) -> Self {
+        Arena {
+            width: side,
+            height: side,
+            grid: Some(grid),
+            ..Arena::new(capacity)
         }
     }
 
@@ -81,11 +129,14 @@ impl Arena {
     }
 
     /// A deterministic spawn point spread over the arena by entity id.
-    fn spawn_point(id: EntityId) -> (f32, f32) {
+    fn spawn_point(&self, id: EntityId) -> (f32, f32) {
         let h = id.wrapping_mul(2_654_435_761);
         let fx = (h & 0xffff) as f32 / 65535.0;
         let fy = (h >> 16) as f32 / 65535.0;
-        (50.0 + fx * (WIDTH - 100.0), 50.0 + fy * (HEIGHT - 100.0))
+        (
+            50.0 + fx * (self.width - 100.0),
+            50.0 + fy * (self.height - 100.0),
+        )
     }
 }
 
@@ -98,10 +149,14 @@ impl Game for Arena {
                 if !(s.x.is_finite() && s.y.is_finite() && s.distance.is_finite()) {
                     return Err(RestoreError("non-finite position".into()));
                 }
-                (s.x.clamp(0.0, WIDTH), s.y.clamp(0.0, HEIGHT), s.distance)
+                (
+                    s.x.clamp(0.0, self.width),
+                    s.y.clamp(0.0, self.height),
+                    s.distance,
+                )
             }
             None => {
-                let (x, y) = Self::spawn_point(id);
+                let (x, y) = self.spawn_point(id);
                 (x, y, 0.0)
             }
         };
@@ -134,6 +189,7 @@ impl Game for Arena {
     }
 
     fn step(&mut self, dt_secs: f32) {
+        let (width, height) = (self.width, self.height);
         for p in &mut self.players {
             let (mx, my) = (f32::from(p.input.x) / 127.0, f32::from(p.input.y) / 127.0);
             let len = (mx * mx + my * my).sqrt();
@@ -142,8 +198,8 @@ impl Game for Arena {
             p.vx = mx * scale * SPEED * boost;
             p.vy = my * scale * SPEED * boost;
             let (nx, ny) = (
-                (p.x + p.vx * dt_secs).clamp(0.0, WIDTH),
-                (p.y + p.vy * dt_secs).clamp(0.0, HEIGHT),
+                (p.x + p.vx * dt_secs).clamp(0.0, width),
+                (p.y + p.vy * dt_secs).clamp(0.0, height),
             );
             p.distance += f64::from(((nx - p.x).powi(2) + (ny - p.y).powi(2)).sqrt());
             p.x = nx;
@@ -158,7 +214,7 @@ impl Game for Arena {
                 .iter()
                 .map(|p| ArenaEntity::new(p.id, p.x, p.y, p.vx, p.vy, p.input.buttons)),
         );
-        arena_codec::encode_state(&mut self.fbb, WIDTH, HEIGHT, &self.entities);
+        arena_codec::encode_state(&mut self.fbb, self.width, self.height, &self.entities);
         self.fbb.finished_data()
     }
 
@@ -188,6 +244,18 @@ impl Game for Arena {
             self.players.clear();
         }
         restored
+    }
+
+    fn replication(&self) -> Option<Grid> {
+        self.grid
+    }
+
+    fn replicate(&self, out: &mut Vec<Entity>) {
+        out.extend(
+            self.players
+                .iter()
+                .map(|p| Entity::quantise(p.id, p.x, p.y, p.vx, p.vy, p.input.buttons)),
+        );
     }
 }
 
@@ -290,6 +358,21 @@ mod tests {
         );
         assert!(after.distance > 0.0);
         assert!(other.add_player(Some(b"garbage")).is_err());
+    }
+
+    #[test]
+    fn the_large_arena_replicates_every_player_on_its_larger_map() {
+        let mut arena = Arena::large(256);
+        for _ in 0..256 {
+            arena.add_player(None).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let grid = arena.replication().unwrap_or_else(|| panic!("no grid"));
+        assert_eq!((grid.cols, grid.rows, grid.view_radius), (10, 10, 1));
+        let mut out = Vec::new();
+        arena.replicate(&mut out);
+        assert_eq!(out.len(), 256);
+        assert!(out.iter().any(|e| e.x > (WIDTH * 16.0) as i32));
+        assert!(Arena::new(4).replication().is_none());
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod arena;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use tickforge_protocol::replication::{Entity, Grid};
+
 /// A player's entity inside one room's game.
 pub type EntityId = u32;
 
@@ -65,6 +67,21 @@ pub trait Game: Send + 'static {
         let _ = blob;
         Err(RestoreError("this game cannot restore a room".into()))
     }
+    /// Opting into replication (large rooms): the grid the world is divided
+    /// into. A game that returns a grid has its `tickforge.v2` members sent
+    /// per-cell deltas and keyframes of what they see (see
+    /// `tickforge_protocol::replication`) instead of the full state; its
+    /// `tickforge.v1` members still get [`Game::encode_state`]. Asked once,
+    /// when the room is created. Default: `None` (full state for everyone).
+    fn replication(&self) -> Option<Grid> {
+        None
+    }
+    /// With [`Game::replication`]: appends every replicated entity of this
+    /// tick, quantised with [`Entity::quantise`]; players' entities carry
+    /// their [`EntityId`]. Called once per tick. Default: nothing.
+    fn replicate(&self, out: &mut Vec<Entity>) {
+        let _ = out;
+    }
 }
 
 /// Parameters a game is created with.
@@ -98,6 +115,7 @@ impl Default for GameRegistry {
             kinds: HashMap::new(),
         };
         registry.register("arena", arena::KIND);
+        registry.register("arena-large", arena::LARGE);
         registry
     }
 }

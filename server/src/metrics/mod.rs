@@ -433,7 +433,12 @@ impl ShardMetrics {
 
     /// Counts one frame of `bytes` bytes sent to `recipients` members.
     pub fn sent(&self, kind: OutKind, bytes: usize, recipients: u64) {
-        let total = bytes as u64 * recipients;
+        self.sent_total(kind, bytes as u64 * recipients, recipients);
+    }
+
+    /// Counts `recipients` messages of `kind` of `total` bytes together
+    /// (messages of different lengths: interest state).
+    pub fn sent_total(&self, kind: OutKind, total: u64, recipients: u64) {
         if let Some(t) = self.outbound.get(kind as usize) {
             t.messages.increment(recipients);
             t.bytes.increment(total);

@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use tickforge_protocol::SUBPROTOCOL;
+use tickforge_protocol::{SUBPROTOCOL, SUBPROTOCOL_V2};
 
 use super::client_ip::ClientIp;
 use super::limits::{IpSlot, Refusal};
@@ -117,14 +117,18 @@ async fn upgrade(
         )
             .into_response();
     }
-    let ws = ws.protocols([SUBPROTOCOL]);
-    if ws.selected_protocol().is_none() {
-        return (
-            StatusCode::BAD_REQUEST,
-            "tickforge needs the WebSocket subprotocol tickforge.v1 (Sec-WebSocket-Protocol)",
-        )
-            .into_response();
-    }
+    // v2 first: a client that offers both gets interest state in large rooms.
+    let ws = ws.protocols([SUBPROTOCOL_V2, SUBPROTOCOL]);
+    let interest = match ws.selected_protocol() {
+        Some(p) => p.as_bytes() == SUBPROTOCOL_V2.as_bytes(),
+        None => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "tickforge needs the WebSocket subprotocol tickforge.v1 or tickforge.v2 (Sec-WebSocket-Protocol)",
+            )
+                .into_response();
+        }
+    };
     let options = &app.node.config.session;
     let max_write = options.max_write_buffer_bytes.max(2);
     let ws = ws
@@ -141,7 +145,7 @@ async fn upgrade(
                 // The client's place among its IP's connections lasts as
                 // long as the session.
                 let _ip_slot = ip_slot;
-                session::run(socket, node, shard, client).await;
+                session::run_negotiated(socket, node, shard, client, interest).await;
             })
         })
 }

@@ -1,9 +1,11 @@
 //! The room actor: owns the game and the members; ticks, encodes once, fans out.
 //! Held seats and resumes are in [`held`]; freezing for a hand-off to
-//! another node and taking one over are in [`handed`].
+//! another node and taking one over are in [`handed`]; deltas and interest
+//! cells for `tickforge.v2` members of replicating games in [`interest`].
 
 mod handed;
 mod held;
+mod interest;
 
 pub use handed::{Freeze, Frozen, Verdict};
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tickforge_protocol::ServerEncoder;
 use tickforge_protocol::encode::{JoinedFields, PlayerEntry, ack};
+use tickforge_protocol::replication::Cell;
 use tickforge_protocol::wire::{ErrorCode, PlayerAck};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -50,20 +53,39 @@ struct Member {
     /// The seat came with a room handed over from another node and its
     /// member has not arrived yet.
     handed_in: bool,
+    /// A `tickforge.v2` member of a replicating room: it gets interest
+    /// state messages instead of State.
+    interest: bool,
+    /// With `interest`: the centre of the view its last message showed
+    /// (`None` after a Joined: the next message brings keyframes).
+    held: Option<Cell>,
+}
+
+/// How handing one frame to a member went.
+enum Delivery {
+    Delivered,
+    /// The member's seat is now held (it stays at its index).
+    Held,
+    /// The member moved to `removed` (the last member took its index).
+    Removed,
 }
 
 /// Who a broadcast goes to (members whose seat is held get nothing).
 #[derive(Clone, Copy)]
 enum Audience {
     All,
+    /// Members that get the full State (all but interest members).
+    FullState,
     Only(SessionId),
     AllBut(SessionId),
 }
 
 impl Audience {
-    fn includes(self, session: SessionId) -> bool {
+    fn includes(self, member: &Member) -> bool {
+        let session = member.membership.session;
         match self {
             Audience::All => true,
+            Audience::FullState => !member.interest,
             Audience::Only(s) => s == session,
             Audience::AllBut(s) => s != session,
         }
@@ -106,6 +128,9 @@ pub struct Room {
     away: usize,
     acks: Vec<PlayerAck>,
     enc: ServerEncoder,
+    /// Present when the game replicates (see [`interest`]).
+    replication: Option<interest::Replication>,
+
     settings: RoomSettings,
     exit: Option<Box<dyn RoomExit>>,
     next_snapshot: Instant,
@@ -123,7 +148,10 @@ impl Room {
     pub fn new(handle: RoomHandle, game: Box<dyn Game>, settings: RoomSettings) -> Room {
         let capacity = handle.shared.capacity as usize;
         settings.metrics.add_rooms(1);
+        let replication = game.replication().map(interest::Replication::new);
         Room {
+            replication,
+
             handle,
             game,
             members: Vec::with_capacity(capacity),
@@ -223,13 +251,17 @@ impl Room {
             return;
         }
         self.capture_changed();
-        self.acks.clear();
-        self.acks
-            .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
-        let state = self.game.encode_state();
-        self.last_tick_us = clock::now_micros();
-        let frame = self.enc.state(tick, self.last_tick_us, state, &self.acks);
-        self.broadcast(OutKind::State, &frame, Audience::All);
+        let now_us = clock::now_micros();
+        self.last_tick_us = now_us;
+        if self.members.iter().any(|m| !m.interest) {
+            self.acks.clear();
+            self.acks
+                .extend(self.members.iter().map(|m| ack(m.entity, m.last_seq)));
+            let state = self.game.encode_state();
+            let frame = self.enc.state(tick, now_us, state, &self.acks);
+            self.broadcast(OutKind::State, &frame, Audience::FullState);
+        }
+        self.fan_out_interest(tick, now_us);
         self.settle_removed();
     }
 
@@ -312,7 +344,10 @@ impl Room {
             resume_key: request.resume_key,
             away_until: None,
             handed_in: false,
+            interest: request.interest && self.replication.is_some(),
+            held: None,
         };
+
         if self.settings.resume.enabled() {
             self.settings.resume.seat(
                 member.resume_key.clone(),
@@ -341,6 +376,14 @@ impl Room {
     /// applied input sequence when the seat was taken back by a resume.
     fn send_joined(&mut self, entity: EntityId, session: SessionId, resumed_from: Option<u32>) {
         let shared = self.handle.shared.clone();
+        let interest = self
+            .members
+            .iter()
+            .any(|m| m.entity == entity && m.interest);
+        let view_radius_cells = match &self.replication {
+            Some(r) if interest => r.view_radius(),
+            _ => 0,
+        };
         let fields = JoinedFields {
             room_id: &shared.id,
             mode: &shared.mode,
@@ -348,7 +391,13 @@ impl Room {
             tick: shared.tick.load(Ordering::Relaxed),
             tick_rate_hz: shared.tick_rate_hz,
             capacity: shared.capacity,
-            state: self.game.encode_state(),
+            // An interest member's first interest state brings keyframes.
+            state: if interest {
+                &[]
+            } else {
+                self.game.encode_state()
+            },
+            view_radius_cells,
         };
         let players = self.members.iter().map(|m| {
             let entry = PlayerEntry {
@@ -371,31 +420,45 @@ impl Room {
         let mut delivered = 0;
         while i < self.members.len() {
             let member = &self.members[i];
-            if member.away_until.is_some() || !to.includes(member.membership.session) {
+            if member.away_until.is_some() || !to.includes(member) {
                 i += 1;
                 continue;
             }
-            let hold = match member.outbox.try_send(frame.clone()) {
-                Ok(()) => {
+            let sent = member.outbox.try_send(frame.clone());
+            match self.delivered(i, sent) {
+                Delivery::Delivered => {
                     delivered += 1;
                     i += 1;
-                    continue;
                 }
-                Err(SendError::Full) => {
-                    member.kick.kick(Disconnect::SlowConsumer);
-                    self.settings.resume.enabled()
-                }
-                Err(SendError::Closed) => self.holds_after_close(member),
-            };
-            if hold {
-                self.begin_hold(i);
-                i += 1;
-            } else {
-                let member = self.members.swap_remove(i);
-                self.removed.push(member);
+                Delivery::Held => i += 1,
+                Delivery::Removed => {}
             }
         }
         self.settings.metrics.sent(kind, frame.len(), delivered);
+    }
+
+    /// What follows a send to member `i`: nothing when it was queued; a
+    /// full outbox kicks the member as a slow consumer; with resume on both
+    /// that and a closed outbox keep the seat (see [`held`]) unless the
+    /// session left for good; otherwise the member moves to `removed`.
+    fn delivered(&mut self, i: usize, sent: Result<(), SendError>) -> Delivery {
+        let member = &self.members[i];
+        let hold = match sent {
+            Ok(()) => return Delivery::Delivered,
+            Err(SendError::Full) => {
+                member.kick.kick(Disconnect::SlowConsumer);
+                self.settings.resume.enabled()
+            }
+            Err(SendError::Closed) => self.holds_after_close(member),
+        };
+        if hold {
+            self.begin_hold(i);
+            Delivery::Held
+        } else {
+            let member = self.members.swap_remove(i);
+            self.removed.push(member);
+            Delivery::Removed
+        }
     }
 
     /// Frees the seats of removed members and announces dropped ones as

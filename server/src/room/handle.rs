@@ -105,6 +105,9 @@ pub struct JoinRequest {
     pub guest: bool,
     /// The key this member's resume token names (see [`crate::resume`]).
     pub resume_key: ResumeKey,
+    /// The session speaks `tickforge.v2`: in a room whose game replicates
+    /// it gets interest state messages instead of State.
+    pub interest: bool,
 }
 
 /// What a resuming session hands the room to take over a seat.
@@ -123,6 +126,8 @@ pub struct ResumeRequest {
     pub inputs_queued: Arc<AtomicU32>,
     /// The key of the new session (its Welcome's resume token).
     pub new_key: ResumeKey,
+    /// The new session speaks `tickforge.v2` (see [`JoinRequest::interest`]).
+    pub interest: bool,
 }
 
 pub(crate) enum Control {
@@ -522,6 +527,7 @@ mod tests {
                 node: Arc::from("n"),
                 session: 9,
             },
+            interest: false,
         };
         assert_eq!(seat.join(request).err(), Some(JoinRefused));
         assert_eq!(handle.shared.seats.load(Ordering::Acquire), 0);

@@ -1081,6 +1081,16 @@ var TableVerifier = class {
     const at = this.field(slot);
     if (at !== null) this.v.vector(this.v.follow(at), size, 1);
   }
+  /** An inline struct field of `size` bytes aligned to `align`. */
+  struct(slot, size, align, required = false) {
+    const at = this.field(slot);
+    if (at === null) {
+      if (required) this.missing(slot, "struct");
+      return;
+    }
+    this.v.aligned(at, align);
+    this.v.range(at, size);
+  }
   /** A sub-table field. */
   table(slot, layout, required = false) {
     const at = this.field(slot);
@@ -1585,8 +1595,17 @@ var Joined = class _Joined {
     const offset = this.bb.__offset(this.bb_pos, 22);
     return offset ? this.bb.readUint32(this.bb_pos + offset) : 0;
   }
+  /**
+   * Subprotocol `tickforge.v2` in a replicating room (see
+   * replication.fbs): the member's view radius in cells; `state` is then
+   * empty and interest state messages follow instead of State. 0 otherwise.
+   */
+  viewRadiusCells() {
+    const offset = this.bb.__offset(this.bb_pos, 24);
+    return offset ? this.bb.readUint16(this.bb_pos + offset) : 0;
+  }
   static startJoined(builder) {
-    builder.startObject(10);
+    builder.startObject(11);
   }
   static addRoomId(builder, roomIdOffset) {
     builder.addFieldOffset(0, roomIdOffset, 0);
@@ -1638,11 +1657,14 @@ var Joined = class _Joined {
   static addLastInputSeq(builder, lastInputSeq) {
     builder.addFieldInt32(9, lastInputSeq, 0);
   }
+  static addViewRadiusCells(builder, viewRadiusCells) {
+    builder.addFieldInt16(10, viewRadiusCells, 0);
+  }
   static endJoined(builder) {
     const offset = builder.endObject();
     return offset;
   }
-  static createJoined(builder, roomIdOffset, modeOffset, entityId, tick, tickRateHz, capacity, stateOffset, playersOffset, resumed, lastInputSeq) {
+  static createJoined(builder, roomIdOffset, modeOffset, entityId, tick, tickRateHz, capacity, stateOffset, playersOffset, resumed, lastInputSeq, viewRadiusCells) {
     _Joined.startJoined(builder);
     _Joined.addRoomId(builder, roomIdOffset);
     _Joined.addMode(builder, modeOffset);
@@ -1654,6 +1676,7 @@ var Joined = class _Joined {
     _Joined.addPlayers(builder, playersOffset);
     _Joined.addResumed(builder, resumed);
     _Joined.addLastInputSeq(builder, lastInputSeq);
+    _Joined.addViewRadiusCells(builder, viewRadiusCells);
     return _Joined.endJoined(builder);
   }
 };
@@ -2255,7 +2278,7 @@ var PlayerInfo2 = table("PlayerInfo", 4, (t) => {
   t.string(2);
   t.scalar(3, U8);
 });
-var Joined2 = table("Joined", 10, (t) => {
+var Joined2 = table("Joined", 11, (t) => {
   t.string(0);
   t.string(1);
   t.scalar(2, U322);
@@ -2266,6 +2289,7 @@ var Joined2 = table("Joined", 10, (t) => {
   t.tables(7, PlayerInfo2);
   t.scalar(8, U8);
   t.scalar(9, U322);
+  t.scalar(10, U162);
 });
 var State2 = table("State", 4, (t) => {
   t.scalar(0, U64);

@@ -22,7 +22,7 @@
 
 use tickforge_protocol::arena_codec::Move;
 
-use super::{Arena, HEIGHT, Player, WIDTH};
+use super::{Arena, Player};
 use crate::game::RestoreError;
 
 /// First bytes of every arena room blob.
@@ -124,7 +124,7 @@ pub(super) fn restore(arena: &mut Arena, blob: &[u8], capacity: usize) -> Result
         let [buttons] = r.take::<1>()?;
         let distance = f64::from_le_bytes(r.take()?);
         let _reserved = r.take::<2>()?;
-        let inside = (0.0..=WIDTH).contains(&x) && (0.0..=HEIGHT).contains(&y);
+        let inside = (0.0..=arena.width).contains(&x) && (0.0..=arena.height).contains(&y);
         if !inside || !distance.is_finite() || distance < 0.0 {
             return Err(bad("a position outside the arena"));
         }
@@ -180,6 +180,33 @@ mod tests {
         arena.step(0.1);
         (arena, ids)
     }
+
+    #[test]
+    fn a_large_room_restores_positions_beyond_the_small_arena() {
+        let mut original = Arena::large(256);
+        let ids: Vec<u32> = (0..64)
+            .map(|_| original.add_player(None).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let far = ids
+            .iter()
+            .filter_map(|id| original.position(*id))
+            .any(|(x, y)| x > WIDTH_OF_THE_SMALL_ARENA || y > WIDTH_OF_THE_SMALL_ARENA);
+        assert!(
+            far,
+            "64 spawn points on the large map reach past the small arena"
+        );
+        let blob = original.save_room().unwrap_or_default();
+        let mut copy = Arena::large(256);
+        copy.restore_room(&blob).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(original.encode_state(), copy.encode_state());
+        let mut small = Arena::new(256);
+        assert!(
+            small.restore_room(&blob).is_err(),
+            "the small arena refuses positions outside its map"
+        );
+    }
+
+    const WIDTH_OF_THE_SMALL_ARENA: f32 = super::super::WIDTH;
 
     #[test]
     fn a_restored_room_continues_exactly_where_the_saved_one_would() {

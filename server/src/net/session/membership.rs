@@ -149,6 +149,7 @@ impl Session {
             claim: Some(loaded.claim),
             guest: self.guest,
             resume_key: self.node.resume.own_key(self.id),
+            interest: self.interest,
         });
         match joined {
             Ok(room) => {

@@ -84,6 +84,9 @@ struct Session {
     name: Arc<str>,
     /// A guest session: the player's saved state expires (`--guest-ttl`).
     guest: bool,
+    /// The client negotiated `tickforge.v2`: interest state messages in
+    /// rooms whose game replicates.
+    interest: bool,
     room: Option<Membership>,
     joining: Option<Joining>,
     /// The room of the join in progress: inputs sent before Joined are
@@ -97,8 +100,23 @@ struct Session {
 /// Runs the session on `socket` until it ends, then cleans up and counts
 /// the cause. `client` is the connection's client IP
 /// ([`super::client_ip`]), named in the session's start and end logs.
-pub async fn run<S>(mut socket: S, node: Arc<Node>, shard: usize, client: IpAddr)
+pub async fn run<S>(socket: S, node: Arc<Node>, shard: usize, client: IpAddr)
 where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+{
+    run_negotiated(socket, node, shard, client, false).await;
+}
+
+/// [`run`] for a connection that negotiated `tickforge.v2` (`interest`):
+/// in rooms whose game replicates it gets interest state messages instead
+/// of State (see `protocol/schema/replication.fbs`).
+pub async fn run_negotiated<S>(
+    mut socket: S,
+    node: Arc<Node>,
+    shard: usize,
+    client: IpAddr,
+    interest: bool,
+) where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
 {
     let stats = node.shards[shard].metrics.clone();
@@ -118,6 +136,7 @@ where
         closed_normally: false,
         name: Arc::from(""),
         guest: false,
+        interest,
         room: None,
         joining: None,
         joining_room: None,

@@ -69,6 +69,7 @@ impl Session {
                 kick: self.kick.clone(),
                 inputs_queued: inputs_queued.clone(),
                 new_key: node.resume.own_key(self.id),
+                interest: self.interest,
             };
             if entry.room.resume(request).is_err() {
                 node.resume.restore(key, entry);

@@ -183,6 +183,9 @@ impl Room {
                 },
                 away_until: Some(until),
                 handed_in: true,
+                // Set by the member's resume (its subprotocol).
+                interest: false,
+                held: None,
             };
             let resume = &self.settings.resume;
             resume.seat(

@@ -134,6 +134,8 @@ impl Room {
         member.kick = request.kick;
         member.inputs_queued = request.inputs_queued;
         member.resume_key = request.new_key;
+        member.interest = request.interest && self.replication.is_some();
+        member.held = None;
         let (entity, last_seq) = (member.entity, member.last_seq);
         self.settings.resume.seat(
             member.resume_key.clone(),

@@ -106,8 +106,18 @@ lastInputSeq():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Subprotocol `tickforge.v2` in a replicating room (see
+ * replication.fbs): the member's view radius in cells; `state` is then
+ * empty and interest state messages follow instead of State. 0 otherwise.
+ */
+viewRadiusCells():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
 static startJoined(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(11);
 }
 
 static addRoomId(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset) {
@@ -174,12 +184,16 @@ static addLastInputSeq(builder:flatbuffers.Builder, lastInputSeq:number) {
   builder.addFieldInt32(9, lastInputSeq, 0);
 }
 
+static addViewRadiusCells(builder:flatbuffers.Builder, viewRadiusCells:number) {
+  builder.addFieldInt16(10, viewRadiusCells, 0);
+}
+
 static endJoined(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createJoined(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset, modeOffset:flatbuffers.Offset, entityId:number, tick:bigint, tickRateHz:number, capacity:number, stateOffset:flatbuffers.Offset, playersOffset:flatbuffers.Offset, resumed:boolean, lastInputSeq:number):flatbuffers.Offset {
+static createJoined(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset, modeOffset:flatbuffers.Offset, entityId:number, tick:bigint, tickRateHz:number, capacity:number, stateOffset:flatbuffers.Offset, playersOffset:flatbuffers.Offset, resumed:boolean, lastInputSeq:number, viewRadiusCells:number):flatbuffers.Offset {
   Joined.startJoined(builder);
   Joined.addRoomId(builder, roomIdOffset);
   Joined.addMode(builder, modeOffset);
@@ -191,6 +205,7 @@ static createJoined(builder:flatbuffers.Builder, roomIdOffset:flatbuffers.Offset
   Joined.addPlayers(builder, playersOffset);
   Joined.addResumed(builder, resumed);
   Joined.addLastInputSeq(builder, lastInputSeq);
+  Joined.addViewRadiusCells(builder, viewRadiusCells);
   return Joined.endJoined(builder);
 }
 }
