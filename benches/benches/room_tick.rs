@@ -19,6 +19,7 @@ use tickforge_server::metrics::ShardMetrics;
 use tickforge_server::net::kick::Kick;
 use tickforge_server::presence::PresenceHandle;
 use tickforge_server::resume::{ResumeKey, ResumeRegistry};
+use tickforge_server::room::outbox::Queued;
 use tickforge_server::room::{
     JoinRequest, MembershipId, OutboxReceiver, Room, RoomHandle, RoomSettings, SessionId, outbox,
 };
@@ -27,7 +28,7 @@ struct Bench {
     room: Room,
     handle: RoomHandle,
     outboxes: Vec<OutboxReceiver>,
-    drained: Vec<Bytes>,
+    drained: Vec<Queued>,
     budgets: Vec<Arc<AtomicU32>>,
     inputs: Vec<Bytes>,
 }

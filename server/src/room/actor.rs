@@ -23,9 +23,10 @@ use super::outbox::{OutboxSender, SendError};
 use super::snapshot::MemberSnapshot;
 use crate::clock;
 use crate::game::{EntityId, Game};
-use crate::metrics::{self, OutKind, ShardMetrics};
+use crate::metrics::{self, DeliveryTally, OutKind, ShardMetrics};
 use crate::net::close::Disconnect;
 use crate::net::kick::Kick;
+use crate::net::wire::WireFrame;
 use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::resume::{ResumeKey, ResumeRegistry};
@@ -251,7 +252,7 @@ impl Room {
                 let refusal = self
                     .enc
                     .error(ErrorCode::InvalidInput, "the game could not add the player");
-                if request.outbox.try_send(refusal).is_err() {
+                if request.outbox.try_send(WireFrame::binary(refusal)).is_err() {
                     tracing::debug!("joiner gone before its refusal");
                 }
                 self.handle.release_seat();
@@ -326,6 +327,10 @@ impl Room {
     /// With resume on, both keep their seat for the grace (see [`held`]),
     /// unless the session left for good; otherwise they move to `removed`.
     fn broadcast(&mut self, kind: OutKind, frame: &Bytes, to: Audience) {
+        // Framed once (header included); each member's copy shares it.
+        let wire = WireFrame::binary(frame.clone());
+        let thread = std::thread::current().id();
+        let mut tally = DeliveryTally::default();
         let mut i = 0;
         let mut delivered = 0;
         while i < self.members.len() {
@@ -334,8 +339,9 @@ impl Room {
                 i += 1;
                 continue;
             }
-            let hold = match member.outbox.try_send(frame.clone()) {
-                Ok(()) => {
+            let hold = match member.outbox.deliver(&wire, thread) {
+                Ok(path) => {
+                    tally.add(path);
                     delivered += 1;
                     i += 1;
                     continue;
@@ -355,6 +361,7 @@ impl Room {
             }
         }
         self.settings.metrics.sent(kind, frame.len(), delivered);
+        self.settings.metrics.deliveries.record(&tally);
     }
 
     /// Frees the seats of removed members and announces dropped ones as
