@@ -20,7 +20,7 @@ use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::resume::ResumeRegistry;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
-use crate::shard::{self, ShardHandle};
+use crate::shard::ShardHandle;
 use crate::shutdown::Drain;
 
 /// State shared by every shard of this node.
@@ -190,7 +190,9 @@ impl Node {
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
         let draining = self.drain.is_draining();
-        if !draining && let Some(seat) = self.directory.reserve_any(mode_name, shard) {
+        // A seat on the own shard, then a room on another node, then a new
+        // room on the own shard: members live on their room's shard.
+        if !draining && let Some(seat) = self.directory.reserve_on_shard(mode_name, shard) {
             return Ok(JoinTarget::Here(seat));
         }
         let view = self.presence.view();
@@ -202,14 +204,8 @@ impl Node {
         if draining {
             return Err(JoinError::Draining);
         }
-        let target = shard::place(
-            &self.shards,
-            shard,
-            self.config.shard.shard_imbalance_pct,
-            mode.params.capacity,
-        );
         self.admit_room(creates)?;
-        Ok(JoinTarget::Here(self.create_room(mode, target, false)))
+        Ok(JoinTarget::Here(self.create_room(mode, shard, false)))
     }
 
     /// A new private room of `mode` for a session on `shard`: never listed,
@@ -225,13 +221,7 @@ impl Node {
             return Err(JoinError::Draining);
         }
         self.admit_room(creates)?;
-        let target = shard::place(
-            &self.shards,
-            shard,
-            self.config.shard.shard_imbalance_pct,
-            mode.params.capacity,
-        );
-        Ok(JoinTarget::Here(self.create_room(mode, target, true)))
+        Ok(JoinTarget::Here(self.create_room(mode, shard, true)))
     }
 
     /// Reserves one of `--max-rooms` for a new room and takes one token of

@@ -1,6 +1,7 @@
 //! Fan-out over real sockets: States written by the room's shard straight
 //! to its members' sockets arrive whole and in order, interleaved with the
-//! session's own answers (Pong), and the deliveries are counted by path.
+//! session's own answers (Pong), and the deliveries are counted by path;
+//! join-or-create keeps members on their room's shard.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -72,4 +73,25 @@ async fn a_client_that_pings_every_frame_still_reads_a_clean_stream() {
         }
     }
     assert_eq!(pongs, 15, "every Ping answered");
+}
+
+#[tokio::test]
+async fn join_or_create_keeps_every_member_on_its_rooms_shard() {
+    let server = start(&["--shards", "2"]);
+    let mut players = Vec::new();
+    for i in 0..12 {
+        let mut p = server.connect(&format!("p{i}")).await;
+        p.join_or_create("arena").await.expect("joins");
+        players.push(p);
+    }
+    for p in &mut players {
+        let _ = next_state(p, WAIT).await;
+        let _ = next_state(p, WAIT).await;
+    }
+    assert_eq!(
+        deliveries(&server, "cross_shard").await,
+        0.0,
+        "no member is served across shards"
+    );
+    assert!(deliveries(&server, "direct").await > 0.0);
 }

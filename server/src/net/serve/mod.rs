@@ -93,6 +93,8 @@ pub async fn run(
         conns.spawn(conn::run(shared.clone(), tcp, peer, slots, tls_slot));
     }
     drop(listener);
+    // The shard's sessions close now (shutdown is folded into their kicks).
+    node.shards[shard].kicks.stop();
     // One deadline, from the moment shutdown began, for HTTP connections
     // (answers in progress finish) and then for sessions and rooms.
     let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);

@@ -166,16 +166,11 @@ impl Session {
         S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
     {
         let options = self.node.config.session.clone();
-        let shutdown = self.node.shutdown.clone();
         let kick = self.kick.clone();
-        // Created once and polled in every select: no waiter registration per message.
-        let ended = async {
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => Disconnect::Shutdown,
-                cause = kick.kicked() => cause,
-            }
-        };
+        // Shutdown arrives as a kick too (the shard raises every session's
+        // kick): one lock-free future, created once, polled in every select.
+        let _registered = self.node.shards[self.shard].kicks.register(self.id, &kick);
+        let ended = kick.kicked();
         tokio::pin!(ended);
         let handshake = tokio::time::sleep(options.handshake_timeout());
         tokio::pin!(handshake);
