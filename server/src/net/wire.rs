@@ -154,6 +154,13 @@ impl WireFrame {
     /// `socket`: the bytes written (fewer than the rest is a partial
     /// write), or `WouldBlock` when nothing could be written.
     pub fn try_write_from(&self, offset: usize, socket: &TcpStream) -> io::Result<usize> {
+        if offset == 0
+            && let Shared::One(payload) = &self.shared
+        {
+            // The common case (a whole State): header and payload, no scan.
+            let owned = &self.owned[..usize::from(self.owned_len)];
+            return socket.try_write_vectored(&[IoSlice::new(owned), IoSlice::new(payload)]);
+        }
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         let n = self.slices_from(offset, &mut slices);
         socket.try_write_vectored(&slices[..n])

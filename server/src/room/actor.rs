@@ -219,8 +219,15 @@ impl Room {
                 continue;
             }
             count_down(&member.inputs_queued);
+            // The game's read is the one verification of a seated member's
+            // input (the session forwards it unverified); only a refusal is
+            // checked again, to tell a malformed input (the member is
+            // closed, 1007 `bad_input`) from one the game declined.
             match self.game.apply_input(member.entity, &cmd.payload) {
                 Ok(()) => member.last_seq = cmd.seq,
+                Err(_) if self.handle.validate_input(&cmd.payload).is_err() => {
+                    member.kick.kick(Disconnect::BadInput);
+                }
                 Err(_) => self.settings.metrics.input_dropped(metrics::DROP_REFUSED),
             }
         }
