@@ -15,13 +15,14 @@ use flatbuffers::FlatBufferBuilder;
 use tickforge_benches::room_setup::{bench_room, join_request};
 use tickforge_protocol::arena_codec::{Move, encode_input};
 use tickforge_server::game::{GameParams, Mode, arena};
+use tickforge_server::room::outbox::Queued;
 use tickforge_server::room::{MembershipId, OutboxReceiver, Room, RoomHandle, SessionId, outbox};
 
 struct Bench {
     room: Room,
     handle: RoomHandle,
     outboxes: Vec<OutboxReceiver>,
-    drained: Vec<Bytes>,
+    drained: Vec<Queued>,
     budgets: Vec<Arc<AtomicU32>>,
     inputs: Vec<Bytes>,
 }

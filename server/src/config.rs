@@ -169,11 +169,13 @@ pub struct ShardOptions {
     /// Pin shard i to core i (mod cores).
     #[arg(long, env = "TICKFORGE_PIN_CORES", default_value_t = true, action = clap::ArgAction::Set)]
     pub pin_cores: bool,
-    /// A shard is "clearly busier" than the least loaded one when its player
-    /// count exceeds that one's by this many percent (and by a full room):
-    /// join-or-create then creates the new room on the least loaded shard.
-    #[arg(long, env = "TICKFORGE_SHARD_IMBALANCE_PCT", default_value_t = 50)]
-    pub shard_imbalance_pct: u32,
+    /// Deprecated and ignored: new rooms are always created on the joining
+    /// connection's own shard (its States are then written by that shard
+    /// directly; `SO_REUSEPORT` spreads connections over the shards).
+    /// Still accepted, with a warning at start.
+    #[arg(long, env = "TICKFORGE_SHARD_IMBALANCE_PCT")]
+    #[serde(default)]
+    pub shard_imbalance_pct: Option<u32>,
 }
 
 /// Longest accepted `--resume-grace`.

@@ -101,22 +101,17 @@ impl Directory {
         })
     }
 
-    /// Reserves a seat in an existing room of `mode`, preferring rooms on
-    /// `shard`, then any other shard. `None` when every room is full.
-    pub fn reserve_any(&self, mode: &str, shard: usize) -> Option<Seat> {
-        let candidates = |own: bool| {
-            self.rooms
-                .iter()
-                .filter(move |r| {
-                    let info = r.info();
-                    !info.private && &*info.mode == mode && (info.shard == shard) == own
-                })
-                .map(|r| r.value().clone())
-                .collect::<Vec<_>>()
-        };
-        candidates(true)
-            .into_iter()
-            .chain(candidates(false))
+    /// Reserves a seat in a public room of `mode` on `shard` (the joining
+    /// connection's own shard: its members' States are then written by
+    /// that shard directly), if one has a free seat.
+    pub fn reserve_on_shard(&self, mode: &str, shard: usize) -> Option<Seat> {
+        self.rooms
+            .iter()
+            .filter(|r| {
+                let info = r.info();
+                !info.private && &*info.mode == mode && info.shard == shard
+            })
+            .map(|r| r.value().clone())
             .find_map(|room| room.try_reserve().ok())
     }
 

@@ -20,7 +20,7 @@ use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::resume::ResumeRegistry;
 use crate::room::{Room, RoomExit, RoomHandle, RoomSettings, Seat, SessionId};
-use crate::shard::{self, ShardHandle};
+use crate::shard::ShardHandle;
 use crate::shutdown::Drain;
 
 /// State shared by every shard of this node.
@@ -190,7 +190,9 @@ impl Node {
     ) -> Result<JoinTarget, JoinError> {
         let mode = self.modes.get(mode_name).ok_or(JoinError::UnknownMode)?;
         let draining = self.drain.is_draining();
-        if !draining && let Some(seat) = self.directory.reserve_any(mode_name, shard) {
+        // A seat on the own shard, then a room on another node, then a new
+        // room on the own shard: members live on their room's shard.
+        if !draining && let Some(seat) = self.directory.reserve_on_shard(mode_name, shard) {
             return Ok(JoinTarget::Here(seat));
         }
         let view = self.presence.view();
@@ -210,14 +212,8 @@ impl Node {
                 None => Err(JoinError::Draining),
             };
         }
-        let target = shard::place(
-            &self.shards,
-            shard,
-            self.config.shard.shard_imbalance_pct,
-            mode.params.capacity,
-        );
         self.admit_room(creates)?;
-        Ok(JoinTarget::Here(self.create_room(mode, target, false)))
+        Ok(JoinTarget::Here(self.create_room(mode, shard, false)))
     }
 
     /// A new private room of `mode` for a session on `shard`: never listed,
@@ -233,13 +229,7 @@ impl Node {
             return Err(JoinError::Draining);
         }
         self.admit_room(creates)?;
-        let target = shard::place(
-            &self.shards,
-            shard,
-            self.config.shard.shard_imbalance_pct,
-            mode.params.capacity,
-        );
-        Ok(JoinTarget::Here(self.create_room(mode, target, true)))
+        Ok(JoinTarget::Here(self.create_room(mode, shard, true)))
     }
 
     /// Reserves one of `--max-rooms` for a new room and takes one token of
@@ -333,12 +323,13 @@ impl Node {
             game,
             members,
         } = checked;
-        let target = shard::place(
-            &self.shards,
-            0,
-            self.config.shard.shard_imbalance_pct,
-            mode.params.capacity,
-        );
+        // Its members arrive on whichever shard accepts them: the least
+        // loaded one is as good a home as any.
+        let target = self
+            .shards
+            .iter()
+            .min_by_key(|s| s.metrics.players())
+            .map_or(0, |s| s.id);
         let shard = &self.shards[target];
         let seats = u32::try_from(members.len()).unwrap_or(u32::MAX);
         let handle = RoomHandle::restored(

@@ -96,6 +96,12 @@ impl Server {
         )?;
         let admission = Admission::new(&config.limits, max_connections);
         metrics::register_drain();
+        if let Some(pct) = config.shard.shard_imbalance_pct {
+            tracing::warn!(
+                shard_imbalance_pct = pct,
+                "--shard-imbalance-pct is deprecated and ignored: new rooms are created on the joining connection's own shard"
+            );
+        }
         metrics::register_resume();
         metrics::register_handoff();
         let tls = match config.tls.files() {
@@ -123,6 +129,7 @@ impl Server {
                 runtime: rt.handle().clone(),
                 metrics: Arc::new(ShardMetrics::new(id, budget)),
                 tasks: TaskTracker::new(),
+                kicks: Arc::default(),
             })
             .collect();
         let pin = config.shard.pin_cores;

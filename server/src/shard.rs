@@ -3,7 +3,9 @@
 //!
 //! A connection lives its whole life on the shard that accepted it, and so do
 //! the rooms that shard creates: their state is only touched from that
-//! thread. [`ShardHandle`] is the thread-safe side used to place rooms on a
+//! thread. Join-or-create puts a connection in a room on its own shard
+//! ([`crate::node::Node::join_or_create`]), so the shard writes its
+//! members' States to their sockets itself. [`ShardHandle`] is the thread-safe side used to place rooms on a
 //! shard and to read its load.
 
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use tokio::runtime::Handle;
 use tokio_util::task::TaskTracker;
 
 use crate::metrics::ShardMetrics;
+use crate::net::kick::ShardKicks;
 
 /// Thread-safe handle to a running shard.
 #[derive(Clone)]
@@ -24,61 +27,6 @@ pub struct ShardHandle {
     pub metrics: Arc<ShardMetrics>,
     /// Sessions and rooms running on the shard; shutdown waits for them.
     pub tasks: TaskTracker,
-}
-
-/// Chooses the shard for a new room: `own` unless it is clearly busier than
-/// the least loaded shard (more players by `imbalance_pct` percent and by
-/// at least `room_size`), in which case the least loaded one.
-pub fn place(shards: &[ShardHandle], own: usize, imbalance_pct: u32, room_size: u16) -> usize {
-    let Some(least) = shards.iter().min_by_key(|s| s.metrics.players()) else {
-        return own;
-    };
-    let own_load = shards.get(own).map_or(0, |s| s.metrics.players());
-    let least_load = least.metrics.players();
-    let margin = (least_load * i64::from(imbalance_pct) / 100).max(i64::from(room_size));
-    if own_load > least_load + margin {
-        least.id
-    } else {
-        own
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shards(players: &[i64]) -> (tokio::runtime::Runtime, Vec<ShardHandle>) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let handles = players
-            .iter()
-            .enumerate()
-            .map(|(id, p)| {
-                let metrics = Arc::new(ShardMetrics::new(id, std::time::Duration::from_millis(1)));
-                metrics.add_players(*p);
-                ShardHandle {
-                    id,
-                    runtime: rt.handle().clone(),
-                    metrics,
-                    tasks: TaskTracker::new(),
-                }
-            })
-            .collect();
-        (rt, handles)
-    }
-
-    #[test]
-    fn new_rooms_stay_on_the_own_shard_unless_it_is_clearly_busier() {
-        let (_rt, s) = shards(&[40, 20]);
-        assert_eq!(
-            place(&s, 0, 50, 32),
-            0,
-            "8 more players is not clearly busier"
-        );
-        let (_rt, s) = shards(&[200, 20]);
-        assert_eq!(place(&s, 0, 50, 32), 1);
-        let (_rt, s) = shards(&[0, 0]);
-        assert_eq!(place(&s, 1, 50, 32), 1);
-    }
+    /// The shard's sessions' kicks: raised at shutdown.
+    pub kicks: Arc<ShardKicks>,
 }

@@ -179,3 +179,26 @@ async fn an_upgrade_without_the_subprotocol_is_refused_with_400() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_seated_members_unreadable_game_input_closes_it_with_1007_after_the_game_read_it() {
+    let server = start(&["--shards", "1"]);
+    // No automatic resume: the test reads the close itself.
+    let mut options = support::player_options("reader");
+    options.auto_resume = false;
+    let mut member = support::connect_with(&server, options).await;
+    member.join_or_create("arena").await.expect("joins");
+    let _ = next_state(&mut member, WAIT).await;
+    let bad = ClientEncoder::new().input(1, 0, b"not an arena input");
+    member.send_frame(bad).await.expect("sent");
+    assert_eq!(
+        support::client_close_of(&mut member, WAIT).await,
+        (1007, "bad_input".to_string())
+    );
+    assert_eq!(
+        server
+            .metric("tickforge_disconnects_total{cause=\"bad_input\"}")
+            .await,
+        1.0
+    );
+}

@@ -19,8 +19,9 @@ async fn two_clients_in_one_room_see_each_others_inputs_within_two_ticks() {
     let mut alice = server.connect("alice").await;
     let mut bob = server.connect("bob").await;
     let a = alice.join_or_create("arena").await.expect("alice joins");
-    let b = bob.join_or_create("arena").await.expect("bob joins");
-    assert_eq!(a.room_id, b.room_id, "join-or-create fills the open room");
+    // By id: with two shards, bob's connection may live on the other one.
+    let b = bob.join(&a.room_id).await.expect("bob joins");
+    assert_eq!(a.room_id, b.room_id, "bob is in alice's room");
     assert_eq!(a.capacity, 32);
 
     let before = next_state(&mut bob, WAIT).await;
@@ -84,7 +85,8 @@ async fn two_clients_in_one_room_see_each_others_inputs_within_two_ticks() {
 
 #[tokio::test]
 async fn the_33rd_joiner_of_a_full_mode_gets_a_new_room() {
-    let server = start(&["--shards", "2"]);
+    // One shard: join-or-create fills rooms of the connection's own shard.
+    let server = start(&["--shards", "1"]);
     let mut clients = Vec::new();
     let mut first_room = None;
     for i in 0..32 {
@@ -207,10 +209,11 @@ async fn health_readiness_and_the_room_list_answer_over_http() {
 #[tokio::test]
 async fn rooms_on_every_shard_can_be_joined_by_id_from_any_shard() {
     let server = start(&["--shards", "2", "--mode", "solo,game=arena,capacity=1"]);
-    // Single-seat rooms: each join-or-create makes a room, spread over both shards.
+    // Single-seat rooms: each join-or-create makes a room on its
+    // connection's shard; the kernel spreads 16 connections over both.
     let mut room_ids = Vec::new();
     let mut creators = Vec::new();
-    for i in 0..8 {
+    for i in 0..16 {
         let mut c = server.connect(&format!("creator{i}")).await;
         room_ids.push(c.join_or_create("solo").await.expect("creates").room_id);
         creators.push(c);
@@ -227,9 +230,15 @@ async fn rooms_on_every_shard_can_be_joined_by_id_from_any_shard() {
         "rooms were placed on both shards: {rooms:?}"
     );
 
-    // One visitor lives on one shard; at least one of these joins crosses shards.
+    // One visitor lives on one shard; it joins a room of each shard by id,
+    // so one of these joins crosses shards.
+    let one_per_shard: std::collections::BTreeMap<u64, String> = rooms
+        .iter()
+        .filter_map(|r| Some((r["shard"].as_u64()?, r["id"].as_str()?.to_string())))
+        .filter(|(_, id)| room_ids.contains(id))
+        .collect();
     let mut visitor = server.connect("visitor").await;
-    for id in &room_ids {
+    for id in one_per_shard.values() {
         let joined = visitor.join(id).await.expect("joins by id");
         assert_eq!(&joined.room_id, id);
         let state = next_state(&mut visitor, WAIT).await;

@@ -117,7 +117,7 @@ fn run(s: &Scenario, ticks: usize) -> anyhow::Result<Outcome> {
         let mut tick_bytes = 0u64;
         for rx in &mut outboxes {
             rx.drain_into(&mut drained, 1024, |frame| frame);
-            tick_bytes += drained.iter().map(|f| f.len() as u64).sum::<u64>();
+            tick_bytes += drained.iter().map(|f| f.frame.len() as u64).sum::<u64>();
             drained.clear();
         }
         if t >= warmup {

@@ -33,8 +33,10 @@ pub trait Game: Send + 'static {
     fn add_player(&mut self, saved: Option<&[u8]>) -> Result<EntityId, RestoreError>;
     /// Removes a player's entity.
     fn remove_player(&mut self, entity: EntityId);
-    /// Applies one input of `entity`. The payload has already passed the
-    /// game kind's `validate_input`.
+    /// Applies one input of `entity`. The payload is as the client sent it:
+    /// reading it is its one verification. On an error the room checks it
+    /// with the game kind's `validate_input`: a payload that fails it closes
+    /// the member (1007 `bad_input`); otherwise the input counts as refused.
     fn apply_input(&mut self, entity: EntityId, payload: &[u8]) -> Result<(), InputError>;
     /// Advances the simulation by `dt_secs` seconds (the room's tick period).
     fn step(&mut self, dt_secs: f32);

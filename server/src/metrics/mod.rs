@@ -22,6 +22,7 @@ use crate::window::LatencyWindow;
 mod auth;
 mod connection_limits;
 mod drain;
+mod fanout;
 mod handoff;
 mod presence;
 mod resume;
@@ -32,6 +33,7 @@ mod tls;
 pub use auth::*;
 pub use connection_limits::*;
 pub use drain::*;
+pub use fanout::*;
 pub use handoff::*;
 pub use presence::*;
 pub use resume::*;
@@ -272,6 +274,7 @@ pub fn register_node(tick_budget: Duration) {
     }
     gauge!(TICK_BUDGET).set(tick_budget.as_secs_f64());
     register_session_limits();
+    register_fanout();
 }
 
 /// Node-wide disconnect totals by cause, for the built-in dashboard.
@@ -347,6 +350,8 @@ pub struct ShardMetrics {
     dropped: Vec<Counter>,
     /// Frames refused by the shard's sessions' rate limits.
     pub refusals: FrameRefusals,
+    /// Room frames delivered by the shard's rooms, by path.
+    pub deliveries: Deliveries,
     tick_duration: Histogram,
     tick_lateness: Histogram,
     ticks: Counter,
@@ -386,6 +391,7 @@ impl ShardMetrics {
                 .map(|reason| counter!(INPUTS_DROPPED, "shard" => label, "reason" => *reason))
                 .collect(),
             refusals: FrameRefusals::new(label),
+            deliveries: Deliveries::new(label),
             tick_duration: histogram!(TICK_DURATION, "shard" => label),
             tick_lateness: histogram!(TICK_LATENESS, "shard" => label),
             ticks: counter!(TICKS, "shard" => label),

@@ -15,6 +15,7 @@
 //! | [`rooms_view`] | `/rooms` lists built at most once per `--rooms-refresh-ms`, encoded once |
 //! | [`tls`] | optional TLS on the public listener: certificates, SIGHUP reload, handshakes off the accept loop |
 //! | [`session`] | one WebSocket connection's loop: frames, joins, the socket |
+//! | [`wire`], [`shared_tcp`] | pre-framed server frames as gather lists; the plain TCP socket a session shares with its room's direct writes |
 //! | [`session_limits`], [`rate`], [`peek`] | per-session rate limits (token buckets, strikes), read before verification; the node's room cap |
 //! | [`close`], [`kick`] | why a session ends; how a room asks it to close |
 
@@ -36,4 +37,6 @@ pub mod security_headers;
 pub mod serve;
 pub mod session;
 pub mod session_limits;
+pub mod shared_tcp;
 pub mod tls;
+pub mod wire;

@@ -5,7 +5,7 @@
 //! endpoints are on the admin listener ([`super::admin`]).
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -97,12 +97,12 @@ async fn upgrade(
     if app.node.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    let ip_slot = match conn {
+    let (ip_slot, direct) = match conn {
         Some(Extension(ConnMeta(conn))) => match admit(&conn, client) {
-            Ok(slot) => slot,
+            Ok(slot) => (slot, conn.direct.as_ref().and_then(Weak::upgrade)),
             Err(refused) => return refused.into_response(),
         },
-        None => IpSlot::none(),
+        None => (IpSlot::none(), None),
     };
     // An unreadable header counts as present (and matches nothing).
     let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
@@ -145,7 +145,7 @@ async fn upgrade(
                 // The client's place among its IP's connections lasts as
                 // long as the session.
                 let _ip_slot = ip_slot;
-                session::run_negotiated(socket, node, shard, client, interest).await;
+                session::run_negotiated(socket, node, shard, client, direct, interest).await;
             })
         })
 }

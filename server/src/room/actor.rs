@@ -30,9 +30,10 @@ use super::outbox::{OutboxSender, SendError};
 use super::snapshot::MemberSnapshot;
 use crate::clock;
 use crate::game::{EntityId, Game};
-use crate::metrics::{self, OutKind, ShardMetrics};
+use crate::metrics::{self, DeliveryTally, OutKind, ShardMetrics};
 use crate::net::close::Disconnect;
 use crate::net::kick::Kick;
+use crate::net::wire::WireFrame;
 use crate::persist::WriteBehindHandle;
 use crate::presence::PresenceHandle;
 use crate::resume::{ResumeKey, ResumeRegistry};
@@ -285,8 +286,15 @@ impl Room {
                 continue;
             }
             count_down(&member.inputs_queued);
+            // The game's read is the one verification of a seated member's
+            // input (the session forwards it unverified); only a refusal is
+            // checked again, to tell a malformed input (the member is
+            // closed, 1007 `bad_input`) from one the game declined.
             match self.game.apply_input(member.entity, &cmd.payload) {
                 Ok(()) => member.last_seq = cmd.seq,
+                Err(_) if self.handle.validate_input(&cmd.payload).is_err() => {
+                    member.kick.kick(Disconnect::BadInput);
+                }
                 Err(_) => self.settings.metrics.input_dropped(metrics::DROP_REFUSED),
             }
         }
@@ -323,7 +331,7 @@ impl Room {
                 let refusal = self
                     .enc
                     .error(ErrorCode::InvalidInput, "the game could not add the player");
-                if request.outbox.try_send(refusal).is_err() {
+                if request.outbox.try_send(WireFrame::binary(refusal)).is_err() {
                     tracing::debug!("joiner gone before its refusal");
                 }
                 self.handle.release_seat();
@@ -416,6 +424,10 @@ impl Room {
     /// With resume on, both keep their seat for the grace (see [`held`]),
     /// unless the session left for good; otherwise they move to `removed`.
     fn broadcast(&mut self, kind: OutKind, frame: &Bytes, to: Audience) {
+        // Framed once (header included); each member's copy shares it.
+        let wire = WireFrame::binary(frame.clone());
+        let thread = std::thread::current().id();
+        let mut tally = DeliveryTally::default();
         let mut i = 0;
         let mut delivered = 0;
         while i < self.members.len() {
@@ -424,7 +436,10 @@ impl Room {
                 i += 1;
                 continue;
             }
-            let sent = member.outbox.try_send(frame.clone());
+            let sent = member
+                .outbox
+                .deliver(&wire, thread)
+                .map(|path| tally.add(path));
             match self.delivered(i, sent) {
                 Delivery::Delivered => {
                     delivered += 1;
@@ -435,6 +450,7 @@ impl Room {
             }
         }
         self.settings.metrics.sent(kind, frame.len(), delivered);
+        self.settings.metrics.deliveries.record(&tally);
     }
 
     /// What follows a send to member `i`: nothing when it was queued; a

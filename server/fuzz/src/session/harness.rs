@@ -116,6 +116,7 @@ fn build() -> Harness {
             runtime: runtime.handle().clone(),
             metrics: Arc::new(ShardMetrics::new(id, budget)),
             tasks: TaskTracker::new(),
+            kicks: Arc::default(),
         })
         .collect();
     let shutdown = CancellationToken::new();

@@ -185,6 +185,7 @@ impl Driver {
                 node.clone(),
                 shard,
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
+                None,
             ));
             self.slots[slot] = Some(Conn {
                 client: Some(client),

@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -31,6 +31,7 @@ use crate::metrics as names;
 use crate::net::client_ip::ProxyNet;
 use crate::net::limits::proxy_header::{self, ProxyHeaderError, Rewind};
 use crate::net::limits::{Admission, ConnSlot, HttpSlot, IpSlot, LimitOptions, Refusal};
+use crate::net::shared_tcp::SharedTcp;
 use crate::net::tls;
 
 /// Shortest period of a connection's watchdog.
@@ -70,6 +71,9 @@ pub struct ConnState {
     pub accepted: Instant,
     /// Its progress, requests and WebSocket request.
     pub activity: Arc<Activity>,
+    /// The plain TCP socket, for the room's direct writes after an
+    /// upgrade (`None` over TLS). Weak: the connection owns the socket.
+    pub direct: Option<Weak<TcpStream>>,
     /// The node's limits.
     pub admission: Arc<Admission>,
     /// `--upgrade-timeout-ms`.
@@ -88,6 +92,12 @@ pub async fn run(
 ) {
     let accepted = Instant::now();
     let ((conn_slot, http_slot), counted) = slots;
+    let tcp = SharedTcp::new(tcp);
+    // Plain TCP only: a TLS socket's bytes must pass through its TLS session.
+    let direct = match shared.tls {
+        None => Some(Arc::downgrade(&tcp.socket())),
+        Some(_) => None,
+    };
     let (proxied, known, ip_slot, refused, io) = match counted {
         Some(slot) => (None, Some(peer.ip()), slot, None, Rewind::new(tcp)),
         None => {
@@ -105,6 +115,7 @@ pub async fn run(
         counted_per_ip: known.is_some(),
         accepted,
         activity,
+        direct,
         admission: shared.admission.clone(),
         upgrade_timeout: shared.limits.upgrade_timeout(),
     }));
@@ -130,7 +141,7 @@ type FromProxy = (
     Option<IpAddr>,
     IpSlot,
     Option<Refusal>,
-    Rewind<TcpStream>,
+    Rewind<SharedTcp>,
 );
 
 /// Reads the PROXY header of a trusted proxy's connection (with
@@ -140,7 +151,7 @@ type FromProxy = (
 /// (no valid header in time, shutdown, or over the cap on TLS).
 async fn from_trusted_proxy(
     shared: &Shared,
-    tcp: TcpStream,
+    tcp: SharedTcp,
     peer: SocketAddr,
 ) -> Option<FromProxy> {
     let (proxied, io) = if shared.limits.proxy_protocol {

@@ -133,6 +133,8 @@ pub async fn run(
         ));
     }
     drop(listener);
+    // The shard's sessions close now (shutdown is folded into their kicks).
+    node.shards[shard].kicks.stop();
     // One deadline, from the moment shutdown began, for HTTP connections
     // (answers in progress finish) and then for sessions and rooms.
     let deadline = Instant::now() + Duration::from_millis(node.config.net.shutdown_deadline_ms);

@@ -20,6 +20,7 @@ use crate::metrics::{self, OutKind};
 use crate::net::close::Disconnect;
 use crate::node::JoinTarget;
 use crate::persist::{LoadError, Loaded};
+use crate::room::outbox::Queued;
 use crate::room::{JoinRequest, MembershipId, OutboxReceiver, RoomHandle, Seat, outbox};
 
 /// A join whose seat is reserved while the player's saved state loads.
@@ -132,6 +133,7 @@ impl Session {
             return Step::Continue;
         };
         let (tx, rx) = outbox(self.node.config.session.outbox_frames);
+        rx.attach_socket(self.direct.clone());
         let inputs_queued = Arc::new(AtomicU32::new(0));
         self.joins += 1;
         let id = MembershipId {
@@ -207,9 +209,8 @@ impl Session {
             self.metrics.input_dropped(metrics::DROP_NOT_IN_ROOM);
             return Step::Continue;
         };
-        if membership.room.validate_input(payload).is_err() {
-            return Step::Close(Disconnect::BadInput);
-        }
+        // Verified once, by the room's game when it applies the input (a
+        // malformed one closes the session through its kick).
         let payload = if payload.is_empty() {
             Bytes::new()
         } else {
@@ -238,7 +239,7 @@ pub(super) async fn next_loaded(
 }
 
 /// The next frame from the room, or never when not in a room.
-pub(super) async fn next_outbound(room: &mut Option<Membership>) -> Option<Bytes> {
+pub(super) async fn next_outbound(room: &mut Option<Membership>) -> Option<Queued> {
     match room {
         Some(m) => m.outbox.recv().await,
         None => std::future::pending().await,

@@ -33,6 +33,7 @@ use futures_util::{Sink, Stream, StreamExt};
 use tickforge_protocol::codec::Limits;
 use tickforge_protocol::wire::ErrorCode;
 use tickforge_protocol::{ClientMsg, DecodeError, ServerEncoder, decode_client};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::close::Disconnect;
@@ -42,9 +43,10 @@ use super::session_limits::{FrameClass, SessionLimits};
 use crate::clock;
 use crate::metrics::{self, InKind, OutKind, ShardMetrics};
 use crate::node::Node;
+use crate::room::outbox::Queued;
 use crate::room::{RoomHandle, SessionId};
 use membership::{Joining, Membership, next_loaded, next_outbound};
-use socket::{classify, close};
+use socket::{Out, classify, close, wire};
 
 /// Longest player id accepted in Hello, in bytes.
 pub const MAX_PLAYER_ID_BYTES: usize = crate::auth::verify::MAX_PLAYER_ID_BYTES;
@@ -75,7 +77,12 @@ struct Session {
     limits: SessionLimits,
     /// Joins so far: the generation of the next membership.
     joins: u64,
-    replies: Vec<Message>,
+    replies: Vec<Out>,
+    /// tungstenite queued an answer of its own (a Pong): flush it.
+    flush_pending: bool,
+    /// The plain TCP socket: room frames are written to it directly, by
+    /// the room when the session is idle and by the session otherwise.
+    direct: Option<Arc<TcpStream>>,
     /// The verified player, from Hello on.
     player: Option<Arc<str>>,
     /// The client closed with 1000: it left for good (no seat is held).
@@ -100,11 +107,19 @@ struct Session {
 /// Runs the session on `socket` until it ends, then cleans up and counts
 /// the cause. `client` is the connection's client IP
 /// ([`super::client_ip`]), named in the session's start and end logs.
-pub async fn run<S>(socket: S, node: Arc<Node>, shard: usize, client: IpAddr)
-where
+/// `direct`: the connection's plain TCP socket under `socket`, which room
+/// frames are written to directly (`None` over TLS or in-memory sockets:
+/// they go through `socket`).
+pub async fn run<S>(
+    socket: S,
+    node: Arc<Node>,
+    shard: usize,
+    client: IpAddr,
+    direct: Option<Arc<TcpStream>>,
+) where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
 {
-    run_negotiated(socket, node, shard, client, false).await;
+    run_negotiated(socket, node, shard, client, direct, false).await;
 }
 
 /// [`run`] for a connection that negotiated `tickforge.v2` (`interest`):
@@ -115,6 +130,7 @@ pub async fn run_negotiated<S>(
     node: Arc<Node>,
     shard: usize,
     client: IpAddr,
+    direct: Option<Arc<TcpStream>>,
     interest: bool,
 ) where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
@@ -132,6 +148,8 @@ pub async fn run_negotiated<S>(
         limits: SessionLimits::new(&node.config.session_limits, now),
         joins: 0,
         replies: Vec::with_capacity(2),
+        flush_pending: false,
+        direct,
         player: None,
         closed_normally: false,
         name: Arc::from(""),
@@ -168,16 +186,11 @@ impl Session {
         S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
     {
         let options = self.node.config.session.clone();
-        let shutdown = self.node.shutdown.clone();
         let kick = self.kick.clone();
-        // Created once and polled in every select: no waiter registration per message.
-        let ended = async {
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => Disconnect::Shutdown,
-                cause = kick.kicked() => cause,
-            }
-        };
+        // Shutdown arrives as a kick too (the shard raises every session's
+        // kick): one lock-free future, created once, polled in every select.
+        let _registered = self.node.shards[self.shard].kicks.register(self.id, &kick);
+        let ended = kick.kicked();
         tokio::pin!(ended);
         let handshake = tokio::time::sleep(options.handshake_timeout());
         tokio::pin!(handshake);
@@ -199,7 +212,7 @@ impl Session {
             if let Step::Close(cause) = step {
                 return cause;
             }
-            if !self.replies.is_empty()
+            if (!self.replies.is_empty() || self.flush_pending)
                 && let Err(cause) = self
                     .write_replies(ws, ended.as_mut(), options.write_timeout())
                     .await
@@ -254,22 +267,26 @@ impl Session {
                 self.closed_normally = frame.is_some_and(|f| f.code == 1000);
                 Step::Close(Disconnect::ClientClose)
             }
-            // tungstenite queues the Pong answer itself; it goes out with the next flush.
-            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => Step::Continue,
+            // tungstenite queues the Pong answer itself; it is flushed at
+            // once, before the room may write directly again.
+            Some(Ok(Message::Ping(_))) => {
+                self.flush_pending = true;
+                Step::Continue
+            }
+            Some(Ok(Message::Pong(_))) => Step::Continue,
         }
     }
 
-    fn on_outbound(&mut self, frame: Option<Bytes>, batch: usize) -> Step {
+    fn on_outbound(&mut self, frame: Option<Queued>, batch: usize) -> Step {
         let Some(frame) = frame else {
             // The room let go of us: a slow-consumer kick has already won the
             // select, so the room closed (shutdown, or its game failed).
             self.room_closed();
             return Step::Continue;
         };
-        self.replies.push(Message::Binary(frame));
+        self.replies.push(wire(frame));
         if let Some(m) = self.room.as_mut() {
-            m.outbox
-                .drain_into(&mut self.replies, batch, Message::Binary);
+            m.outbox.drain_into(&mut self.replies, batch, wire);
         }
         Step::Continue
     }
@@ -278,7 +295,7 @@ impl Session {
         if self.last_inbound.elapsed() >= idle_timeout {
             return Step::Close(Disconnect::IdleTimeout);
         }
-        self.replies.push(Message::Ping(Bytes::new()));
+        self.replies.push(Out::Message(Message::Ping(Bytes::new())));
         Step::Continue
     }
 
@@ -325,7 +342,7 @@ impl Session {
 
     fn reply(&mut self, kind: OutKind, frame: Bytes) {
         self.metrics.sent(kind, frame.len(), 1);
-        self.replies.push(Message::Binary(frame));
+        self.replies.push(Out::Message(Message::Binary(frame)));
     }
 }
 

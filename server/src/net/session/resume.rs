@@ -55,6 +55,7 @@ impl Session {
         };
         if let Some(entry) = node.resume.take(&key, &claims.sub) {
             let (tx, rx) = outbox(node.config.session.outbox_frames);
+            rx.attach_socket(self.direct.clone());
             let inputs_queued = Arc::new(AtomicU32::new(0));
             self.joins += 1;
             let id = MembershipId {

@@ -1,6 +1,15 @@
 //! The session's side of the WebSocket: batched writes with a stall limit,
 //! how a WebSocket error maps to a [`Disconnect`], and the closing
 //! handshake.
+//!
+//! Room frames arrive pre-framed ([`WireFrame`]). On plain TCP the session
+//! writes them to the socket itself (the rest of a partial direct write
+//! first), after flushing whatever tungstenite holds, so frames keep their
+//! order; over TLS (no shared socket) their payload goes through
+//! tungstenite like the session's own replies. While it writes, the
+//! session tells the outbox it is busy: the room queues instead of
+//! writing directly, and may write directly again once the session has
+//! written everything.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +21,21 @@ use tokio_tungstenite::tungstenite;
 
 use super::Session;
 use crate::net::close::Disconnect;
+use crate::room::outbox::Queued;
+
+/// One frame the session writes, in order.
+pub(super) enum Out {
+    /// The session's own message, framed by tungstenite.
+    Message(Message),
+    /// A room frame, pre-framed, perhaps partly written already.
+    Wire(Queued),
+}
+
+/// Why a write failed.
+enum WriteError {
+    Ws(axum::Error),
+    Io(std::io::Error),
+}
 
 /// Time allowed to deliver a close frame and read the client's answer.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
@@ -29,23 +53,69 @@ impl Session {
     where
         S: Sink<Message, Error = axum::Error> + Unpin,
     {
+        if let Some(m) = &self.room {
+            m.outbox.writer_busy();
+        }
+        self.flush_pending = false;
         let replies = &mut self.replies;
+        let direct = self.direct.as_deref();
         let write = async {
-            for message in replies.drain(..) {
-                ws.feed(message).await?;
+            let mut fed = false;
+            for out in replies.drain(..) {
+                match (out, direct) {
+                    (Out::Message(message), _) => {
+                        ws.feed(message).await.map_err(WriteError::Ws)?;
+                        fed = true;
+                    }
+                    (Out::Wire(q), Some(socket)) => {
+                        if fed {
+                            ws.flush().await.map_err(WriteError::Ws)?;
+                            fed = false;
+                        }
+                        q.frame
+                            .write_from(q.written, socket)
+                            .await
+                            .map_err(WriteError::Io)?;
+                    }
+                    (Out::Wire(q), None) => {
+                        ws.feed(Message::Binary(q.frame.payload()))
+                            .await
+                            .map_err(WriteError::Ws)?;
+                        fed = true;
+                    }
+                }
             }
-            ws.flush().await
+            ws.flush().await.map_err(WriteError::Ws)
         };
         tokio::pin!(write);
-        if let Some(result) = write.as_mut().now_or_never() {
-            return result.map_err(classify);
+        let written = match write.as_mut().now_or_never() {
+            Some(result) => result.map_err(classify_write),
+            None => tokio::select! {
+                biased;
+                cause = ended => Err(cause),
+                result = write => result.map_err(classify_write),
+                _ = tokio::time::sleep(limit) => Err(Disconnect::SlowConsumer),
+            },
+        };
+        if written.is_ok()
+            && let Some(m) = &self.room
+        {
+            m.outbox.writer_idle();
         }
-        tokio::select! {
-            biased;
-            cause = ended => Err(cause),
-            result = write => result.map_err(classify),
-            _ = tokio::time::sleep(limit) => Err(Disconnect::SlowConsumer),
-        }
+        written
+    }
+}
+
+/// Queued room frames as the session writes them.
+pub(super) fn wire(q: Queued) -> Out {
+    Out::Wire(q)
+}
+
+fn classify_write(e: WriteError) -> Disconnect {
+    match e {
+        WriteError::Ws(e) => classify(e),
+        WriteError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Disconnect::ClientClose,
+        WriteError::Io(_) => Disconnect::NetworkError,
     }
 }
 

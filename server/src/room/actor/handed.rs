@@ -27,6 +27,7 @@ use crate::clock;
 use crate::handoff::HandedMember;
 use crate::metrics::{self, OutKind};
 use crate::net::kick::Kick;
+use crate::net::wire::WireFrame;
 use crate::persist::Snapshot;
 use crate::resume::ResumeKey;
 use crate::room::handle::MembershipId;
@@ -132,7 +133,7 @@ impl Room {
             let token = tokens.get(&key).map_or("", String::as_str);
             let frame = self.enc.redirect_resume(&url, &room_id, token);
             let len = frame.len();
-            if m.outbox.try_send(frame).is_ok() {
+            if m.outbox.try_send(WireFrame::binary(frame)).is_ok() {
                 redirected += 1;
                 self.settings.metrics.sent(OutKind::Redirect, len, 1);
             }

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::{Audience, Member, Room};
 use crate::metrics::{self, OutKind};
 use crate::net::close::Disconnect;
+use crate::net::wire::WireFrame;
 use crate::resume::ResumeKey;
 use crate::room::handle::{MembershipId, ResumeRequest};
 
@@ -112,7 +113,7 @@ impl Room {
             let gone = self
                 .enc
                 .error(ErrorCode::RoomNotFound, "the held seat is gone");
-            if request.outbox.try_send(gone).is_err() {
+            if request.outbox.try_send(WireFrame::binary(gone)).is_err() {
                 tracing::debug!("resuming session gone before its refusal");
             }
             // Dropping the request's outbox tells the session the room let go.
