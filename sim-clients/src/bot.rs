@@ -13,23 +13,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tickforge_protocol::ServerMsg;
 use tickforge_protocol::arena_codec::Move;
 use tickforge_protocol::client::now_micros;
-use tickforge_protocol::codec::Limits;
-use tickforge_protocol::replication::message::{self, is_interest_state};
-use tickforge_protocol::wire::ServerMessage;
-use tickforge_protocol::{ServerMsg, decode_server};
+use tickforge_protocol::replication::message::is_interest_state;
 use tokio::time::Instant;
 
 use crate::measure::Measure;
 use crate::outbound;
-use crate::peek;
 use crate::rng::Rng;
 use crate::stats::ErrorKind;
 use crate::swarm::Shared;
-use crate::ws::{ConnectError, ConnectOptions, Ended, Incoming, Until, WsConn, io_reason};
+use crate::ws::{ConnectError, ConnectOptions, Ended, Until, WsConn, io_reason};
 
+mod redirect;
 mod resume;
+mod tally;
+
+pub use redirect::{Endpoint, Redirected};
+use tally::Tally;
 
 /// TCP connect + upgrade + Hello → Welcome must finish within this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,6 +97,8 @@ pub struct Session {
     /// when; lazy readers do not decode States, so the tick at a drop is
     /// estimated from the time since.
     pub last_tick: (u64, Instant),
+    /// An unasked Redirect read in the room: the room moved to another node.
+    pub redirect: Option<Redirected>,
 }
 
 impl Session {
@@ -160,6 +164,8 @@ pub struct Bot {
     pub rng: Rng,
     /// The swarm.
     pub shared: Arc<Shared>,
+    /// Where it connects, once a Redirect moved it (`None`: `--url`).
+    endpoint: Option<Endpoint>,
     shard: usize,
     pub(super) next_seq: u32,
     walk: Walk,
@@ -181,6 +187,7 @@ impl Bot {
             rng: Rng::new(shared.config.seed, u64::from(index)),
             shard: shared.stats.shard_of(index as usize),
             shared,
+            endpoint: None,
             next_seq: 1,
             walk: Walk::default(),
             settled: false,
@@ -257,9 +264,13 @@ impl Bot {
             recv_buffer: shared.config.effective_recv_buffer(),
             max_message: MAX_MESSAGE,
         };
+        let (addr, target) = match &self.endpoint {
+            Some(e) => (e.addr, &e.target),
+            None => (shared.addr, &shared.target),
+        };
         let connect = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            WsConn::connect(shared.addr, &shared.target, options, &mut self.rng),
+            WsConn::connect(addr, target, options, &mut self.rng),
         );
         let conn = tokio::select! {
             r = connect => match r {
@@ -280,6 +291,7 @@ impl Bot {
             resumed: false,
             early_joined: None,
             last_tick: (0, Instant::now()),
+            redirect: None,
         };
         let player_id = format!("{}-{}", shared.run_id, self.index);
         let mask = session.conn.mask();
@@ -319,24 +331,46 @@ impl Bot {
         Ok(session)
     }
 
-    /// Joins (or creates) a room of the configured mode. Records the join time.
+    /// Joins (or creates) a room of the configured mode, following up to
+    /// [`redirect::MAX_JOIN_REDIRECTS`] Redirects to other nodes (`session`
+    /// is then the one opened there). Records the join time.
     pub async fn join(&mut self, session: &mut Session) -> Result<Joined, Failure> {
         let started = Instant::now();
         let shared = self.shared.clone();
-        let mask = session.conn.mask();
-        let n = outbound::join_or_create(session.conn.queue(), mask, &shared.config.mode);
-        shared.stats.sent(n, false);
-        let joined = self
-            .await_reply(session, JOIN_TIMEOUT, |msg| match msg {
-                ServerMsg::Joined(j) => Some(Ok(Joined {
-                    entity: j.entity_id(),
-                    tick_rate_hz: j.tick_rate_hz(),
-                    tick: j.tick(),
-                })),
-                ServerMsg::Error(_) | ServerMsg::Redirect(_) => Some(Err(ErrorKind::JoinRefused)),
-                _ => None,
-            })
-            .await?;
+        let mut room_id = String::new();
+        let mut redirects = 0;
+        let joined = loop {
+            let mask = session.conn.mask();
+            let n = if room_id.is_empty() {
+                outbound::join_or_create(session.conn.queue(), mask, &shared.config.mode)
+            } else {
+                outbound::join_room(session.conn.queue(), mask, &room_id)
+            };
+            shared.stats.sent(n, false);
+            let answer = self
+                .await_reply(session, JOIN_TIMEOUT, |msg| match msg {
+                    ServerMsg::Joined(j) => Some(Ok(Ok(Joined {
+                        entity: j.entity_id(),
+                        tick_rate_hz: j.tick_rate_hz(),
+                        tick: j.tick(),
+                    }))),
+                    ServerMsg::Redirect(r) => Some(Ok(Err(Redirected::from_wire(r)))),
+                    ServerMsg::Error(_) => Some(Err(ErrorKind::JoinRefused)),
+                    _ => None,
+                })
+                .await?;
+            match answer {
+                Ok(joined) => break joined,
+                Err(_) if redirects == redirect::MAX_JOIN_REDIRECTS => {
+                    return Err(Failure::Error(ErrorKind::JoinRefused));
+                }
+                Err(redirect) => {
+                    redirects += 1;
+                    self.follow_join(&redirect, session).await?;
+                    room_id = redirect.room_id;
+                }
+            }
+        };
         session.set_in_room(true);
         session.last_tick = (joined.tick, Instant::now());
         shared.stats.joins.fetch_add(1, Ordering::Relaxed);
@@ -381,10 +415,7 @@ impl Bot {
         loop {
             let mut found = None;
             // Errors are the answer's business here (`pick`), not counted twice.
-            let mut tally = Tally {
-                errors_are_answers: true,
-                ..Tally::default()
-            };
+            let mut tally = Tally::answering();
             // Every message goes to `pick` (it may note one that came in the
             // same read as its answer); the first answer counts.
             let drained = session.conn.drain(Until::WouldBlock, &mut |m| {
@@ -448,16 +479,19 @@ impl Bot {
     }
 
     /// Reads what is there without decoding payloads (ballast): counts
-    /// messages and States, answers pings. `Some` when the connection ended.
+    /// messages and States, answers pings. `Some` when the connection
+    /// ended; a Redirect is left in `session.redirect`.
     pub fn read_lazily(&self, session: &mut Session) -> Option<Ended> {
         let mut tally = Tally::default();
         let drained = session.conn.drain(Until::ShortRead, &mut |m| tally.peek(m));
         tally.count(&self.shared, drained.messages, drained.bytes);
+        session.redirect = session.redirect.take().or(tally.redirect);
         drained.ended
     }
 
     /// Reads what is there and decodes every message (measuring bots):
-    /// each State goes to `measure`. `Some` when the connection ended.
+    /// each State goes to `measure`. `Some` when the connection ended; a
+    /// Redirect is left in `session.redirect`.
     pub fn read_eagerly(&self, session: &mut Session, measure: &mut Measure) -> Option<Ended> {
         let mut tally = Tally::default();
         let mut arrived: Option<Instant> = None;
@@ -483,6 +517,7 @@ impl Bot {
             session.last_tick = (tick, at);
         }
         tally.count(&self.shared, drained.messages, drained.bytes);
+        session.redirect = session.redirect.take().or(tally.redirect);
         drained.ended
     }
 
@@ -528,94 +563,4 @@ pub(crate) fn resumed_fields(j: &tickforge_protocol::wire::Joined<'_>) -> (Joine
         tick: j.tick(),
     };
     (joined, j.last_input_seq())
-}
-
-/// What one read brought in, counted locally and added to the shared
-/// counters once.
-#[derive(Debug, Default)]
-struct Tally {
-    errors_are_answers: bool,
-    states: u64,
-    texts: u64,
-    server_errors: u64,
-    bad_frames: u64,
-}
-
-impl Tally {
-    /// Ballast: the message type from the prefix only.
-    fn peek(&mut self, m: Incoming<'_>) {
-        if m.text {
-            self.texts += 1;
-            return;
-        }
-        if is_interest_state(m.prefix) {
-            self.states += 1;
-            return;
-        }
-        match peek::server_message_type(m.prefix) {
-            Some(ServerMessage::State) => self.states += 1,
-            Some(ServerMessage::Error) => self.server_errors += 1,
-            _ => {}
-        }
-    }
-
-    /// Measuring and request/reply: the verified message.
-    fn decode<'a>(&mut self, m: Incoming<'a>) -> Option<ServerMsg<'a>> {
-        if m.text {
-            self.texts += 1;
-            return None;
-        }
-        let Some(payload) = m.payload else {
-            // Collected reads always carry the payload; count it as seen.
-            self.peek(m);
-            return None;
-        };
-        if is_interest_state(payload) {
-            self.interest_state(payload);
-            return None;
-        }
-        match decode_server(payload, &Limits::SERVER) {
-            Ok(msg) => {
-                match msg {
-                    ServerMsg::State(_) => self.states += 1,
-                    ServerMsg::Error(_) if !self.errors_are_answers => self.server_errors += 1,
-                    _ => {}
-                }
-                Some(msg)
-            }
-            Err(_) => {
-                self.bad_frames += 1;
-                None
-            }
-        }
-    }
-
-    /// An interest state message (`tickforge.v2`), every part verified:
-    /// its tick and this bot's ack. The bot keeps no replica.
-    fn interest_state(&mut self, payload: &[u8]) -> Option<(u64, u32)> {
-        match message::parse(payload) {
-            Ok(parsed) => {
-                self.states += 1;
-                Some((parsed.tick, parsed.member.last_input_seq))
-            }
-            Err(_) => {
-                self.bad_frames += 1;
-                None
-            }
-        }
-    }
-
-    fn count(&self, shared: &Shared, messages: u32, bytes: usize) {
-        let stats = &shared.stats;
-        stats.received(u64::from(messages), bytes as u64, self.states);
-        for _ in 0..self.texts {
-            stats.error(ErrorKind::TextFrame);
-        }
-        for _ in 0..self.bad_frames {
-            stats.error(ErrorKind::BadServerFrame);
-        }
-        for _ in 0..self.server_errors {
-            stats.error(ErrorKind::ServerError);
-        }
-    }
 }

@@ -6,16 +6,21 @@
 //! control frames. What it keeps per connection is small: a 14-byte header
 //! accumulator, a 125-byte control payload and the first [`PREFIX_BYTES`]
 //! of the current message. A message's payload is only copied when the
-//! owner asked for it ([`FrameParser::collect`]) *and* it is not contiguous
-//! in the bytes just read; otherwise it is handed out as a slice of them, or
-//! skipped without copying (ballast bots count messages, they do not read
-//! them).
+//! owner asked for it ([`FrameParser::collect`]), or the message is an
+//! unfragmented one of at most [`ALWAYS_COLLECT`] bytes, *and* it is not
+//! contiguous in the bytes just read; otherwise it is handed out as a slice
+//! of them, or skipped without copying (ballast bots count messages, they
+//! do not read them — but they do read a small Redirect).
 
 /// Largest control frame payload (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 /// Bytes of every message kept even when its payload is skipped: enough to
 /// read the message type of a tickforge `ServerFrame` (see [`crate::peek`]).
 pub const PREFIX_BYTES: usize = 32;
+/// Unfragmented messages up to this size are handed out whole even when
+/// the owner skips payloads: a ballast bot must read a Redirect (URL, room
+/// id, resume token) to follow its room to another node.
+pub const ALWAYS_COLLECT: u64 = 1024;
 
 /// Frame opcodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +266,7 @@ impl FrameParser {
                 (_, None) => {
                     self.message = Some(Message {
                         text: opcode == Opcode::Text,
-                        collect: self.collect,
+                        collect: self.collect || (fin && len <= ALWAYS_COLLECT),
                         len: 0,
                     });
                     self.prefix_len = 0;
@@ -557,12 +562,14 @@ mod tests {
     }
 
     #[test]
-    fn skipped_messages_keep_only_their_length_and_prefix() {
+    fn skipped_messages_keep_only_their_length_and_prefix_unless_they_are_small() {
         let (wire, expected) = sample_wire();
         let expected: Vec<Owned> = expected
             .into_iter()
             .map(|f| match f {
-                Owned::Message(text, len, _, prefix) => Owned::Message(text, len, None, prefix),
+                Owned::Message(text, len, _, prefix) if len as u64 > ALWAYS_COLLECT => {
+                    Owned::Message(text, len, None, prefix)
+                }
                 other => other,
             })
             .collect();
@@ -572,7 +579,10 @@ mod tests {
                 parse_in_pieces(&mut parser, &wire, piece).as_ref(),
                 Ok(&expected)
             );
-            assert_eq!(parser.body.capacity(), 0, "nothing was copied");
+            assert!(
+                parser.body.capacity() <= ALWAYS_COLLECT as usize,
+                "only small messages were copied"
+            );
         }
     }
 

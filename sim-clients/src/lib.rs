@@ -13,9 +13,9 @@
 //! | [`ws`] | one raw client connection: `try_read` into a per-thread buffer, `try_write` from a small queue |
 //! | [`outbound`] | client messages as frames, from per-thread FlatBuffers encoders |
 //! | [`peek`] | a server message's type from its first bytes (ballast bots) |
-//! | [`bot`] | one bot's session steps: connect, join, leave, send, read, goodbye; resume a dropped seat |
+//! | [`bot`] | one bot's session steps: connect, join, leave, send, read, goodbye; resume a dropped seat; follow a Redirect to another node |
 //! | [`measure`] | ack latency from scheduled send times, State jitter |
-//! | [`scenario`] | what bots do: arena, idle, churn, slow, garbage; resume after a drop, `--drop-every` |
+//! | [`scenario`] | what bots do: arena, idle, churn, slow, garbage; resume after a drop, `--drop-every`; follow a room that moved |
 //! | [`garbage`] | the invalid frames and their documented close codes |
 //! | [`swarm`] | a run: pre-flight, ramp, measurement window, stop |
 //! | [`stats`] | shared counters and histogram shards |

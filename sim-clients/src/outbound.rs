@@ -51,6 +51,14 @@ pub fn join_or_create(out: &mut Vec<u8>, mask: [u8; 4], mode: &str) -> usize {
     })
 }
 
+/// Appends `JoinRoom { room_id }` (that room); returns the frame's length.
+pub fn join_room(out: &mut Vec<u8>, mask: [u8; 4], room_id: &str) -> usize {
+    ENCODERS.with_borrow_mut(|e| {
+        let msg = e.client.join_room(room_id);
+        append(out, &msg, mask)
+    })
+}
+
 /// Appends `LeaveRoom`; returns the frame's length.
 pub fn leave_room(out: &mut Vec<u8>, mask: [u8; 4]) -> usize {
     ENCODERS.with_borrow_mut(|e| {

@@ -487,6 +487,7 @@ impl Report {
             resume: ResumeReport {
                 drops: stats.drops.load(Ordering::Relaxed),
                 resumes: stats.resumes.load(Ordering::Relaxed),
+                redirects_followed: stats.redirects_followed.load(Ordering::Relaxed),
                 failed: stats
                     .errors()
                     .into_iter()

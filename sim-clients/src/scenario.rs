@@ -25,6 +25,12 @@
 //! that cannot be resumed is counted as `resume_failed` and the bot starts
 //! over.
 //!
+//! **Redirect.** A Redirect with a resume token in a room (the room moved
+//! to another node: a hand-off in a drain) is followed like a drop: the bot
+//! connects to the Redirect's URL and resumes its seat there; from then on
+//! it connects to that node ([`crate::bot::Redirected`]). A Redirect
+//! answering a join is followed too. Both count as `redirects_followed`.
+//!
 //! **Reading.** Measuring bots wait for readability and decode every
 //! message (ack latency, jitter). Ballast bots read only on their timer —
 //! right after sending an input, or every [`IDLE_DRAIN`] when idle — and
@@ -36,7 +42,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::bot::{Bot, Failure, Joined, Session};
+use crate::bot::{Bot, Failure, Joined, Redirected, Session};
 use crate::config::Scenario;
 use crate::garbage::GarbageKind;
 use crate::measure::Measure;
@@ -77,6 +83,8 @@ enum RoomExit {
     Failed(Failure),
     /// `--drop-every`: the bot drops the connection on purpose.
     Drop,
+    /// The room moved to another node.
+    Redirected(Redirected),
 }
 
 /// Runs bot `bot` until the swarm stops.
@@ -101,6 +109,15 @@ enum SessionEnd {
         /// The server's grace.
         grace: Duration,
         /// The room's tick at the drop.
+        tick: u64,
+    },
+    /// The room moved to another node: follow it there.
+    Redirected {
+        /// The Redirect.
+        redirect: Redirected,
+        /// The old node's resume grace.
+        grace: Duration,
+        /// The room's tick at the Redirect.
         tick: u64,
     },
 }
@@ -153,6 +170,18 @@ async fn play(bot: &mut Bot) {
                     }
                 }
                 match bot.resume(&token, grace, tick).await {
+                    Ok(seat) => resumed = Some(seat),
+                    Err(failure) => bot.back_off(&failure).await,
+                }
+            }
+            SessionEnd::Redirected {
+                redirect,
+                grace,
+                tick,
+            } => {
+                // The old node waits for its redirected clients to go.
+                drop(session);
+                match bot.follow(&redirect, grace, tick).await {
                     Ok(seat) => resumed = Some(seat),
                     Err(failure) => bot.back_off(&failure).await,
                 }
@@ -216,6 +245,13 @@ async fn play_session(bot: &mut Bot, session: &mut Session, resumed: Option<Join
                 }
             }
             RoomExit::Stop => return SessionEnd::Over(Failure::Stopped),
+            RoomExit::Redirected(redirect) => {
+                return SessionEnd::Redirected {
+                    redirect,
+                    grace: session.resume_grace,
+                    tick: session.tick_now(joined.period()),
+                };
+            }
             RoomExit::Drop if can_resume => return dropped(None),
             RoomExit::Drop => return SessionEnd::Over(Failure::Error(ErrorKind::ResumeFailed)),
             RoomExit::Failed(failure) if can_resume && resumable(&failure) => {
@@ -278,6 +314,9 @@ async fn in_room(
                 if reading == Reading::Lazy && let Some(end) = bot.read_lazily(session) {
                     return RoomExit::Failed(Failure::Ended(end));
                 }
+                if let Some(redirect) = session.redirect.take() {
+                    return RoomExit::Redirected(redirect);
+                }
             }
             ready = session.conn.readable(), if eager => {
                 if let Err(e) = ready {
@@ -287,6 +326,9 @@ async fn in_room(
                     && let Some(end) = bot.read_eagerly(session, m)
                 {
                     return RoomExit::Failed(Failure::Ended(end));
+                }
+                if let Some(redirect) = session.redirect.take() {
+                    return RoomExit::Redirected(redirect);
                 }
             }
             ready = session.conn.writable(), if backlog => {
@@ -337,8 +379,9 @@ async fn slow(bot: &mut Bot) {
             RoomExit::Failed(failure) => {
                 bot.back_off(&failure).await;
             }
-            // A slow bot has neither a stay nor provoked drops.
-            RoomExit::StayOver | RoomExit::Drop => {}
+            // A slow bot has neither a stay nor provoked drops, and does
+            // not read Redirects.
+            RoomExit::StayOver | RoomExit::Drop | RoomExit::Redirected(_) => {}
         }
     }
 }

@@ -189,8 +189,12 @@ pub struct Stats {
     pub joins: AtomicU64,
     /// Connections the bots dropped on purpose (`--drop-every`).
     pub drops: AtomicU64,
-    /// Seats taken back after a drop (Joined with `resumed`).
+    /// Seats taken back after a drop (Joined with `resumed`), hand-offs
+    /// included.
     pub resumes: AtomicU64,
+    /// Redirects followed to another node: rooms that moved (each also a
+    /// resume) and joins sent elsewhere.
+    pub redirects_followed: AtomicU64,
     /// Inputs whose ack never came (the bot left or the queue overflowed).
     pub inputs_unacked: AtomicU64,
     /// Slow bots whose connection the server had not closed by the end.
@@ -228,6 +232,7 @@ impl Stats {
             joins: AtomicU64::new(0),
             drops: AtomicU64::new(0),
             resumes: AtomicU64::new(0),
+            redirects_followed: AtomicU64::new(0),
             inputs_unacked: AtomicU64::new(0),
             slow_still_open: AtomicU64::new(0),
             messages_in: AtomicU64::new(0),

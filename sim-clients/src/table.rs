@@ -86,8 +86,15 @@ impl fmt::Display for Report {
         if r.drops > 0 || r.resumes > 0 || r.failed > 0 {
             writeln!(
                 out,
-                "resumes         {} of {} provoked drops, {} failed; gap p50 {} / p99 {} / max {} ticks",
+                "resumes         {} ({} provoked drops), {} failed; gap p50 {} / p99 {} / max {} ticks",
                 r.resumes, r.drops, r.failed, r.gap_ticks.p50, r.gap_ticks.p99, r.gap_ticks.max
+            )?;
+        }
+        if r.redirects_followed > 0 {
+            writeln!(
+                out,
+                "redirects       {} followed to another node",
+                r.redirects_followed
             )?;
         }
         let errors: Vec<String> = self

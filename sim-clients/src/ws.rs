@@ -96,7 +96,8 @@ pub struct Incoming<'a> {
     pub text: bool,
     /// Payload length.
     pub len: usize,
-    /// The payload, when the parser collects (measuring bots, handshakes).
+    /// The payload, when the parser collects (measuring bots, handshakes)
+    /// or the message is small ([`crate::frame::ALWAYS_COLLECT`]).
     pub payload: Option<&'a [u8]>,
     /// The payload's first bytes, always.
     pub prefix: &'a [u8],

@@ -25,6 +25,7 @@ pub mod abuse;
 pub mod cluster;
 pub mod players;
 pub mod proxy;
+pub mod redis;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 

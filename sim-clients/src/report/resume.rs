@@ -1,5 +1,6 @@
-//! The report's resume section: provoked drops, resumes, failures and the
-//! gap in ticks between the drop and the resumed Joined.
+//! The report's resume section: provoked drops, resumes, Redirects
+//! followed, failures and the gap in ticks between the drop (or the
+//! Redirect) and the resumed Joined.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -9,8 +10,11 @@ use serde::Serialize;
 pub struct ResumeReport {
     /// Connections the bots dropped on purpose (`--drop-every`).
     pub drops: u64,
-    /// Seats taken back after a drop.
+    /// Seats taken back after a drop or a hand-off.
     pub resumes: u64,
+    /// Redirects followed to another node: rooms that moved in a drain
+    /// (each also a resume) and joins sent elsewhere.
+    pub redirects_followed: u64,
     /// Drops whose seat could not be taken back (also an error).
     pub failed: u64,
     /// Gap in ticks: the resumed Joined's tick minus the tick at the drop.

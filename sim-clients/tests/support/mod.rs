@@ -1,5 +1,7 @@
 //! Test support: a real tickforge server on 127.0.0.1:0 in this process,
-//! swarm settings pointed at it, and a time bound for every test.
+//! swarm settings pointed at it, and a time bound for every test; a real
+//! `redis-server` for nodes that share presence ([`redis`], the server
+//! tests' own).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -10,6 +12,10 @@ use std::time::Duration;
 
 use tickforge_server::{Config, GameRegistry, Server};
 use tickforge_swarm::{Report, SwarmConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "../../../server/tests/support/redis.rs"]
+pub mod redis;
 
 /// Longest any swarm test may take.
 pub const TEST_BOUND: Duration = Duration::from_secs(90);
@@ -30,6 +36,8 @@ pub fn key_file() -> &'static std::path::Path {
 pub struct TestServer {
     server: Option<Server>,
     pub addr: SocketAddr,
+    /// The admin listener (`/rooms`, `/admin/drain`).
+    pub admin_addr: SocketAddr,
 }
 
 /// Starts a server with the given extra flags on a free loopback port.
@@ -58,9 +66,11 @@ pub fn start_server(extra: &[&str]) -> TestServer {
     let config = Config::load_from(args).expect("test server config");
     let server = Server::start(config, GameRegistry::default()).expect("server starts");
     let addr = server.local_addr();
+    let admin_addr = server.admin_addr();
     TestServer {
         server: Some(server),
         addr,
+        admin_addr,
     }
 }
 
@@ -84,6 +94,35 @@ impl TestServer {
         ];
         args.extend_from_slice(flags);
         <SwarmConfig as clap::Parser>::try_parse_from(args).expect("swarm flags")
+    }
+
+    /// The server (its node, directory, presence).
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("server running")
+    }
+
+    /// One HTTP/1.0 request to the admin listener: status and body.
+    pub async fn admin(&self, method: &str, path: &str) -> (u16, String) {
+        let mut tcp = tokio::net::TcpStream::connect(self.admin_addr)
+            .await
+            .expect("admin listener");
+        let request = format!("{method} {path} HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.expect("request");
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).await.expect("response");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
+        (status.unwrap_or(0), body.to_string())
+    }
+
+    /// Waits until the server has stopped by itself (a drain ends in a
+    /// shutdown), every thread joined and every snapshot written.
+    pub async fn stopped(mut self) {
+        if let Some(server) = self.server.take() {
+            tokio::task::spawn_blocking(move || server.wait())
+                .await
+                .expect("the server's threads stopped");
+        }
     }
 
     pub async fn stop(mut self) {
