@@ -1,13 +1,16 @@
-//! Live room hand-off under the swarm: two in-process nodes share a real
-//! `redis-server` for presence; the bots play in two rooms on node A; A
-//! drains (`POST /admin/drain`), its rooms move to node B, and every bot
-//! follows its room's Redirect into the same seat there. And joins sent
-//! to a draining node follow its Redirect to the peer.
+//! Live room hand-off under the swarm: in-process nodes share a real
+//! `redis-server` for presence. A rolling restart: the bots play in two
+//! rooms on node A; A drains (`POST /admin/drain`), its rooms move to node
+//! B, every bot follows its room's Redirect into the same seat there, and
+//! A stops by itself; a new node A' starts, B drains, and every bot ends
+//! on A' in the room it started in. And joins sent to a draining node
+//! follow its Redirect to the peer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use support::redis::{Redis, eventually};
@@ -60,25 +63,51 @@ async fn drain(node: &TestServer) {
     assert_eq!(status, 200, "{body}");
 }
 
-/// Players in `node`'s rooms (its admin `/rooms`), and how many rooms.
-async fn seated(node: &TestServer) -> (u64, usize) {
+/// `node`'s rooms (its admin `/rooms`), sorted by id.
+async fn rooms(node: &TestServer) -> Vec<serde_json::Value> {
     let (status, body) = node.admin("GET", "/rooms").await;
     assert_eq!(status, 200, "{body}");
-    let rooms: Vec<serde_json::Value> = serde_json::from_str(&body).expect("rooms json");
+    serde_json::from_str(&body).expect("rooms json")
+}
+
+/// Ids of `node`'s rooms, sorted.
+async fn room_ids(node: &TestServer) -> Vec<String> {
+    let rooms = rooms(node).await;
+    rooms
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The room of each player seated on `node`, as its presence publishes it.
+fn places(node: &TestServer) -> BTreeMap<String, String> {
+    let view = node.server().node().presence.view();
+    view.own_state()
+        .players
+        .into_iter()
+        .map(|(player, place)| (player.to_string(), place.room.to_string()))
+        .collect()
+}
+
+/// Players in `node`'s rooms, and how many rooms.
+async fn seated(node: &TestServer) -> (u64, usize) {
+    let rooms = rooms(node).await;
     let players = rooms.iter().filter_map(|r| r["players"].as_u64()).sum();
     (players, rooms.len())
 }
 
 #[tokio::test]
-async fn bots_follow_their_rooms_to_the_peer_when_their_node_drains() {
+async fn a_rolling_restart_moves_every_bot_to_b_and_back_to_a_new_node_without_a_failure() {
     bounded(async {
         let (redis, a, b) = cluster("100ms").await;
 
+        // Long enough for both moves on a loaded machine; the checks on
+        // A' run while the bots still play.
         let config = a.swarm(&[
             "--bots",
             &BOTS.to_string(),
             "--duration",
-            "8s",
+            "20s",
             "--input-hz",
             "10",
         ]);
@@ -87,23 +116,59 @@ async fn bots_follow_their_rooms_to_the_peer_when_their_node_drains() {
             (seated(&a).await == (BOTS, 2)).then_some(())
         })
         .await;
+        let on_a = eventually(SEEN, "every bot placed on A", || async {
+            let places = places(&a);
+            (places.len() as u64 == BOTS).then_some(places)
+        })
+        .await;
+        let rooms_on_a = room_ids(&a).await;
+
+        // A drains: every bot follows its room to B, and A stops by itself.
         drain(&a).await;
         eventually(SEEN, "every bot seated on B", || async {
-            (seated(&b).await.0 == BOTS).then_some(())
+            (seated(&b).await == (BOTS, 2)).then_some(())
         })
         .await;
         tokio::time::timeout(SEEN, a.stopped())
             .await
             .expect("A stopped by itself after its drain");
 
+        // A new node A' (same redis, a new id) replaces it; then B drains.
+        let a2 = start_node("a2", &redis.url(), "100ms");
+        eventually(SEEN, "B sees A' taking rooms", || async {
+            let peers = b.server().node().presence.view().peers_taking_rooms();
+            peers.iter().any(|(node, _)| &**node == "a2").then_some(())
+        })
+        .await;
+        drain(&b).await;
+        eventually(SEEN, "every bot seated on A'", || async {
+            (seated(&a2).await == (BOTS, 2)).then_some(())
+        })
+        .await;
+        assert_eq!(room_ids(&a2).await, rooms_on_a, "the same rooms on A'");
+        let on_a2 = eventually(SEEN, "every bot placed on A'", || async {
+            let places = places(&a2);
+            (places == on_a).then_some(places)
+        })
+        .await;
+        assert_eq!(on_a2.len() as u64, BOTS);
+        tokio::time::timeout(SEEN, b.stopped())
+            .await
+            .expect("B stopped by itself after its drain");
+
         let report = swarm.await.expect("the swarm task ran");
         show(&report);
-        b.stop().await;
+        a2.stop().await;
         drop(redis);
 
         let resume = &report.resume;
-        assert_eq!(resume.redirects_followed, BOTS, "{resume:?}");
-        assert_eq!(resume.resumes, BOTS, "each redirect resumed: {resume:?}");
+        assert_eq!(resume.redirects_followed, 2 * BOTS, "{resume:?}");
+        // Each resume records its gap (redirect to resumed Joined).
+        assert_eq!(
+            resume.resumes,
+            2 * BOTS,
+            "each redirect resumed: {resume:?}"
+        );
         assert_eq!(resume.failed, 0, "{resume:?}");
         assert_eq!(resume.drops, 0, "no provoked drops: {resume:?}");
         assert_eq!(report.errors.total, 0, "{:?}", report.errors.by_kind);
@@ -114,7 +179,7 @@ async fn bots_follow_their_rooms_to_the_peer_when_their_node_drains() {
         );
         assert!(report.table().contains("redirects"));
         let json = serde_json::to_value(&report).expect("report as json");
-        assert_eq!(json["resume"]["redirects_followed"], BOTS);
+        assert_eq!(json["resume"]["redirects_followed"], 2 * BOTS);
     })
     .await;
 }
